@@ -1,0 +1,25 @@
+import Logging
+import Prometheus
+import Synchronization
+
+/// The long-lived parts that request handlers and services share.
+public final class HeraldRuntime: Sendable {
+    public let config: HeraldConfig
+    public let log: EventLog
+    public let hub: Hub
+    public let logger: Logger
+    public let metrics: PrometheusCollectorRegistry
+    /// nil while MQTT is disabled; otherwise whether the bridge is connected.
+    let mqttConnected = Mutex<Bool?>(nil)
+
+    public init(config: HeraldConfig, logger: Logger, metrics: PrometheusCollectorRegistry) throws {
+        self.config = config
+        self.logger = logger
+        self.metrics = metrics
+        let hub = Hub(queueCapacity: config.server.subscriberQueue, logger: logger)
+        self.hub = hub
+        var options = EventLog.Options(path: config.store.path)
+        options.synchronousFull = config.store.synchronousFull
+        self.log = try EventLog(options: options, logger: logger, onCommit: { hub.publish($0) })
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// Builds Herald from a configuration and runs it: event log, hub, MQTT bridge, HTTP server,
+/// retention, each a Service, shut down in reverse order on SIGTERM / SIGINT.
+public enum HeraldServer {
+    /// One registry per process: swift-metrics can only be bootstrapped once.
+    public static let metrics: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }()
+
+    public struct StartupError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Refuses what DESIGN §8 calls protected mode: beyond loopback with nobody authenticated.
+    public static func checkListenAddress(_ config: HeraldConfig) throws {
+        let server = config.server
+        if !server.listen.isLoopback && !server.allowAnonymous {
+            throw StartupError(description: """
+                refusing to listen on \(server.listen) without access control: anyone on the network could \
+                read and publish events. Listen on 127.0.0.1, or set server.allow_anonymous: true in the \
+                configuration to allow anonymous access deliberately.
+                """)
+        }
+    }
+
+    /// The services in start order; the group stops them in reverse.
+    public static func services(config: HeraldConfig, logger: Logger,
+                                onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> [any Service] {
+        try checkListenAddress(config)
+        raiseFileLimit(logger: logger)
+        let runtime = try HeraldRuntime(config: config, logger: logger, metrics: metrics)
+        var services: [any Service] = [runtime.log]
+        if config.mqtt.enabled {
+            services.append(try MQTTBridge(runtime: runtime))
+        }
+        let days = config.store.maxAgeDays
+        services.append(RetentionService(
+            log: runtime.log,
+            policy: .init(maxEventsPerChannel: config.store.maxEvents,
+                          maxAgeMilliseconds: days > 0 ? Int64(days * 86_400_000) : nil),
+            interval: .milliseconds(Int64(config.store.retentionInterval * 1000)),
+            logger: logger))
+        services.append(makeApplication(runtime: runtime, onListening: onListening))
+        services.append(HubService(hub: runtime.hub, interval: .milliseconds(Int64(config.server.keepaliveSeconds * 1000))))
+        return services
+    }
+
+    public static func run(config: HeraldConfig, logger: Logger,
+                           onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let group = ServiceGroup(configuration: .init(
+            services: try services(config: config, logger: logger, onListening: onListening),
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+
+    static func makeApplication(runtime: HeraldRuntime, onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: FileMiddleware(runtime.config.server.webRoot, searchForIndexHtml: true, logger: runtime.logger))
+        StreamRoutes(runtime: runtime).register(on: router)
+        PublishRoutes(runtime: runtime).register(on: router)
+        QueryRoutes(runtime: runtime).register(on: router)
+        HealthRoutes(runtime: runtime).register(on: router)
+        let listen = runtime.config.server.listen
+        let logger = runtime.logger
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "Herald"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? listen.port
+                logger.notice("listening", metadata: ["address": "\(listen.host):\(port)"])
+                await onListening(port)
+            },
+            logger: logger)
+    }
+
+    /// Every SSE client holds a file descriptor; the default soft limit (1024) is far too low.
+    static func raiseFileLimit(logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = limit.rlim_max
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 {
+            logger.warning("could not raise the open file limit", metadata: ["errno": "\(errno)"])
+        }
+    }
+}

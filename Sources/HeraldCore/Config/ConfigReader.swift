@@ -1,0 +1,203 @@
+import Yams
+
+/// Walks the YAML tree section by section; each setter records a problem with the node's line
+/// rather than throwing, so one run reports every mistake.
+struct ConfigReader {
+    var problems: [ConfigError.Problem] = []
+
+    mutating func fail(_ node: Node?, _ message: String) {
+        problems.append(.init(line: node?.mark?.line, message: message))
+    }
+
+    /// The members of a mapping, reporting keys not in `known`.
+    mutating func members(_ node: Node, _ section: String, known: Set<String>) -> [(String, Node)] {
+        guard let mapping = node.mapping else {
+            fail(node, "\(section) must be a mapping")
+            return []
+        }
+        var result: [(String, Node)] = []
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.string else { fail(keyNode, "keys must be strings"); continue }
+            if known.contains(key) {
+                result.append((key, value))
+            } else {
+                fail(keyNode, "unknown key '\(key)' in \(section) (known: \(known.sorted().joined(separator: ", ")))")
+            }
+        }
+        return result
+    }
+
+    mutating func string(_ node: Node, _ name: String) -> String? {
+        guard case .scalar(let scalar) = node else { fail(node, "\(name) must be a string"); return nil }
+        return scalar.string
+    }
+
+    mutating func int(_ node: Node, _ name: String, _ range: ClosedRange<Int>) -> Int? {
+        guard let value = node.int, range.contains(value) else {
+            fail(node, "\(name) must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func number(_ node: Node, _ name: String, min: Double) -> Double? {
+        guard let value = node.float ?? node.int.map(Double.init), value >= min else {
+            fail(node, "\(name) must be a number ≥ \(min)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func bool(_ node: Node, _ name: String) -> Bool? {
+        guard let value = node.bool else { fail(node, "\(name) must be true or false"); return nil }
+        return value
+    }
+
+    mutating func read(_ root: Node, into config: inout HeraldConfig) {
+        let sections: Set = ["server", "store", "mqtt", "routes", "alert_rules", "tokens"]
+        for (key, node) in members(root, "the top level", known: sections) {
+            switch key {
+            case "server": readServer(node, into: &config.server)
+            case "store": readStore(node, into: &config.store)
+            case "mqtt": readMQTT(node, into: &config.mqtt)
+            case "routes": config.routes = readRoutes(node)
+            default:
+                // Parsed by later parts of Herald; refusing beats silently ignoring a security setting.
+                fail(node, "'\(key)' is not supported by this version of Herald yet")
+            }
+        }
+    }
+
+    mutating func readServer(_ node: Node, into server: inout HeraldConfig.Server) {
+        let known: Set = ["listen", "web_root", "keepalive_seconds", "replay", "allow_anonymous",
+                          "max_body_bytes", "subscriber_queue"]
+        for (key, value) in members(node, "server", known: known) {
+            switch key {
+            case "listen":
+                if let text = string(value, key) {
+                    if let address = ListenAddress(parsing: text) { server.listen = address }
+                    else { fail(value, "listen must be HOST:PORT, e.g. 127.0.0.1:8080") }
+                }
+            case "web_root": server.webRoot = string(value, key) ?? server.webRoot
+            case "keepalive_seconds": server.keepaliveSeconds = number(value, key, min: 0.01) ?? server.keepaliveSeconds
+            case "replay": server.replay = int(value, key, 0...100_000) ?? server.replay
+            case "allow_anonymous": server.allowAnonymous = bool(value, key) ?? server.allowAnonymous
+            case "max_body_bytes": server.maxBodyBytes = int(value, key, 1...1 << 30) ?? server.maxBodyBytes
+            default: server.subscriberQueue = int(value, key, 16...1_000_000) ?? server.subscriberQueue
+            }
+        }
+    }
+
+    mutating func readStore(_ node: Node, into store: inout HeraldConfig.Store) {
+        for (key, value) in members(node, "store", known: ["path", "synchronous", "retention"]) {
+            switch key {
+            case "path": store.path = string(value, key) ?? store.path
+            case "synchronous":
+                switch string(value, key) {
+                case "normal": store.synchronousFull = false
+                case "full": store.synchronousFull = true
+                default: fail(value, "synchronous must be normal or full")
+                }
+            default:
+                for (name, setting) in members(value, "store.retention", known: ["max_events", "max_age_days", "interval_seconds"]) {
+                    switch name {
+                    case "max_events": store.maxEvents = int(setting, name, 1...Int.max) ?? store.maxEvents
+                    case "max_age_days": store.maxAgeDays = number(setting, name, min: 0) ?? store.maxAgeDays
+                    default: store.retentionInterval = number(setting, name, min: 0.01) ?? store.retentionInterval
+                    }
+                }
+            }
+        }
+    }
+
+    mutating func readMQTT(_ node: Node, into mqtt: inout HeraldConfig.MQTT) {
+        let known: Set = ["enabled", "url", "client_id", "username", "password_file", "ca_file", "qos",
+                          "keepalive_seconds", "max_payload_bytes"]
+        for (key, value) in members(node, "mqtt", known: known) {
+            switch key {
+            case "enabled": mqtt.enabled = bool(value, key) ?? mqtt.enabled
+            case "url":
+                if let text = string(value, key) {
+                    if let url = BrokerURL(text) { url.apply(to: &mqtt) }
+                    else { fail(value, "url must look like mqtt://HOST:PORT or mqtts://HOST:PORT") }
+                }
+            case "client_id": mqtt.clientID = string(value, key) ?? mqtt.clientID
+            case "username": mqtt.username = string(value, key).flatMap { $0.isEmpty ? nil : $0 }
+            case "password_file": mqtt.passwordFile = string(value, key).flatMap { $0.isEmpty ? nil : $0 }
+            case "ca_file": mqtt.caFile = string(value, key).flatMap { $0.isEmpty ? nil : $0 }
+            case "qos":
+                mqtt.qos = int(value, key, 0...2) ?? mqtt.qos
+            case "keepalive_seconds": mqtt.keepaliveSeconds = int(value, key, 5...3600) ?? mqtt.keepaliveSeconds
+            default: mqtt.maxPayloadBytes = int(value, key, 1...268_435_455) ?? mqtt.maxPayloadBytes
+            }
+        }
+    }
+
+    mutating func readRoutes(_ node: Node) -> [RouteConfig] {
+        guard let sequence = node.sequence else { fail(node, "routes must be a list"); return [] }
+        var routes: [RouteConfig] = []
+        for item in sequence {
+            let line = item.mark?.line
+            let problemsBefore = problems.count
+            var topic: Selector?, channel: String?, type: String?, key: String?, kind = RouteConfig.Kind.event
+            for (name, value) in members(item, "a route", known: ["topic", "channel", "type", "key", "kind"]) {
+                guard let text = string(value, name) else { continue }
+                switch name {
+                case "topic":
+                    do { topic = try Selector(text) } catch { fail(value, "bad topic filter: \(error.reason)") }
+                case "channel":
+                    do { try Names.validateChannel(text); channel = text } catch { fail(value, error.description) }
+                case "type":
+                    do { try Names.validateType(text); type = text } catch { fail(value, error.description) }
+                case "key":
+                    key = text
+                default:
+                    if let parsed = RouteConfig.Kind(rawValue: text) { kind = parsed }
+                    else { fail(value, "kind must be one of \(RouteConfig.Kind.allCases.map(\.rawValue).joined(separator: ", "))") }
+                }
+            }
+            guard let topic, let channel else {
+                if problems.count == problemsBefore { fail(item, "a route needs at least topic and channel") }
+                continue
+            }
+            let route = RouteConfig(topic: topic, channel: channel, type: type, key: key, kind: kind, line: line)
+            if let problem = KeyTemplate.problem(in: key ?? "", for: topic) {
+                fail(item, problem)
+                continue
+            }
+            routes.append(route)
+        }
+        return routes
+    }
+}
+
+/// `mqtt://host:port` or `mqtts://host:port`.
+struct BrokerURL {
+    var host: String
+    var port: Int
+    var tls: Bool
+
+    init?(_ text: String) {
+        let scheme: Substring
+        guard let range = text.range(of: "://") else { return nil }
+        scheme = text[..<range.lowerBound]
+        guard scheme == "mqtt" || scheme == "mqtts" else { return nil }
+        tls = scheme == "mqtts"
+        let rest = text[range.upperBound...].split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+        if let address = ListenAddress(parsing: rest) {
+            host = address.host
+            port = address.port
+        } else if !rest.isEmpty, !rest.contains(":") {
+            host = rest
+            port = tls ? 8883 : 1883
+        } else {
+            return nil
+        }
+    }
+
+    func apply(to mqtt: inout HeraldConfig.MQTT) {
+        mqtt.host = host
+        mqtt.port = port
+        mqtt.tls = tls
+    }
+}

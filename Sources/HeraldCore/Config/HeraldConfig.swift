@@ -1,0 +1,91 @@
+/// Herald's configuration (DESIGN §9). Every field has a default, so no file is needed.
+public struct HeraldConfig: Sendable {
+    public struct Server: Sendable {
+        public var listen = ListenAddress(host: "127.0.0.1", port: 8080)
+        public var webRoot = "Web"
+        public var keepaliveSeconds = 15.0
+        public var replay = 100
+        public var allowAnonymous = false
+        public var maxBodyBytes = 1_048_576
+        /// Events a stream may fall behind before it is cut off (it resumes by id).
+        public var subscriberQueue = 4_096
+    }
+
+    public struct Store: Sendable {
+        public var path = "herald.sqlite"
+        public var synchronousFull = false
+        public var maxEvents = 1_000_000
+        public var maxAgeDays = 30.0
+        /// Seconds between retention passes.
+        public var retentionInterval = 60.0
+    }
+
+    public struct MQTT: Sendable {
+        public var enabled = true
+        public var host = "127.0.0.1"
+        public var port = 1883
+        public var tls = false
+        public var caFile: String?
+        public var clientID = "herald"
+        public var username: String?
+        public var passwordFile: String?
+        public var qos = 1
+        public var keepaliveSeconds = 30
+        public var maxPayloadBytes = 262_144
+    }
+
+    public var server = Server()
+    public var store = Store()
+    public var mqtt = MQTT()
+    public var routes: [RouteConfig] = RouteConfig.defaults
+
+    public init() {}
+}
+
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `HOST:PORT`, `[v6]:PORT` or `:PORT`.
+    public init?(parsing text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (0...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        self.host = host.isEmpty ? "0.0.0.0" : host
+        self.port = port
+    }
+
+    public var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// One MQTT route: which topics become events on which channel (DESIGN §5).
+public struct RouteConfig: Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case event, job, alert
+    }
+
+    public var topic: Selector
+    public var channel: String
+    public var type: String?
+    public var key: String?
+    public var kind: Kind = .event
+    /// Line in the config file, for messages.
+    public var line: Int?
+
+    public static let defaults: [RouteConfig] = [
+        RouteConfig(topic: try! Selector("sensors/+/+"), channel: "sensors", type: "reading", key: "{1}/{2}"),
+        RouteConfig(topic: try! Selector("sensors/#"), channel: "sensors", type: "reading", key: "{#}"),
+        RouteConfig(topic: try! Selector("jobs/+/progress"), channel: "jobs", type: "progress", key: "{1}", kind: .job),
+        RouteConfig(topic: try! Selector("alerts/#"), channel: "alerts", type: "alert", key: "{#}", kind: .alert),
+    ]
+}

@@ -1,0 +1,34 @@
+import GRDB
+
+/// Which events a reader wants: channel selectors and optionally one key.
+public struct EventFilter: Sendable {
+    public var selectors: SelectorSet
+    public var key: String?
+
+    public init(selectors: SelectorSet, key: String? = nil) {
+        self.selectors = selectors
+        self.key = key
+    }
+
+    public func matches(_ event: StoredEvent) -> Bool {
+        (key == nil || event.key == key) && selectors.matches(event.channel)
+    }
+
+    /// An SQL condition (starting with AND) for this filter, or nil when no known channel matches.
+    /// Wildcards are resolved against the channels the log has seen, so SQLite can use its index.
+    func sqlClause(channels: Set<String>) -> (sql: String, arguments: StatementArguments)? {
+        let matching = channels.filter(selectors.matches).sorted()
+        if matching.isEmpty { return nil }
+        var sql = ""
+        var arguments = StatementArguments()
+        if matching.count < channels.count {
+            sql += " AND channel IN (" + Array(repeating: "?", count: matching.count).joined(separator: ",") + ")"
+            arguments += StatementArguments(matching)
+        }
+        if let key {
+            sql += " AND key = ?"
+            arguments += [key]
+        }
+        return (sql, arguments)
+    }
+}

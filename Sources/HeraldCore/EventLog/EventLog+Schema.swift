@@ -1,0 +1,44 @@
+import GRDB
+
+extension EventLog {
+    /// Migrations are named and never edited once shipped; add a new one instead.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-events") { db in
+            // AUTOINCREMENT: ids are never reused, even after retention deleted the newest rows.
+            try db.execute(sql: """
+                CREATE TABLE events(
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    channel TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    key TEXT,
+                    time INTEGER NOT NULL,
+                    data TEXT NOT NULL,
+                    source TEXT
+                );
+                CREATE INDEX events_by_channel ON events(channel, id);
+                CREATE INDEX events_by_channel_key ON events(channel, key, id);
+                CREATE TABLE channels(name TEXT PRIMARY KEY) WITHOUT ROWID;
+                CREATE TABLE meta(name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+                -- Ids in (after_id, before_id) may have reached clients before a power loss rolled them back.
+                CREATE TABLE lost_ranges(after_id INTEGER NOT NULL, before_id INTEGER NOT NULL);
+                """)
+        }
+        migrator.registerMigration("v2-mqtt-receipts") { db in
+            // Recognises a QoS 1 message the broker delivers again because Herald died between
+            // commit and PUBACK: the broker resends it with the same packet id.
+            try db.execute(sql: """
+                CREATE TABLE mqtt_receipts(
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    mid INTEGER NOT NULL,
+                    topic TEXT NOT NULL,
+                    digest TEXT NOT NULL
+                );
+                CREATE INDEX mqtt_receipts_by_mid ON mqtt_receipts(mid);
+                -- The last retained payload stored per topic, so a resubscribe does not store it again.
+                CREATE TABLE mqtt_retained(topic TEXT PRIMARY KEY, digest TEXT NOT NULL) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+}

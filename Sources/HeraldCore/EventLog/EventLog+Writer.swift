@@ -1,0 +1,117 @@
+import Dispatch
+import Foundation
+import GRDB
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// The single writer: takes every append waiting, commits them in one transaction (group
+/// commit), then hands the new events to `onCommit` in id order. Each request runs in its own
+/// savepoint, so one bad request fails alone and a batch request is all or nothing.
+extension EventLog: Service {
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            while let batch = await queue.next(maxEvents: options.maxBatch) {
+                await commit(batch)
+            }
+            try markCleanShutdown()
+            logger.info("event log closed cleanly")
+        } onGracefulShutdown: {
+            self.queue.close()
+        }
+    }
+
+    /// Appends events as one all-or-nothing request and returns them with their ids once committed.
+    public func append(_ drafts: [EventDraft]) async throws -> [StoredEvent] {
+        let outcome = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<AppendOutcome, any Error>) in
+            do {
+                try queue.submit(AppendRequest(drafts: drafts, dedupe: nil) { continuation.resume(with: $0) })
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }
+        guard case .stored(let events) = outcome else { return [] }
+        return events
+    }
+
+    /// For the MQTT network thread: blocks until the events are committed (or recognised as a
+    /// duplicate), because the PUBACK goes out when the caller returns. Waits while the queue is full.
+    func appendBlocking(_ drafts: [EventDraft], dedupe: MQTTDedupe?) -> Result<AppendOutcome, any Error> {
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<AppendOutcome, any Error>?>(nil)
+        let request = AppendRequest(drafts: drafts, dedupe: dedupe) { outcome in
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
+        while true {
+            do {
+                try queue.submit(request)
+                break
+            } catch AppendError.overloaded {
+                usleep(5_000)
+            } catch {
+                return .failure(error)
+            }
+        }
+        done.wait()
+        return result.withLock { $0! }
+    }
+
+    private func commit(_ batch: [AppendRequest]) async {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var outcomes: [Result<AppendOutcome, any Error>] = []
+        do {
+            outcomes = try await pool.write { db in
+                let newChannels = self.knownChannels.unseen(Set(batch.flatMap { $0.drafts.map(\.channel) }))
+                for name in newChannels {
+                    try db.execute(sql: "INSERT OR IGNORE INTO channels(name) VALUES (?)", arguments: [name])
+                }
+                let insert = try db.cachedStatement(sql: """
+                    INSERT INTO events(channel, type, key, time, data, source) VALUES (?, ?, ?, ?, ?, ?)
+                    """)
+                var outcomes: [Result<AppendOutcome, any Error>] = []
+                for request in batch {
+                    outcomes.append(Result { try Self.apply(request, insert: insert, in: db) })
+                }
+                // Known before the commit is visible: see `EventLog.clause(for:in:)`.
+                self.knownChannels.add(newChannels)
+                return outcomes
+            }
+        } catch {
+            logger.error("commit failed", metadata: ["error": "\(error)", "requests": "\(batch.count)"])
+            Counter(label: "herald_commit_failures_total").increment()
+            for request in batch { request.completion(.failure(error)) }
+            return
+        }
+        Timer(label: "herald_commit_seconds").recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
+        let stored = outcomes.flatMap { outcome -> [StoredEvent] in
+            if case .success(.stored(let events)) = outcome { return events }
+            return []
+        }
+        if !stored.isEmpty {
+            Counter(label: "herald_events_stored_total").increment(by: stored.count)
+            onCommit(stored)
+        }
+        for (request, outcome) in zip(batch, outcomes) { request.completion(outcome) }
+    }
+
+    private static func apply(_ request: AppendRequest, insert: Statement, in db: Database) throws -> AppendOutcome {
+        var outcome = AppendOutcome.duplicate
+        try db.inSavepoint {
+            if let dedupe = request.dedupe, try dedupe.isDuplicate(in: db) {
+                return .commit
+            }
+            var events: [StoredEvent] = []
+            events.reserveCapacity(request.drafts.count)
+            for draft in request.drafts {
+                try insert.execute(arguments: [draft.channel, draft.type, draft.key, draft.time, draft.data, draft.source])
+                events.append(StoredEvent(id: db.lastInsertedRowID, draft: draft))
+            }
+            try request.dedupe?.record(in: db)
+            outcome = .stored(events)
+            return .commit
+        }
+        return outcome
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+
+/// The one type that owns Herald's SQLite database: appends (through one writer with group
+/// commit, see `EventLog+Writer.swift`), reads for streams and the API, and the id epoch.
+public final class EventLog: Sendable {
+    public struct Options: Sendable {
+        public var path: String
+        public var synchronousFull = false
+        /// Events waiting for the writer before publishers are told to back off.
+        public var queueCapacity = 50_000
+        /// Most events written in one transaction.
+        public var maxBatch = 2_000
+
+        public init(path: String) { self.path = path }
+    }
+
+    let pool: DatabasePool
+    let queue: AppendQueue
+    let options: Options
+    let logger: Logger
+    /// Called after every commit with the new events in id order, from the writer only.
+    let onCommit: @Sendable ([StoredEvent]) -> Void
+    let knownChannels = KnownChannels()
+
+    public init(options: Options, logger: Logger, onCommit: @escaping @Sendable ([StoredEvent]) -> Void) throws {
+        var config = Configuration()
+        config.busyMode = .timeout(5)
+        let synchronous = options.synchronousFull ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        self.pool = try DatabasePool(path: options.path, configuration: config)
+        self.options = options
+        self.logger = logger
+        self.onCommit = onCommit
+        self.queue = AppendQueue(capacity: options.queueCapacity)
+        try Self.migrator.migrate(pool)
+        try startEpoch()
+        try knownChannels.load(from: pool)
+    }
+
+    // MARK: Reads
+
+    static let columns = "id, channel, type, key, time, data, source"
+
+    static func event(from row: Row) -> StoredEvent {
+        StoredEvent(id: row[0], draft: EventDraft(
+            channel: row[1], type: row[2], key: row[3], time: row[4], data: row[5], source: row[6]))
+    }
+
+    /// Up to `limit` events with id > `after` that match, ascending, and the log's head as of
+    /// the same read (so a stream knows how far this read covered, matching or not).
+    public func events(after: Int64, matching filter: EventFilter, limit: Int) throws -> (head: Int64, events: [StoredEvent]) {
+        try pool.read { db in
+            let head = try Self.head(db)
+            guard let clause = try self.clause(for: filter, in: db) else { return (head, []) }
+            let events = try Row.fetchAll(db, sql: """
+                SELECT \(Self.columns) FROM events WHERE id > ? \(clause.sql) ORDER BY id LIMIT ?
+                """, arguments: [after] + clause.arguments + [limit]).map(Self.event)
+            return (head, events)
+        }
+    }
+
+    /// The newest `count` matching events, ascending, and the head as of the same read.
+    public func recentEvents(matching filter: EventFilter, count: Int) throws -> (head: Int64, events: [StoredEvent]) {
+        try pool.read { db in
+            let head = try Self.head(db)
+            guard count > 0, let clause = try self.clause(for: filter, in: db) else { return (head, []) }
+            let events = try Row.fetchAll(db, sql: """
+                SELECT \(Self.columns) FROM events WHERE 1 \(clause.sql) ORDER BY id DESC LIMIT ?
+                """, arguments: clause.arguments + [count]).map(Self.event)
+            return (head, events.reversed())
+        }
+    }
+
+    /// The latest event of every (channel, key) that matches, and the newest id of the log,
+    /// read in one transaction so a stream from that id continues the snapshot exactly.
+    public func snapshot(matching filter: EventFilter) throws -> (lastEventId: Int64, events: [StoredEvent]) {
+        try pool.read { db in
+            let head = try Self.head(db)
+            guard let clause = try self.clause(for: filter, in: db) else { return (head, []) }
+            let events = try Row.fetchAll(db, sql: """
+                SELECT \(Self.columns) FROM events WHERE id IN (
+                    SELECT max(id) FROM events WHERE 1 \(clause.sql) GROUP BY channel, key
+                ) ORDER BY id
+                """, arguments: clause.arguments).map(Self.event)
+            return (head, events)
+        }
+    }
+
+    /// The filter as SQL. Call it after a first read (the head), so the transaction has its snapshot:
+    /// the writer records a channel before committing its first event, so every event this
+    /// snapshot can see has a known channel, and a wildcard replay cannot skip one.
+    private func clause(for filter: EventFilter, in db: Database) throws -> (sql: String, arguments: StatementArguments)? {
+        return filter.sqlClause(channels: knownChannels.names)
+    }
+
+    public struct ChannelStats: Sendable, Equatable {
+        public var name: String
+        public var count: Int
+        public var firstId: Int64
+        public var lastId: Int64
+        public var lastTime: Int64
+    }
+
+    public func channelStats() throws -> [ChannelStats] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT channel, count(*), min(id), max(id), max(time) FROM events GROUP BY channel ORDER BY channel
+                """).map { ChannelStats(name: $0[0], count: $0[1], firstId: $0[2], lastId: $0[3], lastTime: $0[4]) }
+        }
+    }
+
+    /// The last id handed out (not necessarily still stored), or 0 for an empty log.
+    public func headId() throws -> Int64 {
+        try pool.read { try Self.head($0) }
+    }
+
+    static func head(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'events'") ?? 0
+    }
+
+    /// Whether the database answers and accepts a write lock; for `/readyz`.
+    public func isWritable() async -> Bool {
+        do {
+            try await pool.write { db in try db.execute(sql: "UPDATE meta SET value = value WHERE name = 'state'") }
+            return true
+        } catch {
+            return false
+        }
+    }
+}
+
+/// Channel names seen in the log, so that wildcard selectors can become an SQL `IN` list.
+final class KnownChannels: Sendable {
+    private let storage = Mutex<Set<String>>([])
+
+    var names: Set<String> { storage.withLock { $0 } }
+
+    func load(from pool: DatabasePool) throws {
+        let names = try pool.read { try String.fetchAll($0, sql: "SELECT name FROM channels") }
+        storage.withLock { $0 = Set(names) }
+    }
+
+    /// Records names and returns those that are new (to be inserted by the caller's transaction).
+    func unseen(_ channels: some Sequence<String>) -> [String] {
+        storage.withLock { set in channels.filter { !set.contains($0) } }
+    }
+
+    func add(_ channels: [String]) {
+        storage.withLock { $0.formUnion(channels) }
+    }
+}

@@ -1,0 +1,73 @@
+import GRDB
+
+/// What the writer needs to recognise an MQTT message it has stored before (DESIGN §5).
+///
+/// - Redelivery: Herald died after the commit but before libmosquitto sent the PUBACK, so the
+///   broker sends the message again on the next connection, with the same packet id. Those are
+///   the messages that were in flight at the end of the last connection, i.e. among the most
+///   recent receipts; only those are compared, because packet ids wrap after 65,535 and a quiet
+///   sensor may well send the same payload under a recycled id much later.
+/// - Retained: a broker sends retained messages again on every subscribe; one equal to the last
+///   retained payload stored for its topic is not stored again.
+struct MQTTDedupe: Sendable {
+    var mid: Int32
+    var topic: String
+    var digest: String
+    var retained: Bool
+
+    /// Receipts kept and compared: comfortably above a broker's in-flight window (mosquitto: 20).
+    static let window = 1_000
+
+    init(message: MQTTMessage) {
+        self.mid = message.mid
+        self.topic = message.topic
+        self.digest = Self.digest(message.payload)
+        self.retained = message.retain
+    }
+
+    /// FNV-1a 64 over the payload, plus its length; stable across runs, unlike `Hasher`.
+    static func digest(_ bytes: [UInt8]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return String(hash, radix: 16) + ":" + String(bytes.count)
+    }
+
+    func isDuplicate(in db: Database) throws -> Bool {
+        if retained {
+            let last = try String.fetchOne(db, sql: "SELECT digest FROM mqtt_retained WHERE topic = ?", arguments: [topic])
+            if last == digest { return true }
+        }
+        guard mid != 0 else { return false }  // QoS 0 has no packet id and is never redelivered
+        return try Bool.fetchOne(db, sql: """
+            SELECT EXISTS(SELECT 1 FROM mqtt_receipts WHERE mid = ? AND topic = ? AND digest = ?
+                          AND seq > (SELECT coalesce(max(seq), 0) FROM mqtt_receipts) - ?)
+            """, arguments: [mid, topic, digest, Self.window]) ?? false
+    }
+
+    func record(in db: Database) throws {
+        if retained {
+            try db.execute(sql: "INSERT OR REPLACE INTO mqtt_retained(topic, digest) VALUES (?, ?)", arguments: [topic, digest])
+        }
+        guard mid != 0 else { return }
+        try db.execute(sql: "INSERT INTO mqtt_receipts(mid, topic, digest) VALUES (?, ?, ?)", arguments: [mid, topic, digest])
+        let seq = db.lastInsertedRowID
+        if seq % 500 == 0 {
+            try db.execute(sql: "DELETE FROM mqtt_receipts WHERE seq <= ?", arguments: [seq - Int64(Self.window)])
+        }
+    }
+
+    /// A new session (the broker kept nothing for us) cannot redeliver anything.
+    static func forgetReceipts(in db: Database) throws {
+        try db.execute(sql: "DELETE FROM mqtt_receipts")
+    }
+}
+
+extension EventLog {
+    /// After a connect without a session: no redelivery can come, so old receipts only risk false matches.
+    func forgetMQTTReceipts() throws {
+        try pool.write { try MQTTDedupe.forgetReceipts(in: $0) }
+    }
+}

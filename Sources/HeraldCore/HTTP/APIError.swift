@@ -1,0 +1,70 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Every error Herald answers with: JSON `{"error", "detail"}` and the right status.
+public struct APIError: HTTPResponseError, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    public var error: String
+    public var detail: String
+    public var headers: HTTPFields = [:]
+
+    public init(_ status: HTTPResponse.Status, _ error: String, detail: String = "") {
+        self.status = status
+        self.error = error
+        self.detail = detail
+    }
+
+    public static func badRequest(_ detail: String) -> APIError { APIError(.badRequest, "bad request", detail: detail) }
+    public static func notFound(_ detail: String) -> APIError { APIError(.notFound, "not found", detail: detail) }
+
+    public var description: String { "\(status.code) \(error): \(detail)" }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var body = "{\"error\":" + JSONText.quoted(error)
+        body += ",\"detail\":" + JSONText.quoted(detail) + "}\n"
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// The answer for a failed append: a full queue or disk is the caller's cue to retry later.
+    static func from(appendError error: any Error) -> APIError {
+        switch error {
+        case AppendError.overloaded:
+            var answer = APIError(.serviceUnavailable, "overloaded", detail: "\(error)")
+            answer.headers[.retryAfter] = "1"
+            return answer
+        case AppendError.shuttingDown:
+            return APIError(.serviceUnavailable, "shutting down", detail: "\(error)")
+        default:
+            let text = "\(error)"
+            if text.contains("SQLITE_FULL") || text.contains("disk is full") {
+                return APIError(.init(code: 507, reasonPhrase: "Insufficient Storage"), "storage full", detail: "the database disk is full; nothing was stored")
+            }
+            return APIError(.serviceUnavailable, "store unavailable", detail: text)
+        }
+    }
+}
+
+/// Turns errors from anywhere (the router's 404, body limits, unexpected failures) into JSON.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            throw error
+        } catch let error as HTTPError {
+            let detail = error.body ?? (error.status == .notFound ? "no route for \(request.method) \(request.uri.path)" : "")
+            var answer = APIError(error.status, error.status.reasonPhrase.lowercased(), detail: detail)
+            answer.headers = error.headers
+            throw answer
+        } catch let error as any HTTPResponseError {
+            let detail = error.status == .contentTooLarge ? "the request body is larger than the configured limit" : "\(error)"
+            throw APIError(error.status, error.status.reasonPhrase.lowercased(), detail: detail)
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            throw APIError(.internalServerError, "internal error", detail: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Hummingbird
+
+/// Read-only JSON: channels, history, snapshot.
+struct QueryRoutes {
+    let runtime: HeraldRuntime
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/api/channels") { _, _ in
+            let stats = try runtime.log.channelStats()
+            let items = stats.map { stat in
+                "{\"name\":\(JSONText.quoted(stat.name)),\"count\":\(stat.count),\"firstId\":\(stat.firstId)"
+                    + ",\"lastId\":\(stat.lastId),\"lastTime\":\"\(Clock.iso8601(milliseconds: stat.lastTime))\""
+                    + ",\"subscribers\":\(runtime.hub.subscriberCount(channel: stat.name))}"
+            }
+            return jsonResponse("{\"channels\":[" + items.joined(separator: ",") + "]}")
+        }
+        router.get("/api/events") { request, _ in
+            let filter = try request.eventFilter()
+            let limit = try request.queryInt("limit", in: 1...10_000, default: 100)
+            let events: [StoredEvent]
+            if let afterText = request.queryValue("after") {
+                guard let after = Int64(afterText), after >= 0 else { throw APIError.badRequest("after must be an event id ≥ 0") }
+                events = try runtime.log.events(after: after, matching: filter, limit: limit).events
+            } else {
+                // Without a cursor, the newest `limit` events: what a plot or `herald tail` shows first.
+                events = try runtime.log.recentEvents(matching: filter, count: limit).events
+            }
+            return jsonResponse("{\"events\":[" + events.map(\.envelope).joined(separator: ",") + "]}")
+        }
+        router.get("/api/snapshot") { request, _ in
+            let (head, events) = try runtime.log.snapshot(matching: try request.eventFilter())
+            return jsonResponse("{\"lastEventId\":\(head),\"events\":[" + events.map(\.envelope).joined(separator: ",") + "]}")
+        }
+    }
+}
+
+/// Liveness, readiness and metrics.
+struct HealthRoutes {
+    let runtime: HeraldRuntime
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/healthz") { _, _ in jsonResponse("{\"status\":\"ok\"}") }
+        router.get("/readyz") { _, _ in
+            let storeOK = await runtime.log.isWritable()
+            let mqtt = runtime.mqttConnected.withLock { $0 }
+            let ready = storeOK && mqtt != false
+            let mqttText = mqtt.map { $0 ? "\"connected\"" : "\"disconnected\"" } ?? "\"disabled\""
+            return jsonResponse("{\"ready\":\(ready),\"store\":\(storeOK ? "\"writable\"" : "\"unavailable\""),\"mqtt\":\(mqttText)}",
+                                status: ready ? .ok : .serviceUnavailable)
+        }
+        router.get("/metrics") { _, _ in
+            var bytes: [UInt8] = []
+            runtime.metrics.emit(into: &bytes)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+    }
+}

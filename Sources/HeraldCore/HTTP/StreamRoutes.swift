@@ -1,0 +1,55 @@
+import HTTPTypes
+import Hummingbird
+
+/// `GET /sse` and `GET /channels/{name}/sse`.
+struct StreamRoutes {
+    let runtime: HeraldRuntime
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/sse") { request, _ in
+            try stream(request, filter: try request.eventFilter())
+        }
+        router.get("/channels/**") { request, context in
+            var segments = try context.catchAllSegments()
+            guard segments.count >= 2, segments.removeLast() == "sse" else {
+                throw APIError.notFound("use /channels/{name}/sse")
+            }
+            let name = segments.joined(separator: "/")
+            do { try Names.validateChannel(name, allowReserved: true) } catch let error as InvalidName { throw APIError.badRequest(error.description) }
+            return try stream(request, filter: try request.eventFilter(defaultChannel: name).narrowed(to: name))
+        }
+    }
+
+    private func stream(_ request: Request, filter: EventFilter) throws -> Response {
+        let resumeText = request.headers[.lastEventID] ?? request.queryValue("lastEventId")
+        let streamRequest = StreamRequest(
+            filter: filter,
+            resume: StreamRequest.parseResume(resumeText),
+            replay: try request.queryInt("replay", in: 0...100_000, default: runtime.config.server.replay),
+            snapshot: request.queryValue("snapshot") == "1" || request.queryValue("snapshot") == "true")
+        let runtime = self.runtime
+        let headers: HTTPFields = [
+            .contentType: "text/event-stream; charset=utf-8",
+            .cacheControl: "no-cache, no-transform",
+            .init("X-Accel-Buffering")!: "no",
+        ]
+        return Response(status: .ok, headers: headers, body: .init { writer in
+            // Ends the stream as soon as the client goes away, instead of at the next write.
+            _ = try? await request.body.consumeWithCancellationOnInboundClose { _ in
+                try await EventStream(runtime: runtime, request: streamRequest).write(to: &writer)
+            }
+            try await writer.finish(nil)
+        })
+    }
+}
+
+extension EventFilter {
+    /// For `/channels/{name}/sse`: only that channel, whatever else the query says.
+    func narrowed(to channel: String) -> EventFilter {
+        EventFilter(selectors: SelectorSet([try! Selector(channel)]), key: key)
+    }
+}
+
+extension HTTPField.Name {
+    static let lastEventID = HTTPField.Name("Last-Event-ID")!
+}

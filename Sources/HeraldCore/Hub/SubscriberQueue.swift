@@ -1,0 +1,83 @@
+import NIOCore
+import Synchronization
+
+/// What a stream writes next.
+enum Delivery: Sendable {
+    case event(id: Int64, bytes: ByteBuffer)
+    case keepalive
+}
+
+/// A bounded queue between the hub and one stream. The hub never waits on it: when it is full
+/// the subscriber is cut off (it resumes by id). The reader takes everything waiting at once, so
+/// a stream that fell behind catches up with one write instead of one per event.
+final class SubscriberQueue: Sendable {
+    enum End: Sendable, Equatable {
+        case overflow
+        case shutdown
+    }
+
+    private struct State {
+        var items: [Delivery] = []
+        var waiter: CheckedContinuation<[Delivery]?, Never>?
+        var end: End?
+    }
+
+    private let state = Mutex(State())
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// False when the queue overflowed (and is now ended).
+    @discardableResult
+    func push(_ delivery: Delivery) -> Bool {
+        let (waiter, accepted) = state.withLock { state -> (CheckedContinuation<[Delivery]?, Never>?, Bool) in
+            guard state.end == nil else { return (nil, false) }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return (waiter, true)
+            }
+            guard state.items.count < capacity else {
+                state.end = .overflow
+                state.items.removeAll()
+                return (nil, false)
+            }
+            state.items.append(delivery)
+            return (nil, true)
+        }
+        waiter?.resume(returning: [delivery])
+        return accepted
+    }
+
+    func finish(_ end: End) {
+        let waiter = state.withLock { state in
+            if state.end == nil { state.end = end }
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    var end: End? { state.withLock { $0.end } }
+
+    /// Everything waiting, or nil once ended. Cancellation ends the wait.
+    func next() async -> [Delivery]? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ready: [Delivery]?? = state.withLock { state in
+                    if !state.items.isEmpty {
+                        defer { state.items.removeAll(keepingCapacity: true) }
+                        return .some(state.items)
+                    }
+                    if state.end != nil || Task.isCancelled { return .some(nil) }
+                    state.waiter = continuation
+                    return .none
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        } onCancel: {
+            finish(.shutdown)
+        }
+    }
+}

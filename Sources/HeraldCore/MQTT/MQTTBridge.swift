@@ -1,0 +1,186 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// Subscribes to the routes' topics and turns every message into a committed event.
+///
+/// libmosquitto runs its network thread (`loop_start`), and in that mode the QoS 1 PUBACK is
+/// written only after `on_message` returns. So the callback returns only once the event is
+/// committed: a crash before that makes the broker deliver the message again (DESIGN §5).
+final class MQTTBridge: Service, Sendable {
+    let runtime: HeraldRuntime
+    let router: TopicRouter
+    let options: MosquittoOptions
+    let filters: [String]
+    let qos: Int
+    let stopping = Atomic<Bool>(false)
+    let deadLetterLog = OncePerMinuteLog()
+
+    init(runtime: HeraldRuntime) throws {
+        let config = runtime.config.mqtt
+        self.runtime = runtime
+        self.router = TopicRouter(runtime.config.routes)
+        self.qos = config.qos
+        var seen = Set<String>()
+        // Subscribe to every route's filter once; `#` as well would double-deliver, so no catch-all.
+        self.filters = runtime.config.routes.map(\.topic.text).filter { seen.insert($0).inserted }
+        var options = MosquittoOptions(host: config.host, port: config.port, clientID: config.clientID)
+        options.keepaliveSeconds = config.keepaliveSeconds
+        options.username = config.username
+        if let file = config.passwordFile {
+            do {
+                options.password = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .newlines)
+            } catch {
+                throw HeraldServer.StartupError(description: "cannot read mqtt.password_file \(file): \(error.localizedDescription)")
+            }
+        }
+        if config.tls || config.caFile != nil {
+            options.caFile = config.caFile ?? "/etc/ssl/certs/ca-certificates.crt"
+        }
+        self.options = options
+    }
+
+    func run() async throws {
+        runtime.mqttConnected.withLock { $0 = false }
+        let client = try MosquittoClient(
+            options: options,
+            onConnect: { [self] code, sessionPresent in connected(code: code, sessionPresent: sessionPresent) },
+            onDisconnect: { [self] code in disconnected(code: code) },
+            onMessage: { [self] message in receive(message) })
+        try client.start()
+        clientBox.withLock { $0 = client }
+        runtime.logger.info("mqtt bridge started", metadata: ["broker": "\(options.host):\(options.port)", "client_id": "\(options.clientID)"])
+        try? await gracefulShutdown()
+        stopping.store(true, ordering: .sequentiallyConsistent)
+        // Disconnect cleanly: the broker keeps the persistent session and queues for our return.
+        client.stop()
+        clientBox.withLock { $0 = nil }
+        runtime.logger.info("mqtt bridge stopped")
+    }
+
+    /// Subscriptions are made from the connect callback, so every reconnect subscribes again.
+    let clientBox = Mutex<MosquittoClient?>(nil)
+
+    private func connected(code: Int32, sessionPresent: Bool) {
+        guard code == 0 else {
+            runtime.logger.warning("mqtt connection refused", metadata: ["reason": "\(MosquittoClient.errorString(code))"])
+            return
+        }
+        if !sessionPresent {
+            // The broker kept no session for us, so nothing can be redelivered.
+            try? runtime.log.forgetMQTTReceipts()
+        }
+        let client = clientBox.withLock { $0 }
+        for filter in filters {
+            do { try client?.subscribe(filter, qos: qos) } catch {
+                runtime.logger.error("mqtt subscribe failed", metadata: ["filter": "\(filter)", "error": "\(error)"])
+            }
+        }
+        runtime.mqttConnected.withLock { $0 = true }
+        Gauge(label: "herald_mqtt_connected").record(1)
+        runtime.logger.notice("mqtt connected", metadata: ["session_present": "\(sessionPresent)"])
+        status("connected", "{\"state\":\"connected\",\"broker\":\(JSONText.quoted("\(options.host):\(options.port)")),\"sessionPresent\":\(sessionPresent)}")
+    }
+
+    private func disconnected(code: Int32) {
+        runtime.mqttConnected.withLock { $0 = false }
+        Gauge(label: "herald_mqtt_connected").record(0)
+        let reason = code == 0 ? "disconnected by Herald" : MosquittoClient.errorString(code)
+        runtime.logger.warning("mqtt disconnected", metadata: ["reason": "\(reason)"])
+        status("disconnected", "{\"state\":\"disconnected\",\"reason\":\(JSONText.quoted(reason))}")
+    }
+
+    private func status(_ type: String, _ data: String) {
+        let draft = EventDraft(channel: "$status", type: type, key: "mqtt", data: data)
+        if case .failure(let error) = runtime.log.appendBlocking([draft], dedupe: nil) {
+            runtime.logger.debug("broker status not stored", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Runs on libmosquitto's thread; returning acknowledges the message to the broker.
+    private func receive(_ message: MQTTMessage) {
+        TestHooks.crashIfRequested(.beforeCommit, topic: message.topic)
+        let draft = self.draft(for: message)
+        var delay: UInt32 = 50_000
+        while true {
+            switch runtime.log.appendBlocking([draft], dedupe: MQTTDedupe(message: message)) {
+            case .success(.stored):
+                Counter(label: "herald_mqtt_messages_total").increment()
+                TestHooks.crashIfRequested(.afterCommit, topic: message.topic)
+                return
+            case .success(.duplicate):
+                Counter(label: "herald_mqtt_duplicates_total").increment()
+                return
+            case .failure(let error):
+                // Not returning keeps the message unacknowledged; the broker keeps it for us.
+                runtime.logger.error("mqtt message not stored; retrying", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+                Counter(label: "herald_mqtt_store_failures_total").increment()
+                if stopping.load(ordering: .sequentiallyConsistent), case AppendError.shuttingDown = error { return }
+                usleep(delay)
+                delay = min(delay * 2, 5_000_000)
+            }
+        }
+    }
+
+    func draft(for message: MQTTMessage) -> EventDraft {
+        let limit = runtime.config.mqtt.maxPayloadBytes
+        let source = "{\"mqtt\":{\"topic\":\(JSONText.quoted(message.topic)),\"qos\":\(message.qos),\"retain\":\(message.retain)}}"
+        if message.payload.count > limit {
+            return deadLetter(message, reason: "payload of \(message.payload.count) bytes is over the limit of \(limit)",
+                              type: "oversize", includePayload: false, source: source)
+        }
+        guard let match = router.route(message.topic) else {
+            return deadLetter(message, reason: "no route matches the topic", type: "unrouted", includePayload: true, source: source)
+        }
+        if let key = match.key, (try? Names.validateKey(key)) == nil {
+            return deadLetter(message, reason: "the key taken from the topic has control characters", type: "invalid",
+                              includePayload: true, source: source)
+        }
+        return EventDraft(channel: match.channel, type: match.type, key: match.key,
+                          data: PayloadNormalizer.json(for: message.payload), source: source)
+    }
+
+    private func deadLetter(_ message: MQTTMessage, reason: String, type: String, includePayload: Bool, source: String) -> EventDraft {
+        Counter(label: "herald_deadletter_total", dimensions: [("reason", type)]).increment()
+        deadLetterLog.warn(runtime.logger, key: message.topic, "mqtt message sent to $deadletter",
+                           metadata: ["topic": "\(message.topic)", "reason": "\(reason)", "size": "\(message.payload.count)"])
+        var data = "{\"topic\":\(JSONText.quoted(message.topic)),\"size\":\(message.payload.count),\"reason\":\(JSONText.quoted(reason))"
+        if includePayload { data += ",\"payload\":" + PayloadNormalizer.json(for: message.payload) }
+        data += "}"
+        return EventDraft(channel: "$deadletter", type: type, key: nil, data: data, source: source)
+    }
+}
+
+/// Logs a warning at most once a minute per key, so a chatty bad topic cannot flood the journal.
+final class OncePerMinuteLog: Sendable {
+    private let last = Mutex<[String: Int64]>([:])
+
+    func warn(_ logger: Logger, key: String, _ message: Logger.Message, metadata: Logger.Metadata) {
+        let now = Clock.nowMilliseconds()
+        let due = last.withLock { last in
+            if let previous = last[key], now - previous < 60_000 { return false }
+            if last.count > 10_000 { last.removeAll() }
+            last[key] = now
+            return true
+        }
+        if due { logger.warning(message, metadata: metadata) }
+    }
+}
+
+/// Crash points for the durability tests (`HERALD_TEST_CRASH_BEFORE_COMMIT=topic`, `…_AFTER_COMMIT`).
+enum TestHooks {
+    enum Point: String {
+        case beforeCommit = "HERALD_TEST_CRASH_BEFORE_COMMIT"
+        case afterCommit = "HERALD_TEST_CRASH_AFTER_COMMIT"
+    }
+
+    static let before = ProcessInfo.processInfo.environment[Point.beforeCommit.rawValue]
+    static let after = ProcessInfo.processInfo.environment[Point.afterCommit.rawValue]
+
+    static func crashIfRequested(_ point: Point, topic: String) {
+        let wanted = point == .beforeCommit ? before : after
+        if let wanted, wanted == topic { _exit(point == .beforeCommit ? 86 : 87) }
+    }
+}

@@ -1,0 +1,111 @@
+import Hummingbird
+import NIOCore
+
+/// Writes one SSE response: history from the event log, then live events from the hub, with no
+/// gap and no duplicate (DESIGN §3).
+///
+/// The hub subscription is taken before history is read, and every read also returns the log's
+/// head in the same transaction; live events at or below what history covered are skipped.
+struct EventStream {
+    let runtime: HeraldRuntime
+    let request: StreamRequest
+    /// Events per history page: big enough to amortise a read, small enough to start quickly.
+    static let page = 1_000
+
+    func write(to writer: inout any ResponseBodyWriter) async throws {
+        var subscription = runtime.hub.subscribe(request.filter)
+        defer { subscription.close() }
+        var preamble = SSEEncoder.retry(milliseconds: 3000) + SSEEncoder.comment("herald stream")
+        var cursor: Int64
+
+        switch request.resume {
+        case .invalid:
+            let head = try runtime.log.headId()
+            preamble += Self.reset(.invalid, oldest: nil, head: head)
+            cursor = try await writeStart(preamble: preamble, to: &writer)
+        case .none:
+            cursor = try await writeStart(preamble: preamble, to: &writer)
+        case .after(let lastId):
+            switch try runtime.log.resumeStatus(after: lastId) {
+            case .exact:
+                try await writer.write(ByteBuffer(string: preamble))
+            case .reset(.future, let bounds), .reset(.invalid, let bounds):
+                preamble += Self.reset(.future, oldest: bounds.oldestId, head: bounds.headId)
+                cursor = try await writeStart(preamble: preamble, to: &writer)
+                return try await live(subscription, after: cursor, to: &writer)
+            case .reset(let reason, let bounds):
+                preamble += Self.reset(reason, oldest: bounds.oldestId, head: bounds.headId)
+                try await writer.write(ByteBuffer(string: preamble))
+            }
+            cursor = lastId
+        }
+
+        // History, until a pass finishes while the live queue is still intact. A queue that
+        // overflowed during a long replay is replaced and the replay goes on from the cursor.
+        while true {
+            cursor = try await replay(after: cursor, to: &writer)
+            if subscription.queue.end != .overflow { break }
+            subscription.close()
+            subscription = runtime.hub.subscribe(request.filter)
+        }
+        try await live(subscription, after: cursor, to: &writer)
+    }
+
+    /// The start of a stream without a usable Last-Event-ID: the snapshot, or the recent events.
+    private func writeStart(preamble: String, to writer: inout any ResponseBodyWriter) async throws -> Int64 {
+        var buffer = ByteBuffer(string: preamble)
+        let (head, events): (Int64, [StoredEvent])
+        if request.snapshot {
+            (head, events) = try runtime.log.snapshot(matching: request.filter)
+        } else {
+            (head, events) = try runtime.log.recentEvents(matching: request.filter, count: request.replay)
+        }
+        for event in events { buffer.writeString(SSEEncoder.frame(for: event)) }
+        try await writer.write(buffer)
+        return head
+    }
+
+    /// Sends every stored event after `cursor` and returns the head the last read saw.
+    private func replay(after start: Int64, to writer: inout any ResponseBodyWriter) async throws -> Int64 {
+        var cursor = start
+        while true {
+            let (head, events) = try runtime.log.events(after: cursor, matching: request.filter, limit: Self.page)
+            if !events.isEmpty {
+                var buffer = ByteBuffer()
+                for event in events { buffer.writeString(SSEEncoder.frame(for: event)) }
+                try await writer.write(buffer)
+            }
+            guard events.count == Self.page, let last = events.last else { return max(cursor, head) }
+            cursor = last.id
+        }
+    }
+
+    private func live(_ subscription: Hub.Subscription, after cursor: Int64, to writer: inout any ResponseBodyWriter) async throws {
+        var lastSent = cursor
+        let keepalive = ByteBuffer(string: SSEEncoder.comment("keepalive"))
+        while let deliveries = await subscription.queue.next() {
+            var buffer = ByteBuffer()
+            for delivery in deliveries {
+                switch delivery {
+                case .event(let id, var bytes) where id > lastSent:
+                    buffer.writeBuffer(&bytes)
+                    lastSent = id
+                case .event:
+                    continue
+                case .keepalive:
+                    if buffer.readableBytes == 0 { buffer = keepalive }
+                }
+            }
+            if buffer.readableBytes > 0 { try await writer.write(buffer) }
+        }
+    }
+
+    static func reset(_ reason: ResetReason, oldest: Int64?, head: Int64) -> String {
+        var data = "{\"reason\":\"\(reason.rawValue)\""
+        if let oldest { data += ",\"oldestId\":\(oldest)" }
+        data += ",\"headId\":\(head)}"
+        // future/invalid: the stream restarts from the head, so the client's id moves there too.
+        let id = reason == .future || reason == .invalid ? String(head) : nil
+        return SSEEncoder.event(id: id, name: "$reset", data: data)
+    }
+}

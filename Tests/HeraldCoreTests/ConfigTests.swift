@@ -1,0 +1,82 @@
+import Testing
+@testable import HeraldCore
+
+@Suite struct ConfigTests {
+    @Test func emptyFileGivesEmbeddedDefaults() throws {
+        let config = try ConfigLoader.parse("")
+        #expect(config.server.listen == ListenAddress(host: "127.0.0.1", port: 8080))
+        #expect(config.store.path == "herald.sqlite")
+        #expect(config.mqtt.host == "127.0.0.1" && config.mqtt.port == 1883)
+        #expect(config.routes.map(\.topic.text).contains("sensors/+/+"))
+    }
+
+    @Test func fullFileIsRead() throws {
+        let config = try ConfigLoader.parse("""
+            server:
+              listen: 127.0.0.1:9090
+              keepalive_seconds: 5
+              replay: 10
+            store:
+              path: /tmp/x.sqlite
+              synchronous: full
+              retention: { max_events: 500, max_age_days: 2 }
+            mqtt:
+              url: mqtts://broker.local:8883
+              client_id: gw1
+              qos: 1
+            routes:
+              - { topic: "sensors/+/+", channel: sensors, type: reading, key: "{1}/{2}" }
+              - { topic: "jobs/+/progress", channel: jobs, kind: job, key: "{1}" }
+            """)
+        #expect(config.server.listen.port == 9090)
+        #expect(config.server.keepaliveSeconds == 5)
+        #expect(config.store.synchronousFull)
+        #expect(config.store.maxEvents == 500)
+        #expect(config.mqtt.tls && config.mqtt.host == "broker.local" && config.mqtt.port == 8883)
+        #expect(config.routes.count == 2)
+        #expect(config.routes[1].kind == .job)
+        #expect(config.routes[1].line == 14)
+    }
+
+    @Test func everyProblemIsReportedWithItsLine() {
+        do {
+            _ = try ConfigLoader.parse("""
+                server:
+                  listen: nowhere
+                  replay: -4
+                  colour: blue
+                store:
+                  synchronous: sometimes
+                routes:
+                  - { topic: "a/#/b", channel: x }
+                  - { topic: "a/+", channel: "bad channel" }
+                  - { topic: "a/+", channel: ok, key: "{2}" }
+                  - { topic: "a/+", channel: ok, key: "{name}" }
+                """)
+            Issue.record("expected errors")
+        } catch {
+            let lines = error.problems.map(\.line)
+            #expect(lines == [2, 3, 4, 6, 8, 9, 10, 11], "\(error)")
+            #expect(error.description.contains("unknown key 'colour'"))
+            #expect(error.description.contains("uses {2} but topic 'a/+' has only 1 '+'"))
+            #expect(error.description.contains("unknown placeholder"))
+        }
+    }
+
+    @Test func yamlSyntaxErrorsHaveALine() {
+        do {
+            _ = try ConfigLoader.parse("server:\n  listen: [1, 2\n")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.problems.first?.line != nil)
+        }
+    }
+
+    @Test func protectedModeRefusesAnonymousNetworkListening() throws {
+        var config = HeraldConfig()
+        config.server.listen = ListenAddress(host: "0.0.0.0", port: 8080)
+        #expect(throws: HeraldServer.StartupError.self) { try HeraldServer.checkListenAddress(config) }
+        config.server.allowAnonymous = true
+        #expect(throws: Never.self) { try HeraldServer.checkListenAddress(config) }
+    }
+}

@@ -1,0 +1,139 @@
+import AsyncHTTPClient
+import Foundation
+import HeraldCore
+import NIOCore
+
+/// Herald as a real process on a free loopback port with its own database.
+final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only by the owning test
+    let dir: TempDir
+    let port: Int
+    var process: ChildProcess
+    let arguments: [String]
+    let environment: [String: String]
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var database: String { dir.file("herald.sqlite") }
+
+    init(dir: TempDir, config: String? = nil, mqttPort: Int? = nil, environment: [String: String] = [:]) async throws {
+        self.dir = dir
+        self.port = try freePort()
+        var arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--db", dir.file("herald.sqlite"),
+                         "--mqtt", mqttPort.map { "mqtt://127.0.0.1:\($0)" } ?? "none"]
+        if let config {
+            try config.write(toFile: dir.file("herald.yaml"), atomically: true, encoding: .utf8)
+            arguments += ["--config", dir.file("herald.yaml")]
+        }
+        self.arguments = arguments
+        self.environment = environment
+        self.process = try ChildProcess(executable: heraldBinary, arguments: arguments,
+                                        logPath: dir.file("herald.log"), environment: environment)
+        try await waitUntilHealthy()
+    }
+
+    func waitUntilHealthy() async throws {
+        try await eventually("herald to answer /healthz (log: \(process.logPath))", seconds: 20) {
+            try await self.get("/healthz").status == 200
+        }
+    }
+
+    /// Starts the process again on the same port and database.
+    func restart(environment extra: [String: String]? = nil) async throws {
+        if process.isRunning { await process.stop() }
+        process = try ChildProcess(executable: heraldBinary, arguments: arguments,
+                                   logPath: dir.file("herald.log"), environment: extra ?? environment)
+        try await waitUntilHealthy()
+    }
+
+    func get(_ path: String, headers: [(String, String)] = []) async throws -> (status: Int, body: String) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 64 << 20)))
+    }
+
+    func post(_ path: String, _ body: String) async throws -> (status: Int, body: String) {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
+    }
+
+    /// Publishes and returns the id Herald answered with.
+    func publish(_ channel: String, _ json: String) async throws -> Int64 {
+        let answer = try await post("/api/channels/\(channel)/events", json)
+        guard answer.status == 200, let id = Envelope.int(answer.body, "id") else {
+            throw TestFailure("publish answered \(answer.status): \(answer.body)")
+        }
+        return id
+    }
+
+    /// Every stored event on the given selector, by paging `/api/events`.
+    func allEvents(channel: String = "%23") async throws -> [Envelope] {
+        var events: [Envelope] = []
+        var after: Int64 = 0
+        while true {
+            let page = try await get("/api/events?channel=\(channel)&after=\(after)&limit=10000")
+            let batch = try Envelope.list(page.body, "events")
+            events += batch
+            guard batch.count == 10_000, let last = batch.last else { return events }
+            after = last.id
+        }
+    }
+
+    /// Reads a stream until `stop` says so (or `seconds` pass); returns the events seen.
+    func stream(_ path: String, lastEventId: String? = nil, seconds: Double = 10,
+                until stop: @escaping @Sendable ([SSEParser.Event]) -> Bool) async throws -> [SSEParser.Event] {
+        var client = SSEClient(url: baseURL + path, lastEventId: lastEventId)
+        let collected = Collected()
+        struct Done: Error {}
+        do {
+            _ = try await client.connectOnce(timeout: .milliseconds(Int64(seconds * 1000))) { event in
+                collected.append(event)
+                if stop(collected.events) { throw Done() }
+            }
+        } catch is Done {}
+        return collected.events
+    }
+}
+
+/// Events gathered by a callback.
+final class Collected: @unchecked Sendable {  // guarded by `lock`
+    private let lock = NSLock()
+    private var items: [SSEParser.Event] = []
+    func append(_ event: SSEParser.Event) { lock.withLock { items.append(event) } }
+    var events: [SSEParser.Event] { lock.withLock { items } }
+}
+
+/// The parts of an event envelope the tests look at.
+struct Envelope: Sendable, Equatable {
+    var id: Int64
+    var channel: String
+    var type: String
+    var key: String?
+    var data: String
+
+    init(json: String) throws {
+        let members = try JSONText(validating: Array(json.utf8)).objectMembers()
+        let fields = Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        guard let id = fields["id"].flatMap({ Int64($0.singleLine) }), let channel = fields["channel"]?.stringValue else {
+            throw TestFailure("not an envelope: \(json)")
+        }
+        self.id = id
+        self.channel = channel
+        self.type = fields["type"]?.stringValue ?? ""
+        self.key = fields["key"]?.stringValue
+        self.data = fields["data"]?.singleLine ?? ""
+    }
+
+    static func int(_ json: String, _ name: String) -> Int64? {
+        (try? JSONText(validating: Array(json.utf8)).objectMembers())?.first { $0.key == name }.flatMap { Int64($0.value.singleLine) }
+    }
+
+    static func list(_ json: String, _ name: String) throws -> [Envelope] {
+        guard let array = try JSONText(validating: Array(json.utf8)).objectMembers().first(where: { $0.key == name }) else {
+            throw TestFailure("no \(name) in \(json)")
+        }
+        return try array.value.arrayElements().map { try Envelope(json: $0.singleLine) }
+    }
+}
