@@ -42,6 +42,15 @@ function h(tag, attrs = {}, ...kids) {
   n.append(...kids);
   return n;
 }
+// { value: "span.value" } -> { value: <span class="value"> }: the parts a row keeps updating.
+function parts(spec) {
+  const out = {};
+  for (const [name, sel] of Object.entries(spec)) {
+    const [tag, cls] = sel.split(".");
+    out[name] = h(tag, { class: cls });
+  }
+  return out;
+}
 function svg(tag, attrs = {}) {
   const n = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
@@ -237,7 +246,6 @@ function applyJob(env) {
   dirty.jobs = true;
   if (j.finishedAt && Date.now() - j.finishedAt > JOB_KEEP_MS) return void S.jobs.delete(key);
   S.jobs.set(key, j);
-  dirty.jobs = true;
 }
 
 function applyAlert(env) {
@@ -378,7 +386,8 @@ function renderSensor(s, now) {
     const title = svg("title");
     const spark = svg("svg", { class: "spark", viewBox: "0 0 100 30", preserveAspectRatio: "none", role: "img" });
     spark.append(title, line, dot);
-    s.r = { value: h("span", { class: "value" }), unit: h("span", { class: "unit" }), age: h("time", { class: "age" }), badge: h("span", { class: "stale-badge", text: "stale" }), spark, line, dot, title };
+    s.r = { ...parts({ value: "span.value", unit: "span.unit", age: "time.age" }), spark, line, dot, title };
+    s.r.badge = h("span", { class: "stale-badge", text: "stale" });
     s.el = h("li", { class: "tile", "data-sensor-key": s.key },
       h("h3", { class: "key", text: s.key }),
       h("p", { class: "reading" }, s.r.value, " ", s.r.unit),
@@ -414,7 +423,9 @@ function drawSpark(s) {
 function renderJobs(now) {
   dirty.jobs = false;
   const active = (j) => (j.finishedAt ? 1 : 0);
-  const list = [...S.jobs.values()].sort((a, b) => active(a) - active(b) || (a.finishedAt ? b.finishedAt - a.finishedAt : a.first - b.first));
+  // Running and queued jobs first in arrival order, then finished ones, newest first.
+  const list = [...S.jobs.values()].sort((a, b) =>
+    active(a) - active(b) || (a.finishedAt ? b.finishedAt - a.finishedAt : a.first - b.first));
   for (const j of list) updateJob(j, now);
   reorder(ui.jobs, list.map((j) => j.el));
   ui.jobsEmpty.hidden = list.length > 0;
@@ -422,7 +433,7 @@ function renderJobs(now) {
 
 function updateJob(j, now) {
   if (!j.el) {
-    j.r = { name: h("span", { class: "job-name" }), state: h("span", { class: "state" }), pct: h("span", { class: "pct" }), bar: h("div", { class: "bar" }), meta: h("p", { class: "job-meta" }), msg: h("p", { class: "job-msg" }) };
+    j.r = parts({ name: "span.job-name", state: "span.state", pct: "span.pct", bar: "div.bar", meta: "p.job-meta", msg: "p.job-msg" });
     j.r.progress = h("div", { class: "progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100" }, j.r.bar);
     j.el = h("li", { class: "job", "data-job-key": j.key },
       h("div", { class: "job-head" }, j.r.name, j.r.state, j.r.pct), j.r.progress, j.r.meta, j.r.msg);
@@ -468,10 +479,15 @@ function renderAlerts(now) {
 
 function updateAlert(a, now) {
   if (!a.el) {
-    a.r = { sev: h("span", { class: "sev" }), rule: h("strong", { class: "rule" }), msg: h("span", { class: "msg" }), val: h("span", { class: "val" }), age: h("time", { class: "age" }), err: h("p", { class: "ack-error", role: "alert" }), ack: h("button", { type: "button", class: "ack" }) };
+    a.r = parts({ sev: "span.sev", rule: "strong.rule", msg: "span.msg", val: "span.val", age: "time.age", err: "p.ack-error" });
+    a.r.err.setAttribute("role", "alert");
+    a.r.ack = h("button", { type: "button", class: "ack" });
     a.r.ack.addEventListener("click", () => acknowledge(a));
     a.el = h("li", { class: "alert", "data-alert-key": a.key }, a.r.sev,
-      h("div", { class: "alert-body" }, h("p", {}, a.r.rule, " ", a.r.msg), h("p", { class: "alert-meta" }, a.r.val, a.r.age), a.r.err),
+      h("div", { class: "alert-body" },
+        h("p", {}, a.r.rule, " ", a.r.msg),
+        h("p", { class: "alert-meta" }, a.r.val, a.r.age),
+        a.r.err),
       a.r.ack);
   }
   const r = a.r;
@@ -481,8 +497,8 @@ function updateAlert(a, now) {
   setText(r.sev, a.severity);
   setText(r.rule, a.rule);
   setText(r.msg, a.message);
-  const val = a.value !== undefined ? `value ${display(a.value)}${a.threshold !== undefined ? ` (threshold ${display(a.threshold)})` : ""}` : "";
-  setText(r.val, val);
+  const threshold = a.threshold !== undefined ? ` (threshold ${display(a.threshold)})` : "";
+  setText(r.val, a.value !== undefined ? `value ${display(a.value)}${threshold}` : "");
   r.age.setAttribute("datetime", a.time || "");
   setText(r.age, `${a.acked ? "acknowledged · " : ""}raised ${ago(now - a.at)}`);
   setText(r.err, a.error);
@@ -644,7 +660,8 @@ function connectShared() {
     worker.addEventListener("error", giveUp);
     port.onmessage = (m) => {
       if (m.data && m.data.kind === "unsupported") return giveUp();
-      give({ mode: "shared worker", kick: () => port.postMessage({ cmd: "kick" }), hello: () => port.postMessage({ cmd: "hello" }) });
+      const send = (cmd) => port.postMessage({ cmd });
+      give({ mode: "shared worker", kick: () => send("kick"), hello: () => send("hello") });
       onStreamMsg(m.data);
     };
     addEventListener("pagehide", () => port.postMessage({ cmd: "bye" }));
@@ -653,7 +670,8 @@ function connectShared() {
 }
 
 async function startTransport() {
-  const wanted = USE_SHARED_WORKER && new URLSearchParams(location.search).get("worker") !== "0" && typeof SharedWorker === "function";
+  const optOut = new URLSearchParams(location.search).get("worker") === "0";
+  const wanted = USE_SHARED_WORKER && !optOut && typeof SharedWorker === "function";
   transport = (wanted && (await connectShared())) || null;
   if (!transport) {
     const stream = new HeraldStream(onStreamMsg);
@@ -671,7 +689,8 @@ function boot() {
     broker: $("broker-state"), brokerReason: $("broker-reason"), notice: $("notice"), transport: $("transport"),
     sensors: $("sensor-list"), sensorsEmpty: $("sensors-empty"), jobs: $("job-list"), jobsEmpty: $("jobs-empty"),
     alerts: $("alert-list"), alertsEmpty: $("alerts-empty"), alertCount: $("alert-count"), alertHistory: $("alert-history"),
-    log: $("log"), logEmpty: $("log-empty"), filter: $("log-filter"), pause: $("log-pause"), clear: $("log-clear"), logStatus: $("log-status"),
+    log: $("log"), logEmpty: $("log-empty"), logStatus: $("log-status"),
+    filter: $("log-filter"), pause: $("log-pause"), clear: $("log-clear"),
     login: $("login"), loginForm: $("login-form"), token: $("token"), loginError: $("login-error"),
   };
   ui.filter.addEventListener("change", () => {
@@ -680,8 +699,7 @@ function boot() {
   });
   ui.pause.addEventListener("click", () => {
     S.logPaused = !S.logPaused;
-    ui.pause.setAttribute("aria-pressed", String(S.logPaused));
-    setText(ui.pause, S.logPaused ? "Resume" : "Pause");
+    ui.pause.setAttribute("aria-pressed", String(S.logPaused)); // a toggle keeps its label
     if (!S.logPaused) {
       S.logIncoming = S.logIncoming.concat(S.logQueue).slice(-LOG_CAP);
       S.logQueue = [];

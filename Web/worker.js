@@ -95,7 +95,8 @@ class HeraldStream {
     const { body, res } = await fetchJSON("api/snapshot?" + this.selectors());
     const snapshot = body && typeof body === "object" ? body : {};
     this.addChannels((Array.isArray(snapshot.events) ? snapshot.events : []).map((e) => e && e.channel));
-    return { kind: "snapshot", snapshot, channels: [...this.channels], serverDate: Date.parse(res.headers.get("date") || ""), localDate: Date.now() };
+    const serverDate = Date.parse(res.headers.get("date") || "");
+    return { kind: "snapshot", snapshot, channels: [...this.channels], serverDate, localDate: Date.now() };
   }
 
   // Every listener gets the same snapshot and the stream resumes right after it,
@@ -107,17 +108,19 @@ class HeraldStream {
     this.syncing = true;
     this.emit({ kind: "reset", info });
     this.setState("syncing", info ? `stream reset: ${info.reason || "unknown"}` : "loading snapshot");
+    let msg;
     try {
       await this.refreshChannels();
-      const msg = await this.fetchSnapshot();
-      if (gen !== this.gen) return;
-      this.syncing = false;
-      this.lastId = Number.isInteger(msg.snapshot.lastEventId) ? msg.snapshot.lastEventId : null;
-      this.emit(msg);
-      this.open();
+      msg = await this.fetchSnapshot();
     } catch (err) {
       if (gen === this.gen) this.fail(err, () => this.resync());
+      return;
     }
+    if (gen !== this.gen) return;
+    this.syncing = false;
+    this.lastId = Number.isInteger(msg.snapshot.lastEventId) ? msg.snapshot.lastEventId : null;
+    this.open(); // first, so a listener that throws cannot leave the stream closed
+    this.emit(msg);
   }
 
   // A tab joining a running shared stream. It buffers events from the moment it joined,
@@ -225,7 +228,6 @@ class HeraldStream {
     this.es = null;
   }
 }
-
 
 // ---------------------------------------------------------------- SharedWorker glue
 

@@ -35,7 +35,7 @@ import Testing
         #expect(config.mqtt.tls && config.mqtt.host == "broker.local" && config.mqtt.port == 8883)
         #expect(config.routes.count == 2)
         #expect(config.routes[1].kind == .job)
-        #expect(config.routes[1].line == 14)
+        #expect(config.routes[1].line == 15)
     }
 
     @Test func everyProblemIsReportedWithItsLine() {

@@ -26,7 +26,9 @@ public enum ConfigLoader {
         var reader = ConfigReader()
         var config = HeraldConfig()
         if let root { reader.read(root, into: &config) }
-        if !reader.problems.isEmpty { throw ConfigError(problems: reader.problems) }
+        if !reader.problems.isEmpty {
+            throw ConfigError(problems: reader.problems.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
+        }
         return config
     }
 

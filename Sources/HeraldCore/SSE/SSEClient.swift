@@ -36,10 +36,11 @@ public struct SSEClient: Sendable {
         var parser = SSEParser()
         for try await chunk in response.body {
             for event in parser.feed(chunk.readableBytesView) {
-                if !parser.lastEventId.isEmpty { lastEventId = parser.lastEventId }
+                // The id as of this event, not the parser's: the chunk may hold later events
+                // that this client has not handled yet when it stops.
+                if !event.id.isEmpty { lastEventId = event.id }
                 try await onEvent(event)
             }
-            if !parser.lastEventId.isEmpty { lastEventId = parser.lastEventId }
         }
         return parser.retryMilliseconds
     }

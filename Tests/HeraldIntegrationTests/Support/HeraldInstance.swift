@@ -46,7 +46,7 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
     func get(_ path: String, headers: [(String, String)] = []) async throws -> (status: Int, body: String) {
         var request = HTTPClientRequest(url: baseURL + path)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let response = try await testHTTPClient.execute(request, timeout: .seconds(10))
         return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 64 << 20)))
     }
 
@@ -55,7 +55,7 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let response = try await testHTTPClient.execute(request, timeout: .seconds(10))
         return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
     }
 
@@ -81,14 +81,14 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
         }
     }
 
-    /// Reads a stream until `stop` says so (or `seconds` pass); returns the events seen.
-    func stream(_ path: String, lastEventId: String? = nil, seconds: Double = 10,
+    /// Reads a stream until `stop` says so; a stream idle for 5 s fails (the client's read timeout).
+    func stream(_ path: String, lastEventId: String? = nil,
                 until stop: @escaping @Sendable ([SSEParser.Event]) -> Bool) async throws -> [SSEParser.Event] {
-        var client = SSEClient(url: baseURL + path, lastEventId: lastEventId)
+        var client = SSEClient(url: baseURL + path, lastEventId: lastEventId, httpClient: testHTTPClient)
         let collected = Collected()
         struct Done: Error {}
         do {
-            _ = try await client.connectOnce(timeout: .milliseconds(Int64(seconds * 1000))) { event in
+            _ = try await client.connectOnce { event in
                 collected.append(event)
                 if stop(collected.events) { throw Done() }
             }
@@ -96,6 +96,12 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
         return collected.events
     }
 }
+
+/// Reads time out after 5 s without a byte, so a test waiting for an event that never comes fails
+/// instead of hanging (Herald's keepalive is 15 s by default).
+let testHTTPClient = HTTPClient(
+    eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+    configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(5))))
 
 /// Events gathered by a callback.
 final class Collected: @unchecked Sendable {  // guarded by `lock`

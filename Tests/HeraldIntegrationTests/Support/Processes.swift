@@ -61,7 +61,7 @@ final class ChildProcess: @unchecked Sendable {  // `process` is only driven by 
 
     init(executable: String, arguments: [String], logPath: String, environment: [String: String] = [:]) throws {
         self.logPath = logPath
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         process.executableURL = URL(fileURLWithPath: executable)
