@@ -10,7 +10,7 @@ struct HubService: Service {
     func run() async throws {
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully {
-                do { try await Task.sleep(for: interval) } catch { break }
+                do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { break }
                 hub.keepalive()
             }
         } onGracefulShutdown: {

@@ -35,8 +35,9 @@ extension EventLog {
                     digest TEXT NOT NULL
                 );
                 CREATE INDEX mqtt_receipts_by_mid ON mqtt_receipts(mid);
-                -- The last retained payload stored per topic, so a resubscribe does not store it again.
-                CREATE TABLE mqtt_retained(topic TEXT PRIMARY KEY, digest TEXT NOT NULL) WITHOUT ROWID;
+                -- The last payload stored per topic: a retained copy equal to it, which the broker sends
+                -- again on every subscribe, is not stored again.
+                CREATE TABLE mqtt_last_payload(topic TEXT PRIMARY KEY, digest TEXT NOT NULL) WITHOUT ROWID;
                 """)
         }
         return migrator

@@ -8,7 +8,7 @@ import GRDB
 ///   recent receipts; only those are compared, because packet ids wrap after 65,535 and a quiet
 ///   sensor may well send the same payload under a recycled id much later.
 /// - Retained: a broker sends retained messages again on every subscribe; one equal to the last
-///   retained payload stored for its topic is not stored again.
+///   payload stored for its topic is not stored again.
 struct MQTTDedupe: Sendable {
     var mid: Int32
     var topic: String
@@ -37,7 +37,7 @@ struct MQTTDedupe: Sendable {
 
     func isDuplicate(in db: Database) throws -> Bool {
         if retained {
-            let last = try String.fetchOne(db, sql: "SELECT digest FROM mqtt_retained WHERE topic = ?", arguments: [topic])
+            let last = try String.fetchOne(db, sql: "SELECT digest FROM mqtt_last_payload WHERE topic = ?", arguments: [topic])
             if last == digest { return true }
         }
         guard mid != 0 else { return false }  // QoS 0 has no packet id and is never redelivered
@@ -48,9 +48,9 @@ struct MQTTDedupe: Sendable {
     }
 
     func record(in db: Database) throws {
-        if retained {
-            try db.execute(sql: "INSERT OR REPLACE INTO mqtt_retained(topic, digest) VALUES (?, ?)", arguments: [topic, digest])
-        }
+        // Every message, not only retained ones: a message forwarded live arrives without the retain
+        // flag, and its retained copy comes later, on the next subscribe.
+        try db.execute(sql: "INSERT OR REPLACE INTO mqtt_last_payload(topic, digest) VALUES (?, ?)", arguments: [topic, digest])
         guard mid != 0 else { return }
         try db.execute(sql: "INSERT INTO mqtt_receipts(mid, topic, digest) VALUES (?, ?, ?)", arguments: [mid, topic, digest])
         let seq = db.lastInsertedRowID

@@ -34,11 +34,19 @@ struct StreamRoutes {
             .init("X-Accel-Buffering")!: "no",
         ]
         return Response(status: .ok, headers: headers, body: .init { writer in
-            // Ends the stream as soon as the client goes away, instead of at the next write.
-            _ = try? await request.body.consumeWithCancellationOnInboundClose { _ in
-                try await EventStream(runtime: runtime, request: streamRequest).write(to: &writer)
+            let writer = StreamWriter(writer)
+            do {
+                // Ends the stream as soon as the client goes away, instead of at the next write.
+                try await request.body.consumeWithCancellationOnInboundClose { _ in
+                    try await EventStream(runtime: runtime, request: streamRequest).write(to: writer)
+                }
+            } catch let error as EventStream.SlowSubscriber {
+                // Throwing out of the body makes Hummingbird close the connection.
+                throw error
+            } catch {
+                return
             }
-            try await writer.finish(nil)
+            try await writer.finish()
         })
     }
 }

@@ -19,6 +19,7 @@ final class SubscriberQueue: Sendable {
     private struct State {
         var items: [Delivery] = []
         var waiter: CheckedContinuation<[Delivery]?, Never>?
+        var endWaiters: [CheckedContinuation<Void, Never>] = []
         var end: End?
     }
 
@@ -47,6 +48,7 @@ final class SubscriberQueue: Sendable {
             return (nil, true)
         }
         waiter?.resume(returning: [delivery])
+        if !accepted { wakeEndWaiters() }
         return accepted
     }
 
@@ -57,6 +59,31 @@ final class SubscriberQueue: Sendable {
             return state.waiter
         }
         waiter?.resume(returning: nil)
+        wakeEndWaiters()
+    }
+
+    /// Returns once the queue has ended (or the task is cancelled).
+    func waitUntilEnded() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ended = state.withLock { state in
+                    if state.end != nil || Task.isCancelled { return true }
+                    state.endWaiters.append(continuation)
+                    return false
+                }
+                if ended { continuation.resume() }
+            }
+        } onCancel: {
+            wakeEndWaiters()
+        }
+    }
+
+    private func wakeEndWaiters() {
+        let waiters = state.withLock { state in
+            defer { state.endWaiters.removeAll() }
+            return state.endWaiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     var end: End? { state.withLock { $0.end } }

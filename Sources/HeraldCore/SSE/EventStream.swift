@@ -12,7 +12,7 @@ struct EventStream {
     /// Events per history page: big enough to amortise a read, small enough to start quickly.
     static let page = 1_000
 
-    func write(to writer: inout any ResponseBodyWriter) async throws {
+    func write(to writer: StreamWriter) async throws {
         var subscription = runtime.hub.subscribe(request.filter)
         defer { subscription.close() }
         var preamble = SSEEncoder.retry(milliseconds: 3000) + SSEEncoder.comment("herald stream")
@@ -22,17 +22,17 @@ struct EventStream {
         case .invalid:
             let head = try runtime.log.headId()
             preamble += Self.reset(.invalid, oldest: nil, head: head)
-            cursor = try await writeStart(preamble: preamble, to: &writer)
+            cursor = try await writeStart(preamble: preamble, to: writer)
         case .none:
-            cursor = try await writeStart(preamble: preamble, to: &writer)
+            cursor = try await writeStart(preamble: preamble, to: writer)
         case .after(let lastId):
             switch try runtime.log.resumeStatus(after: lastId) {
             case .exact:
                 try await writer.write(ByteBuffer(string: preamble))
             case .reset(.future, let bounds), .reset(.invalid, let bounds):
                 preamble += Self.reset(.future, oldest: bounds.oldestId, head: bounds.headId)
-                cursor = try await writeStart(preamble: preamble, to: &writer)
-                return try await live(subscription, after: cursor, to: &writer)
+                cursor = try await writeStart(preamble: preamble, to: writer)
+                return try await live(subscription, after: cursor, to: writer)
             case .reset(let reason, let bounds):
                 preamble += Self.reset(reason, oldest: bounds.oldestId, head: bounds.headId)
                 try await writer.write(ByteBuffer(string: preamble))
@@ -43,16 +43,16 @@ struct EventStream {
         // History, until a pass finishes while the live queue is still intact. A queue that
         // overflowed during a long replay is replaced and the replay goes on from the cursor.
         while true {
-            cursor = try await replay(after: cursor, to: &writer)
+            cursor = try await replay(after: cursor, to: writer)
             if subscription.queue.end != .overflow { break }
             subscription.close()
             subscription = runtime.hub.subscribe(request.filter)
         }
-        try await live(subscription, after: cursor, to: &writer)
+        try await live(subscription, after: cursor, to: writer)
     }
 
     /// The start of a stream without a usable Last-Event-ID: the snapshot, or the recent events.
-    private func writeStart(preamble: String, to writer: inout any ResponseBodyWriter) async throws -> Int64 {
+    private func writeStart(preamble: String, to writer: StreamWriter) async throws -> Int64 {
         var buffer = ByteBuffer(string: preamble)
         let (head, events): (Int64, [StoredEvent])
         if request.snapshot {
@@ -66,7 +66,7 @@ struct EventStream {
     }
 
     /// Sends every stored event after `cursor` and returns the head the last read saw.
-    private func replay(after start: Int64, to writer: inout any ResponseBodyWriter) async throws -> Int64 {
+    private func replay(after start: Int64, to writer: StreamWriter) async throws -> Int64 {
         var cursor = start
         while true {
             let (head, events) = try runtime.log.events(after: cursor, matching: request.filter, limit: Self.page)
@@ -80,7 +80,23 @@ struct EventStream {
         }
     }
 
-    private func live(_ subscription: Hub.Subscription, after cursor: Int64, to writer: inout any ResponseBodyWriter) async throws {
+    /// Live delivery, watched: a subscriber cut off for falling behind is usually stuck in a write
+    /// to a client that stopped reading, so the write is cancelled and the connection closed.
+    private func live(_ subscription: Hub.Subscription, after cursor: Int64, to writer: StreamWriter) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { subscription.queue.finish(.shutdown) }
+                try await deliver(subscription, after: cursor, to: writer)
+            }
+            group.addTask {
+                await subscription.queue.waitUntilEnded()
+                if subscription.queue.end == .overflow { throw SlowSubscriber() }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func deliver(_ subscription: Hub.Subscription, after cursor: Int64, to writer: StreamWriter) async throws {
         var lastSent = cursor
         let keepalive = ByteBuffer(string: SSEEncoder.comment("keepalive"))
         while let deliveries = await subscription.queue.next() {
@@ -100,6 +116,10 @@ struct EventStream {
         }
     }
 
+    struct SlowSubscriber: Error, CustomStringConvertible {
+        var description: String { "the client fell too far behind and was disconnected; it resumes by id" }
+    }
+
     static func reset(_ reason: ResetReason, oldest: Int64?, head: Int64) -> String {
         var data = "{\"reason\":\"\(reason.rawValue)\""
         if let oldest { data += ",\"oldestId\":\(oldest)" }
@@ -107,5 +127,23 @@ struct EventStream {
         // future/invalid: the stream restarts from the head, so the client's id moves there too.
         let id = reason == .future || reason == .invalid ? String(head) : nil
         return SSEEncoder.event(id: id, name: "$reset", data: data)
+    }
+}
+
+/// The response writer, shared with the child task that does the writing. Only one task uses it
+/// at a time (the stream while it runs, then the handler to finish), hence @unchecked.
+final class StreamWriter: @unchecked Sendable {
+    private var writer: any ResponseBodyWriter
+
+    init(_ writer: any ResponseBodyWriter) {
+        self.writer = writer
+    }
+
+    func write(_ buffer: ByteBuffer) async throws {
+        try await writer.write(buffer)
+    }
+
+    func finish() async throws {
+        try await writer.finish(nil)
     }
 }
