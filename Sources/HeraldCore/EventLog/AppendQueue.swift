@@ -1,4 +1,4 @@
-import Synchronization
+import Foundation
 
 /// What a writer can be asked to do in one request; a request is all or nothing.
 struct AppendRequest: Sendable {
@@ -28,15 +28,13 @@ public enum AppendError: Error, CustomStringConvertible, Equatable {
 
 /// The bounded hand-off between publishers (HTTP handlers, the MQTT thread) and the one writer.
 /// The writer takes everything waiting at once, which is what makes group commit happen.
-final class AppendQueue: Sendable {
-    private struct State {
-        var pending: [AppendRequest] = []
-        var pendingEvents = 0
-        var waiter: CheckedContinuation<Void, Never>?
-        var closed = false
-    }
-
-    private let state = Mutex(State())
+/// The writer is a plain thread blocked on a condition: a message from the MQTT thread then costs
+/// two thread wake-ups to commit, with no hop through the async executor.
+final class AppendQueue: @unchecked Sendable {  // all state is guarded by `condition`
+    private var pending: [AppendRequest] = []
+    private var pendingEvents = 0
+    private var closed = false
+    private let condition = NSCondition()
     let capacity: Int
 
     init(capacity: Int) {
@@ -44,62 +42,40 @@ final class AppendQueue: Sendable {
     }
 
     func submit(_ request: AppendRequest) throws(AppendError) {
-        let waiter = try state.withLock { state throws(AppendError) -> CheckedContinuation<Void, Never>? in
-            if state.closed { throw .shuttingDown }
-            if state.pendingEvents + request.drafts.count > capacity && !state.pending.isEmpty { throw .overloaded }
-            state.pending.append(request)
-            state.pendingEvents += request.drafts.count
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume()
+        condition.lock()
+        defer { condition.unlock() }
+        if closed { throw .shuttingDown }
+        if pendingEvents + request.drafts.count > capacity && !pending.isEmpty { throw .overloaded }
+        pending.append(request)
+        pendingEvents += request.drafts.count
+        condition.signal()
     }
 
-    /// Everything waiting, up to `maxEvents` events (at least one request); nil once closed and drained.
-    func next(maxEvents: Int) async -> [AppendRequest]? {
-        while true {
-            enum Step { case batch([AppendRequest]), finished, wait }
-            let step: Step = state.withLock { state in
-                if !state.pending.isEmpty {
-                    var count = 0
-                    var taken = 0
-                    for request in state.pending {
-                        if taken > 0 && count + request.drafts.count > maxEvents { break }
-                        count += request.drafts.count
-                        taken += 1
-                    }
-                    let batch = Array(state.pending.prefix(taken))
-                    state.pending.removeFirst(taken)
-                    state.pendingEvents -= count
-                    return .batch(batch)
-                }
-                return state.closed ? .finished : .wait
-            }
-            switch step {
-            case .batch(let batch): return batch
-            case .finished: return nil
-            case .wait:
-                await withCheckedContinuation { continuation in
-                    let resumeNow = state.withLock { state in
-                        if state.pending.isEmpty && !state.closed {
-                            state.waiter = continuation
-                            return false
-                        }
-                        return true
-                    }
-                    if resumeNow { continuation.resume() }
-                }
-            }
+    /// Blocks until requests wait, then takes them all, up to `maxEvents` events (at least one
+    /// request); nil once closed and drained.
+    func next(maxEvents: Int) -> [AppendRequest]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while pending.isEmpty && !closed { condition.wait() }
+        if pending.isEmpty { return nil }
+        var count = 0
+        var taken = 0
+        for request in pending {
+            if taken > 0 && count + request.drafts.count > maxEvents { break }
+            count += request.drafts.count
+            taken += 1
         }
+        let batch = Array(pending.prefix(taken))
+        pending.removeFirst(taken)
+        pendingEvents -= count
+        return batch
     }
 
     /// Refuses new requests; what is waiting is still handed out.
     func close() {
-        let waiter = state.withLock { state in
-            state.closed = true
-            defer { state.waiter = nil }
-            return state.waiter
-        }
-        waiter?.resume()
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
     }
 }

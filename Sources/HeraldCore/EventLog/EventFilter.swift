@@ -21,8 +21,14 @@ public struct EventFilter: Sendable {
         if matching.isEmpty { return nil }
         var sql = ""
         var arguments = StatementArguments()
-        if matching.count < channels.count {
-            sql += " AND channel IN (" + Array(repeating: "?", count: matching.count).joined(separator: ",") + ")"
+        if matching.count == 1 {
+            // One channel: the (channel, id) and (channel, key, id) indexes give id order directly.
+            sql += " AND channel = ?"
+            arguments += [matching[0]]
+        } else if matching.count < channels.count {
+            // Several: SQLite would read every matching row and sort them to honour ORDER BY id
+            // and LIMIT; '+' keeps it on the id order of the table instead, stopping at LIMIT.
+            sql += " AND +channel IN (" + Array(repeating: "?", count: matching.count).joined(separator: ",") + ")"
             arguments += StatementArguments(matching)
         }
         if let key {

@@ -29,7 +29,7 @@ extension EventLog {
             // commit and PUBACK: the broker resends it with the same packet id.
             try db.execute(sql: """
                 CREATE TABLE mqtt_receipts(
-                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    seq INTEGER PRIMARY KEY,  -- rowid order is arrival order; no AUTOINCREMENT bookkeeping
                     mid INTEGER NOT NULL,
                     topic TEXT NOT NULL,
                     digest TEXT NOT NULL

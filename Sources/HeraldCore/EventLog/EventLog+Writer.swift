@@ -11,13 +11,21 @@ import Synchronization
 /// savepoint, so one bad request fails alone and a batch request is all or nothing.
 extension EventLog: Service {
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            while let batch = await queue.next(maxEvents: options.maxBatch) {
-                await commit(batch)
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    let thread = Thread { [self] in
+                        while let batch = queue.next(maxEvents: options.maxBatch) { commit(batch) }
+                        continuation.resume(with: Result { try markCleanShutdown() })
+                    }
+                    thread.name = "herald-writer"
+                    thread.start()
+                }
+                logger.info("event log closed cleanly")
+            } onGracefulShutdown: {
+                self.queue.close()
             }
-            try markCleanShutdown()
-            logger.info("event log closed cleanly")
-        } onGracefulShutdown: {
+        } onCancel: {
             self.queue.close()
         }
     }
@@ -58,11 +66,11 @@ extension EventLog: Service {
         return result.withLock { $0! }
     }
 
-    private func commit(_ batch: [AppendRequest]) async {
+    private func commit(_ batch: [AppendRequest]) {
         let start = DispatchTime.now().uptimeNanoseconds
         var outcomes: [Result<AppendOutcome, any Error>] = []
         do {
-            outcomes = try await pool.write { db in
+            outcomes = try pool.write { db in
                 let newChannels = self.knownChannels.unseen(Set(batch.flatMap { $0.drafts.map(\.channel) }))
                 for name in newChannels {
                     try db.execute(sql: "INSERT OR IGNORE INTO channels(name) VALUES (?)", arguments: [name])
@@ -80,17 +88,17 @@ extension EventLog: Service {
             }
         } catch {
             logger.error("commit failed", metadata: ["error": "\(error)", "requests": "\(batch.count)"])
-            Counter(label: "herald_commit_failures_total").increment()
+            WriterMetrics.commitFailures.increment()
             for request in batch { request.completion(.failure(error)) }
             return
         }
-        Timer(label: "herald_commit_seconds").recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
+        WriterMetrics.commitSeconds.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
         let stored = outcomes.flatMap { outcome -> [StoredEvent] in
             if case .success(.stored(let events)) = outcome { return events }
             return []
         }
         if !stored.isEmpty {
-            Counter(label: "herald_events_stored_total").increment(by: stored.count)
+            WriterMetrics.eventsStored.increment(by: stored.count)
             onCommit(stored)
         }
         for (request, outcome) in zip(batch, outcomes) { request.completion(outcome) }
@@ -114,4 +122,11 @@ extension EventLog: Service {
         }
         return outcome
     }
+}
+
+/// Made once: looking a metric up by label on every commit costs a lock and a hash.
+enum WriterMetrics {
+    static let eventsStored = Counter(label: "herald_events_stored_total")
+    static let commitFailures = Counter(label: "herald_commit_failures_total")
+    static let commitSeconds = Timer(label: "herald_commit_seconds")
 }

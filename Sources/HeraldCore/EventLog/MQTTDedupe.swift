@@ -37,22 +37,26 @@ struct MQTTDedupe: Sendable {
 
     func isDuplicate(in db: Database) throws -> Bool {
         if retained {
-            let last = try String.fetchOne(db, sql: "SELECT digest FROM mqtt_last_payload WHERE topic = ?", arguments: [topic])
+            let statement = try db.cachedStatement(sql: "SELECT digest FROM mqtt_last_payload WHERE topic = ?")
+            let last = try String.fetchOne(statement, arguments: [topic])
             if last == digest { return true }
         }
         guard mid != 0 else { return false }  // QoS 0 has no packet id and is never redelivered
-        return try Bool.fetchOne(db, sql: """
+        let statement = try db.cachedStatement(sql: """
             SELECT EXISTS(SELECT 1 FROM mqtt_receipts WHERE mid = ? AND topic = ? AND digest = ?
                           AND seq > (SELECT coalesce(max(seq), 0) FROM mqtt_receipts) - ?)
-            """, arguments: [mid, topic, digest, Self.window]) ?? false
+            """)
+        return try Bool.fetchOne(statement, arguments: [mid, topic, digest, Self.window]) ?? false
     }
 
     func record(in db: Database) throws {
         // Every message, not only retained ones: a message forwarded live arrives without the retain
         // flag, and its retained copy comes later, on the next subscribe.
-        try db.execute(sql: "INSERT OR REPLACE INTO mqtt_last_payload(topic, digest) VALUES (?, ?)", arguments: [topic, digest])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO mqtt_last_payload(topic, digest) VALUES (?, ?)")
+            .execute(arguments: [topic, digest])
         guard mid != 0 else { return }
-        try db.execute(sql: "INSERT INTO mqtt_receipts(mid, topic, digest) VALUES (?, ?, ?)", arguments: [mid, topic, digest])
+        try db.cachedStatement(sql: "INSERT INTO mqtt_receipts(mid, topic, digest) VALUES (?, ?, ?)")
+            .execute(arguments: [mid, topic, digest])
         let seq = db.lastInsertedRowID
         if seq % 500 == 0 {
             try db.execute(sql: "DELETE FROM mqtt_receipts WHERE seq <= ?", arguments: [seq - Int64(Self.window)])

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# MQTT ingest rate: messages from the broker committed as events per second.
+# Two figures: "backlog" (N messages queued at the broker while Herald is away, then Herald
+# starts and drains them) and "live" (mosquitto_pub streams N messages while Herald runs).
+# Usage: Scripts/bench-ingest.sh [N]   (release build; loopback only; bounded by N and a timeout)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-50000}
+bin=.build/release/herald
+[ -x "$bin" ] || swift build -c release >&2
+work=$(mktemp -d /tmp/herald-bench.XXXXXX)
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+mport=$(free_port); hport=$(free_port)
+{
+    echo "listener $mport 127.0.0.1"; echo "allow_anonymous true"; echo "persistence false"
+    echo "max_queued_messages 0"; echo "max_inflight_messages 100"
+    [ "$(id -u)" = 0 ] && echo "user root"
+} > "$work/mosquitto.conf"
+/usr/sbin/mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 & pids+=($!)
+sleep 0.5
+python3 -c "import json; [print(json.dumps({'n': i, 'value': 20 + i % 10 / 10})) for i in range($n)]" > "$work/lines"
+
+start_herald() {
+    "$bin" serve --listen "127.0.0.1:$hport" --db "$work/herald.sqlite" --mqtt "mqtt://127.0.0.1:$mport" --log-level warning \
+        > "$work/herald.log" 2>&1 &
+    hpid=$!; pids+=($hpid)
+    for _ in $(seq 100); do curl -fs "http://127.0.0.1:$hport/readyz" >/dev/null 2>&1 && return; sleep 0.05; done
+    echo "herald did not become ready" >&2; cat "$work/herald.log" >&2; exit 1
+}
+wait_for() {  # until the last message of a run ({"n": N-1} on key $1) is stored; at most 120 s
+    local deadline=$((SECONDS + 120))
+    until curl -fs "http://127.0.0.1:$hport/api/events?channel=sensors&key=$1&limit=1" | grep -q "\"n\": $((n - 1)),"; do
+        [ $SECONDS -lt $deadline ] || { echo "timeout" >&2; exit 1; }
+        sleep 0.05
+    done
+}
+now() { date +%s.%N; }
+
+# Backlog: register the persistent session, stop Herald, queue N messages, start and time the drain.
+start_herald; kill "$hpid"; wait "$hpid" 2>/dev/null || true
+mosquitto_pub -h 127.0.0.1 -p "$mport" -t sensors/bench/backlog -q 1 -l < "$work/lines"
+t0=$(now); start_herald; wait_for bench/backlog; t1=$(now)
+backlog=$(python3 -c "print(round($n / ($t1 - $t0)))")
+
+# Live: Herald running, mosquitto_pub streaming.
+t0=$(now)
+mosquitto_pub -h 127.0.0.1 -p "$mport" -t sensors/bench/live -q 1 -l < "$work/lines"
+wait_for bench/live; t1=$(now)
+live=$(python3 -c "print(round($n / ($t1 - $t0)))")
+
+printf 'MQTT ingest, QoS 1, %d messages: backlog drain %s msg/s, live %s msg/s (committed)\n' "$n" "$backlog" "$live"
+printf '{"bench":"ingest","messages":%d,"backlog_per_s":%s,"live_per_s":%s}\n' "$n" "$backlog" "$live"
