@@ -48,9 +48,11 @@ final class MQTTBridge: Service, Sendable {
             options: options,
             onConnect: { [self] code, sessionPresent in connected(code: code, sessionPresent: sessionPresent) },
             onDisconnect: { [self] code in disconnected(code: code) },
-            onMessage: { [self] message in receive(message) })
-        try client.start()
+            onMessage: { [self] message in receive(message) },
+            onSubscribe: { [self] mid in subscribed(mid) })
+        // Before start: the connect callback, which subscribes through it, may run at once.
         clientBox.withLock { $0 = client }
+        try client.start()
         runtime.logger.info("mqtt bridge started", metadata: ["broker": "\(options.host):\(options.port)", "client_id": "\(options.clientID)"])
         try? await gracefulShutdown()
         stopping.store(true, ordering: .sequentiallyConsistent)
@@ -73,15 +75,31 @@ final class MQTTBridge: Service, Sendable {
             try? runtime.log.forgetMQTTReceipts()
         }
         let client = clientBox.withLock { $0 }
+        var mids = Set<Int32>()
         for filter in filters {
-            do { try client?.subscribe(filter, qos: qos) } catch {
+            do {
+                if let mid = try client?.subscribe(filter, qos: qos) { mids.insert(mid) }
+            } catch {
                 runtime.logger.error("mqtt subscribe failed", metadata: ["filter": "\(filter)", "error": "\(error)"])
             }
         }
-        runtime.mqttConnected.withLock { $0 = true }
-        Gauge(label: "herald_mqtt_connected").record(1)
+        // Ready only once the broker acknowledged the subscriptions (`subscribed`): before that, a
+        // first-time session would not receive what is published.
+        pendingSubscriptions.withLock { $0 = mids }
         runtime.logger.notice("mqtt connected", metadata: ["session_present": "\(sessionPresent)"])
         status("connected", "{\"state\":\"connected\",\"broker\":\(JSONText.quoted("\(options.host):\(options.port)")),\"sessionPresent\":\(sessionPresent)}")
+    }
+
+    let pendingSubscriptions = Mutex<Set<Int32>>([])
+
+    private func subscribed(_ mid: Int32) {
+        let allDone = pendingSubscriptions.withLock { pending in
+            pending.remove(mid) != nil && pending.isEmpty
+        }
+        guard allDone else { return }
+        runtime.mqttConnected.withLock { $0 = true }
+        Gauge(label: "herald_mqtt_connected").record(1)
+        runtime.logger.info("mqtt subscriptions acknowledged", metadata: ["filters": "\(filters.joined(separator: " "))"])
     }
 
     private func disconnected(code: Int32) {

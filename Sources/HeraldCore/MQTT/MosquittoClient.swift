@@ -60,9 +60,10 @@ final class MosquittoClient: @unchecked Sendable {
     init(options: MosquittoOptions,
          onConnect: @escaping @Sendable (_ code: Int32, _ sessionPresent: Bool) -> Void,
          onDisconnect: @escaping @Sendable (_ code: Int32) -> Void,
-         onMessage: @escaping @Sendable (MQTTMessage) -> Void) throws {
+         onMessage: @escaping @Sendable (MQTTMessage) -> Void,
+         onSubscribe: @escaping @Sendable (_ mid: Int32) -> Void = { _ in }) throws {
         try Self.check(Self.libraryInit, "mosquitto_lib_init")
-        let handlers = Handlers(onConnect: onConnect, onDisconnect: onDisconnect, onMessage: onMessage)
+        let handlers = Handlers(onConnect: onConnect, onDisconnect: onDisconnect, onMessage: onMessage, onSubscribe: onSubscribe)
         // Unretained: `handlers` is owned by this object (or deinit's teardown thread), which outlives the loop.
         let userdata = Unmanaged.passUnretained(handlers).toOpaque()
         let id: String? = options.clientID.isEmpty ? nil : options.clientID  // nil → random id (clean sessions only)
@@ -94,6 +95,9 @@ final class MosquittoClient: @unchecked Sendable {
         // Capture-free closures, so they convert to C function pointers; state comes in via userdata.
         mosquitto_connect_with_flags_callback_set(mosq) { _, userdata, rc, flags in
             Handlers.from(userdata).onConnect(rc, flags & 1 != 0)  // bit 0 of CONNACK flags = session present
+        }
+        mosquitto_subscribe_callback_set(mosq) { _, userdata, mid, _, _ in
+            Handlers.from(userdata).onSubscribe(mid)  // the SUBACK: from here on the broker routes to us
         }
         mosquitto_disconnect_callback_set(mosq) { _, userdata, rc in
             Handlers.from(userdata).onDisconnect(rc)
@@ -144,8 +148,12 @@ final class MosquittoClient: @unchecked Sendable {
     }
 
     /// Only valid while connected (MOSQ_ERR_NO_CONN otherwise), so subscribe from `onConnect`.
-    func subscribe(_ filter: String, qos: Int) throws {
-        try Self.check(mosquitto_subscribe(mosq, nil, filter, Int32(clamping: qos)), "mosquitto_subscribe")
+    /// Returns the packet id that `onSubscribe` reports once the broker acknowledged it.
+    @discardableResult
+    func subscribe(_ filter: String, qos: Int) throws -> Int32 {
+        var mid: Int32 = 0
+        try Self.check(mosquitto_subscribe(mosq, &mid, filter, Int32(clamping: qos)), "mosquitto_subscribe")
+        return mid
     }
 
     func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) throws {
@@ -207,10 +215,11 @@ private final class Handlers: Sendable {
     let onConnect: @Sendable (Int32, Bool) -> Void
     let onDisconnect: @Sendable (Int32) -> Void
     let onMessage: @Sendable (MQTTMessage) -> Void
+    let onSubscribe: @Sendable (Int32) -> Void
 
     init(onConnect: @escaping @Sendable (Int32, Bool) -> Void, onDisconnect: @escaping @Sendable (Int32) -> Void,
-         onMessage: @escaping @Sendable (MQTTMessage) -> Void) {
-        (self.onConnect, self.onDisconnect, self.onMessage) = (onConnect, onDisconnect, onMessage)
+         onMessage: @escaping @Sendable (MQTTMessage) -> Void, onSubscribe: @escaping @Sendable (Int32) -> Void) {
+        (self.onConnect, self.onDisconnect, self.onMessage, self.onSubscribe) = (onConnect, onDisconnect, onMessage, onSubscribe)
     }
 
     static func from(_ userdata: UnsafeMutableRawPointer?) -> Handlers {
