@@ -7,6 +7,7 @@ public final class HeraldRuntime: Sendable {
     public let config: HeraldConfig
     public let log: EventLog
     public let hub: Hub
+    public let staleWatcher: StaleWatcher
     public let logger: Logger
     public let metrics: PrometheusCollectorRegistry
     /// nil while MQTT is disabled; otherwise whether the bridge is connected.
@@ -20,6 +21,12 @@ public final class HeraldRuntime: Sendable {
         self.hub = hub
         var options = EventLog.Options(path: config.store.path)
         options.synchronousFull = config.store.synchronousFull
-        self.log = try EventLog(options: options, logger: logger, onCommit: { hub.publish($0) })
+        options.semantics = EventSemantics(routes: config.routes, rules: config.alertRules)
+        let staleWatcher = StaleWatcher(routes: config.routes)
+        self.staleWatcher = staleWatcher
+        self.log = try EventLog(options: options, logger: logger, onCommit: { events in
+            hub.publish(events)
+            staleWatcher.observe(events)
+        })
     }
 }

@@ -6,7 +6,8 @@ import Prometheus
 import ServiceLifecycle
 
 /// Builds Herald from a configuration and runs it: event log, hub, MQTT bridge, HTTP server,
-/// retention, each a Service, shut down in reverse order on SIGTERM / SIGINT.
+/// retention and, under systemd, the notifier, each a Service, shut down in reverse order on
+/// SIGTERM / SIGINT.
 public enum HeraldServer {
     /// One registry per process: swift-metrics can only be bootstrapped once.
     public static let metrics: PrometheusCollectorRegistry = {
@@ -45,11 +46,26 @@ public enum HeraldServer {
         services.append(RetentionService(
             log: runtime.log,
             policy: .init(maxEventsPerChannel: config.store.maxEvents,
-                          maxAgeMilliseconds: days > 0 ? Int64(days * 86_400_000) : nil),
+                          maxAgeMilliseconds: days > 0 ? Int64(days * 86_400_000) : nil,
+                          keepTerminalMilliseconds: Int64(config.store.keepTerminalDays * 86_400_000)),
             interval: .milliseconds(Int64(config.store.retentionInterval * 1000)),
             logger: logger))
+        // Under systemd (Type=notify) the notifier hears of the listening port; it comes last, so a
+        // shutdown reaches it first and STOPPING=1 goes out before the drain.
+        var notify: SystemdNotifyService?
+        var onListening = onListening
+        if let notifier = SystemdNotifier() {
+            let (listening, listened) = AsyncStream.makeStream(of: Int.self)
+            notify = SystemdNotifyService(notifier: notifier, runtime: runtime, listening: listening)
+            onListening = { [onListening] port in
+                await onListening(port)
+                listened.yield(port)
+            }
+        }
+        services.append(StaleWatcher.Runner(watcher: runtime.staleWatcher, log: runtime.log, logger: logger))
         services.append(makeApplication(runtime: runtime, onListening: onListening))
         services.append(HubService(hub: runtime.hub, interval: .milliseconds(Int64(config.server.keepaliveSeconds * 1000))))
+        if let notify { services.append(notify) }
         return services
     }
 
@@ -69,6 +85,7 @@ public enum HeraldServer {
         StreamRoutes(runtime: runtime).register(on: router)
         PublishRoutes(runtime: runtime).register(on: router)
         QueryRoutes(runtime: runtime).register(on: router)
+        StateRoutes(runtime: runtime).register(on: router)
         HealthRoutes(runtime: runtime).register(on: router)
         let listen = runtime.config.server.listen
         let logger = runtime.logger

@@ -54,13 +54,14 @@ struct ConfigReader {
     }
 
     mutating func read(_ root: Node, into config: inout HeraldConfig) {
-        let sections: Set = ["server", "store", "mqtt", "routes", "alert_rules", "tokens"]
+        let sections: Set = ["server", "store", "mqtt", "routes", "alert_rules", "tokens"]  // tokens: refused below
         for (key, node) in members(root, "the top level", known: sections) {
             switch key {
             case "server": readServer(node, into: &config.server)
             case "store": readStore(node, into: &config.store)
             case "mqtt": readMQTT(node, into: &config.mqtt)
             case "routes": config.routes = readRoutes(node)
+            case "alert_rules": config.alertRules = readAlertRules(node)
             default:
                 // Parsed by later parts of Herald; refusing beats silently ignoring a security setting.
                 fail(node, "'\(key)' is not supported by this version of Herald yet")
@@ -99,10 +100,12 @@ struct ConfigReader {
                 default: fail(value, "synchronous must be normal or full")
                 }
             default:
-                for (name, setting) in members(value, "store.retention", known: ["max_events", "max_age_days", "interval_seconds"]) {
+                let known: Set = ["max_events", "max_age_days", "interval_seconds", "keep_terminal_days"]
+                for (name, setting) in members(value, "store.retention", known: known) {
                     switch name {
                     case "max_events": store.maxEvents = int(setting, name, 1...Int.max) ?? store.maxEvents
                     case "max_age_days": store.maxAgeDays = number(setting, name, min: 0) ?? store.maxAgeDays
+                    case "keep_terminal_days": store.keepTerminalDays = number(setting, name, min: 0) ?? store.keepTerminalDays
                     default: store.retentionInterval = number(setting, name, min: 0.01) ?? store.retentionInterval
                     }
                 }
@@ -140,9 +143,13 @@ struct ConfigReader {
             let line = item.mark?.line
             let problemsBefore = problems.count
             var topic: Selector?, channel: String?, type: String?, key: String?, kind = RouteConfig.Kind.event
-            for (name, value) in members(item, "a route", known: ["topic", "channel", "type", "key", "kind"]) {
+            var staleAfter: Double?
+            for (name, value) in members(item, "a route", known: ["topic", "channel", "type", "key", "kind", "stale_after"]) {
                 guard let text = string(value, name) else { continue }
                 switch name {
+                case "stale_after":
+                    if let seconds = Self.duration(text), seconds > 0 { staleAfter = seconds }
+                    else { fail(value, "stale_after must be a duration like 90s, 2m or 1h") }
                 case "topic":
                     do { topic = try Selector(text) } catch { fail(value, "bad topic filter: \(error.reason)") }
                 case "channel":
@@ -160,7 +167,8 @@ struct ConfigReader {
                 if problems.count == problemsBefore { fail(item, "a route needs at least topic and channel") }
                 continue
             }
-            let route = RouteConfig(topic: topic, channel: channel, type: type, key: key, kind: kind, line: line)
+            var route = RouteConfig(topic: topic, channel: channel, type: type, key: key, kind: kind, line: line)
+            route.staleAfter = staleAfter
             if let problem = KeyTemplate.problem(in: key ?? "", for: topic) {
                 fail(item, problem)
                 continue
@@ -168,6 +176,57 @@ struct ConfigReader {
             routes.append(route)
         }
         return routes
+    }
+}
+
+extension ConfigReader {
+    /// `90s`, `2m`, `1h`, `1d` or plain seconds.
+    static func duration(_ text: String) -> Double? {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        if let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()) { return value * factor }
+        return Double(text)
+    }
+
+    mutating func readAlertRules(_ node: Node) -> [AlertRule] {
+        guard let sequence = node.sequence else { fail(node, "alert_rules must be a list"); return [] }
+        var rules: [AlertRule] = []
+        let known: Set = ["name", "channel", "key", "field", "above", "clear_below", "below", "clear_above", "severity", "message"]
+        for item in sequence {
+            var rule = AlertRule(name: "", channel: "")
+            let problemsBefore = problems.count
+            for (name, value) in members(item, "an alert rule", known: known) {
+                switch name {
+                case "above": rule.above = number(value, name, min: -.greatestFiniteMagnitude)
+                case "clear_below": rule.clearBelow = number(value, name, min: -.greatestFiniteMagnitude)
+                case "below": rule.below = number(value, name, min: -.greatestFiniteMagnitude)
+                case "clear_above": rule.clearAbove = number(value, name, min: -.greatestFiniteMagnitude)
+                default:
+                    guard let text = string(value, name) else { continue }
+                    switch name {
+                    case "name": rule.name = text
+                    case "channel":
+                        do { try Names.validateChannel(text); rule.channel = text } catch { fail(value, error.description) }
+                    case "key": rule.key = text
+                    case "field": rule.field = text
+                    case "message": rule.message = text
+                    default:
+                        if let severity = AlertRule.Severity(rawValue: text) { rule.severity = severity }
+                        else { fail(value, "severity must be one of info, warning, critical") }
+                    }
+                }
+            }
+            guard problems.count == problemsBefore else { continue }
+            if rule.name.isEmpty || rule.channel.isEmpty {
+                fail(item, "an alert rule needs at least name, channel and a threshold")
+            } else if rules.contains(where: { $0.name == rule.name }) {
+                fail(item, "alert rule names must be unique ('\(rule.name)' appears twice)")
+            } else if let problem = rule.problem {
+                fail(item, problem)
+            } else {
+                rules.append(rule)
+            }
+        }
+        return rules
     }
 }
 

@@ -18,6 +18,8 @@ public struct HeraldConfig: Sendable {
         public var maxAgeDays = 30.0
         /// Seconds between retention passes.
         public var retentionInterval = 60.0
+        /// Terminal job events and alert events are kept this long, whatever the count limit says.
+        public var keepTerminalDays = 7.0
     }
 
     public struct MQTT: Sendable {
@@ -38,6 +40,7 @@ public struct HeraldConfig: Sendable {
     public var store = Store()
     public var mqtt = MQTT()
     public var routes: [RouteConfig] = RouteConfig.defaults
+    public var alertRules: [AlertRule] = []
 
     public init() {}
 }
@@ -79,6 +82,8 @@ public struct RouteConfig: Sendable {
     public var type: String?
     public var key: String?
     public var kind: Kind = .event
+    /// Seconds of silence after which a key gets a `stale` event.
+    public var staleAfter: Double?
     /// Line in the config file, for messages.
     public var line: Int?
 

@@ -5,7 +5,17 @@ struct AppendRequest: Sendable {
     var drafts: [EventDraft]
     /// Checked inside the transaction; `.skip` stores nothing (a redelivered MQTT message).
     var dedupe: MQTTDedupe?
+    /// An alert to acknowledge (the acknowledgement is an event too).
+    var acknowledge: String? = nil
     var completion: @Sendable (Result<AppendOutcome, any Error>) -> Void
+
+    init(drafts: [EventDraft], dedupe: MQTTDedupe?, acknowledge: String? = nil,
+         completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void) {
+        self.drafts = drafts
+        self.dedupe = dedupe
+        self.acknowledge = acknowledge
+        self.completion = completion
+    }
 }
 
 public enum AppendOutcome: Sendable, Equatable {

@@ -40,6 +40,41 @@ extension EventLog {
                 CREATE TABLE mqtt_last_payload(topic TEXT PRIMARY KEY, digest TEXT NOT NULL) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v3-jobs-alerts") { db in
+            try db.execute(sql: """
+                CREATE TABLE jobs(
+                    channel TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    state TEXT NOT NULL,
+                    progress REAL,
+                    message TEXT,
+                    done REAL,
+                    total REAL,
+                    started_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    rate REAL,
+                    eta_seconds REAL,
+                    last_event_id INTEGER NOT NULL,
+                    terminal_event_id INTEGER,  -- set while the job is finished: its stream ends there
+                    PRIMARY KEY (channel, key)
+                ) WITHOUT ROWID;
+                CREATE TABLE alerts(
+                    id TEXT PRIMARY KEY,
+                    channel TEXT NOT NULL,
+                    key TEXT,
+                    rule TEXT,
+                    severity TEXT NOT NULL,
+                    message TEXT,
+                    value REAL,
+                    threshold REAL,
+                    state TEXT NOT NULL,        -- raised | cleared; a rule's hysteresis state
+                    raised_at INTEGER,
+                    cleared_at INTEGER,
+                    acked_at INTEGER,
+                    last_event_id INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -32,9 +32,18 @@ extension EventLog: Service {
 
     /// Appends events as one all-or-nothing request and returns them with their ids once committed.
     public func append(_ drafts: [EventDraft]) async throws -> [StoredEvent] {
+        try await submit(drafts: drafts, acknowledge: nil)
+    }
+
+    /// Acknowledges an alert; returns the acknowledgement event. Throws `AlertNotFound`.
+    public func acknowledgeAlert(_ id: String) async throws -> StoredEvent {
+        try await submit(drafts: [], acknowledge: id)[0]
+    }
+
+    private func submit(drafts: [EventDraft], acknowledge: String?) async throws -> [StoredEvent] {
         let outcome = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<AppendOutcome, any Error>) in
             do {
-                try queue.submit(AppendRequest(drafts: drafts, dedupe: nil) { continuation.resume(with: $0) })
+                try queue.submit(AppendRequest(drafts: drafts, dedupe: nil, acknowledge: acknowledge) { continuation.resume(with: $0) })
             } catch {
                 continuation.resume(throwing: error)
             }
@@ -80,7 +89,7 @@ extension EventLog: Service {
                     """)
                 var outcomes: [Result<AppendOutcome, any Error>] = []
                 for request in batch {
-                    outcomes.append(Result { try Self.apply(request, insert: insert, in: db) })
+                    outcomes.append(Result { try self.apply(request, insert: insert, in: db) })
                 }
                 // Known before the commit is visible: see `EventLog.clause(for:in:)`.
                 self.knownChannels.add(newChannels)
@@ -104,17 +113,23 @@ extension EventLog: Service {
         for (request, outcome) in zip(batch, outcomes) { request.completion(outcome) }
     }
 
-    private static func apply(_ request: AppendRequest, insert: Statement, in db: Database) throws -> AppendOutcome {
+    private func apply(_ request: AppendRequest, insert statement: Statement, in db: Database) throws -> AppendOutcome {
         var outcome = AppendOutcome.duplicate
+        func insert(_ draft: EventDraft) throws -> StoredEvent {
+            try statement.execute(arguments: [draft.channel, draft.type, draft.key, draft.time, draft.data, draft.source])
+            return StoredEvent(id: db.lastInsertedRowID, draft: draft)
+        }
         try db.inSavepoint {
             if let dedupe = request.dedupe, try dedupe.isDuplicate(in: db) {
                 return .commit
             }
             var events: [StoredEvent] = []
             events.reserveCapacity(request.drafts.count)
+            if let alertId = request.acknowledge {
+                events.append(try options.semantics.acknowledge(alertId, at: Clock.nowMilliseconds(), in: db, insert: insert))
+            }
             for draft in request.drafts {
-                try insert.execute(arguments: [draft.channel, draft.type, draft.key, draft.time, draft.data, draft.source])
-                events.append(StoredEvent(id: db.lastInsertedRowID, draft: draft))
+                events += try options.semantics.store(draft, in: db, insert: insert)
             }
             try request.dedupe?.record(in: db)
             outcome = .stored(events)

@@ -13,6 +13,8 @@ public final class EventLog: Sendable {
         public var queueCapacity = 50_000
         /// Most events written in one transaction.
         public var maxBatch = 2_000
+        /// Jobs, alerts and rules, applied as events are stored.
+        public var semantics = EventSemantics()
 
         public init(path: String) { self.path = path }
     }
@@ -39,6 +41,10 @@ public final class EventLog: Sendable {
         self.queue = AppendQueue(capacity: options.queueCapacity)
         try Self.migrator.migrate(pool)
         try startEpoch()
+        // Rule alerts may be the first events of their channel; readers must know it beforehand.
+        try pool.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO channels(name) VALUES (?)", arguments: [options.semantics.alertsChannel])
+        }
         try knownChannels.load(from: pool)
     }
 
@@ -98,6 +104,63 @@ public final class EventLog: Sendable {
         return filter.sqlClause(channels: knownChannels.names)
     }
 
+    /// Jobs: unfinished first (newest update first), then finished ones.
+    public func jobs(channel: String? = nil, key: String? = nil) throws -> [JobRecord] {
+        try pool.read { db in try Self.jobs(channel: channel, key: key, in: db) }
+    }
+
+    static func jobs(channel: String? = nil, key: String? = nil, unfinishedOnly: Bool = false, in db: Database) throws -> [JobRecord] {
+        var conditions: [String] = []
+        var arguments = StatementArguments()
+        if let channel { conditions.append("channel = ?"); arguments += [channel] }
+        if let key { conditions.append("key = ?"); arguments += [key] }
+        if unfinishedOnly { conditions.append("terminal_event_id IS NULL") }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        return try Row.fetchAll(db, sql: """
+            SELECT \(JobRecord.columns) FROM jobs \(filter)
+            ORDER BY terminal_event_id IS NOT NULL, updated_at DESC LIMIT 1000
+            """, arguments: arguments).map(JobRecord.init)
+    }
+
+    /// Alerts that are raised (active), most severe and newest first; with `all`, cleared ones too.
+    public func alerts(all: Bool = false) throws -> [AlertRecord] {
+        try pool.read { db in try Self.alerts(all: all, in: db) }
+    }
+
+    static func alerts(all: Bool = false, in db: Database) throws -> [AlertRecord] {
+        try Row.fetchAll(db, sql: """
+            SELECT \(AlertRecord.columns) FROM alerts \(all ? "" : "WHERE state = 'raised'")
+            ORDER BY state = 'raised' DESC, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
+                     last_event_id DESC LIMIT 1000
+            """).map(AlertRecord.init)
+    }
+
+    /// The snapshot with job and alert state, all from one read transaction.
+    public func fullSnapshot(matching filter: EventFilter) throws -> Snapshot {
+        try pool.read { db in
+            let head = try Self.head(db)
+            var snapshot = Snapshot(lastEventId: head, events: [], jobs: [], alerts: [])
+            if let clause = try self.clause(for: filter, in: db) {
+                snapshot.events = try Row.fetchAll(db, sql: """
+                    SELECT \(Self.columns) FROM events WHERE id IN (
+                        SELECT max(id) FROM events WHERE 1 \(clause.sql) GROUP BY channel, key
+                    ) ORDER BY id
+                    """, arguments: clause.arguments).map(Self.event)
+            }
+            snapshot.jobs = try Self.jobs(unfinishedOnly: true, in: db).filter { filter.selectors.matches($0.channel) }
+            snapshot.alerts = try Self.alerts(in: db).filter { filter.selectors.matches($0.channel) }
+            return snapshot
+        }
+    }
+
+    /// The id of the terminal event of the job `key` on a channel the filter takes, if it finished.
+    public func terminalEventId(matching filter: EventFilter) throws -> Int64? {
+        guard let key = filter.key else { return nil }
+        return try pool.read { db in
+            try Self.jobs(key: key, in: db).first { $0.terminalEventId != nil && filter.selectors.matches($0.channel) }?.terminalEventId
+        }
+    }
+
     public struct ChannelStats: Sendable, Equatable {
         public var name: String
         public var count: Int
@@ -131,6 +194,19 @@ public final class EventLog: Sendable {
         } catch {
             return false
         }
+    }
+}
+
+public struct Snapshot: Sendable {
+    public var lastEventId: Int64
+    public var events: [StoredEvent]
+    public var jobs: [JobRecord]
+    public var alerts: [AlertRecord]
+
+    public var json: String {
+        "{\"lastEventId\":\(lastEventId),\"events\":[" + events.map(\.envelope).joined(separator: ",")
+            + "],\"jobs\":[" + jobs.map(\.json).joined(separator: ",")
+            + "],\"alerts\":[" + alerts.map(\.json).joined(separator: ",") + "]}"
     }
 }
 

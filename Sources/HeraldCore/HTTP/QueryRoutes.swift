@@ -1,6 +1,6 @@
 import Hummingbird
 
-/// Read-only JSON: channels, history, snapshot.
+/// Read-only JSON: channels and history.
 struct QueryRoutes {
     let runtime: HeraldRuntime
 
@@ -26,10 +26,6 @@ struct QueryRoutes {
                 events = try runtime.log.recentEvents(matching: filter, count: limit).events
             }
             return jsonResponse("{\"events\":[" + events.map(\.envelope).joined(separator: ",") + "]}")
-        }
-        router.get("/api/snapshot") { request, _ in
-            let (head, events) = try runtime.log.snapshot(matching: try request.eventFilter())
-            return jsonResponse("{\"lastEventId\":\(head),\"events\":[" + events.map(\.envelope).joined(separator: ",") + "]}")
         }
     }
 }

@@ -7,7 +7,7 @@ struct StreamRoutes {
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/sse") { request, _ in
-            try stream(request, filter: try request.eventFilter())
+            try await stream(request, filter: try request.eventFilter())
         }
         router.get("/channels/**") { request, context in
             var segments = try context.catchAllSegments()
@@ -16,11 +16,11 @@ struct StreamRoutes {
             }
             let name = segments.joined(separator: "/")
             do { try Names.validateChannel(name, allowReserved: true) } catch let error as InvalidName { throw APIError.badRequest(error.description) }
-            return try stream(request, filter: try request.eventFilter(defaultChannel: name).narrowed(to: name))
+            return try await stream(request, filter: try request.eventFilter(defaultChannel: name).narrowed(to: name))
         }
     }
 
-    private func stream(_ request: Request, filter: EventFilter) throws -> Response {
+    private func stream(_ request: Request, filter: EventFilter) async throws -> Response {
         let resumeText = request.headers[.lastEventID] ?? request.queryValue("lastEventId")
         let streamRequest = StreamRequest(
             filter: filter,
@@ -28,6 +28,11 @@ struct StreamRoutes {
             replay: try request.queryInt("replay", in: 0...100_000, default: runtime.config.server.replay),
             snapshot: request.queryValue("snapshot") == "1" || request.queryValue("snapshot") == "true")
         let runtime = self.runtime
+        let eventStream = try EventStream(runtime: runtime, request: streamRequest)
+        // A job's stream that resumes at or past its last event: 204 tells EventSource to stop.
+        if case .after(let lastId) = streamRequest.resume, let terminal = eventStream.terminalId, lastId >= terminal {
+            return Response(status: .noContent)
+        }
         let headers: HTTPFields = [
             .contentType: "text/event-stream; charset=utf-8",
             .cacheControl: "no-cache, no-transform",
@@ -38,7 +43,7 @@ struct StreamRoutes {
             do {
                 // Ends the stream as soon as the client goes away, instead of at the next write.
                 try await request.body.consumeWithCancellationOnInboundClose { _ in
-                    try await EventStream(runtime: runtime, request: streamRequest).write(to: writer)
+                    try await eventStream.write(to: writer)
                 }
             } catch let error as EventStream.SlowSubscriber {
                 // Throwing out of the body makes Hummingbird close the connection.

@@ -76,7 +76,7 @@ public final class Hub: Sendable {
             var frame: ByteBuffer?
             for (id, subscriber) in current where subscriber.filter.matches(event) {
                 if frame == nil { frame = ByteBuffer(string: SSEEncoder.frame(for: event)) }
-                if subscriber.queue.push(.event(id: event.id, bytes: frame!)) {
+                if subscriber.queue.push(.event(id: event.id, bytes: frame!, terminal: event.terminal)) {
                     deliveries += 1
                 } else if subscriber.queue.end == .overflow {
                     overflowed.append(id)

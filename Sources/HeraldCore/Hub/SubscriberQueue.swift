@@ -3,7 +3,7 @@ import Synchronization
 
 /// What a stream writes next.
 enum Delivery: Sendable {
-    case event(id: Int64, bytes: ByteBuffer)
+    case event(id: Int64, bytes: ByteBuffer, terminal: Bool)
     case keepalive
 }
 

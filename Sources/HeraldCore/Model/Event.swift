@@ -25,6 +25,9 @@ public struct EventDraft: Sendable, Equatable {
 public struct StoredEvent: Sendable, Equatable {
     public var id: Int64
     public var draft: EventDraft
+    /// A job's last event (succeeded, failed, cancelled): a stream of that job ends after it.
+    /// Known to the writer when it stores the event; not kept in the row.
+    public var terminal = false
 
     public init(id: Int64, draft: EventDraft) {
         self.id = id

@@ -12,7 +12,27 @@ struct EventStream {
     /// Events per history page: big enough to amortise a read, small enough to start quickly.
     static let page = 1_000
 
+    /// For a stream of one job (`key=`): the job's last event, after which the stream ends.
+    let terminalId: Int64?
+
+    init(runtime: HeraldRuntime, request: StreamRequest) throws {
+        self.runtime = runtime
+        self.request = request
+        self.terminalId = try runtime.log.terminalEventId(matching: request.filter)
+    }
+
+    /// Thrown out of a history read or the live loop when the job's last event has been sent.
+    private struct JobFinished: Error {}
+
     func write(to writer: StreamWriter) async throws {
+        do {
+            try await stream(to: writer)
+        } catch is JobFinished {
+            return
+        }
+    }
+
+    private func stream(to writer: StreamWriter) async throws {
         var subscription = runtime.hub.subscribe(request.filter)
         defer { subscription.close() }
         var preamble = SSEEncoder.retry(milliseconds: 3000) + SSEEncoder.comment("herald stream")
@@ -60,9 +80,19 @@ struct EventStream {
         } else {
             (head, events) = try runtime.log.recentEvents(matching: request.filter, count: request.replay)
         }
-        for event in events { buffer.writeString(SSEEncoder.frame(for: event)) }
+        let finished = append(events, to: &buffer)
         try await writer.write(buffer)
+        if finished { throw JobFinished() }
         return head
+    }
+
+    /// Frames for `events`, stopping after the job's terminal event; true when it was reached.
+    private func append(_ events: [StoredEvent], to buffer: inout ByteBuffer) -> Bool {
+        for event in events {
+            buffer.writeString(SSEEncoder.frame(for: event))
+            if event.id == terminalId { return true }
+        }
+        return false
     }
 
     /// Sends every stored event after `cursor` and returns the head the last read saw.
@@ -72,8 +102,9 @@ struct EventStream {
             let (head, events) = try runtime.log.events(after: cursor, matching: request.filter, limit: Self.page)
             if !events.isEmpty {
                 var buffer = ByteBuffer()
-                for event in events { buffer.writeString(SSEEncoder.frame(for: event)) }
+                let finished = append(events, to: &buffer)
                 try await writer.write(buffer)
+                if finished { throw JobFinished() }
             }
             guard events.count == Self.page, let last = events.last else { return max(cursor, head) }
             cursor = last.id
@@ -103,9 +134,13 @@ struct EventStream {
             var buffer = ByteBuffer()
             for delivery in deliveries {
                 switch delivery {
-                case .event(let id, var bytes) where id > lastSent:
+                case .event(let id, var bytes, let terminal) where id > lastSent:
                     buffer.writeBuffer(&bytes)
                     lastSent = id
+                    if terminal && request.filter.key != nil {
+                        try await writer.write(buffer)
+                        return
+                    }
                 case .event:
                     continue
                 case .keepalive:

@@ -1,0 +1,63 @@
+import GRDB
+
+/// What some channels mean beyond "a stream of events" (DESIGN §6): job channels keep job state,
+/// alert channels keep alert state, and alert rules watch readings. Applied by the writer inside
+/// the transaction that stores the event, so state, ids and snapshot always agree.
+public struct EventSemantics: Sendable {
+    public var jobChannels: Set<String> = []
+    public var alertRouteChannels: Set<String> = []
+    public var rules: [AlertRule] = []
+    /// Where rule alerts and acknowledgements go.
+    public var alertsChannel = "alerts"
+
+    public init() {}
+
+    public init(routes: [RouteConfig], rules: [AlertRule]) {
+        jobChannels = Set(routes.filter { $0.kind == .job }.map(\.channel))
+        alertRouteChannels = Set(routes.filter { $0.kind == .alert }.map(\.channel))
+        alertsChannel = routes.first { $0.kind == .alert }?.channel ?? "alerts"
+        self.rules = rules
+    }
+
+    /// Stores one draft and whatever it causes; returns the stored events in id order.
+    func store(_ original: EventDraft, in db: Database, insert: (EventDraft) throws -> StoredEvent) throws -> [StoredEvent] {
+        var draft = original
+        var job: JobRecord?
+        var routeAlert: AlertRecord?
+        let isStaleness = draft.type == "stale" || draft.type == "fresh"
+        if jobChannels.contains(draft.channel), let key = draft.key, !isStaleness {
+            job = JobTracker.update(try JobTracker.fetch(channel: draft.channel, key: key, in: db), with: draft)
+            if let job { draft.data = JobTracker.enrich(draft.data, with: job) }
+        } else if alertRouteChannels.contains(draft.channel), !isStaleness {
+            (draft, routeAlert) = try AlertBook.fromRoute(draft, in: db)
+        }
+        var stored = try insert(draft)
+        if let job {
+            try JobTracker.save(job, eventId: stored.id, in: db)
+            stored.terminal = job.isTerminal
+        }
+        if var routeAlert {
+            routeAlert.lastEventId = stored.id
+            try AlertBook.save(routeAlert, in: db)
+        }
+        var all = [stored]
+        if !isStaleness {
+            for (alertDraft, var alert) in try AlertBook.evaluate(rules, on: stored, alertsChannel: alertsChannel, in: db) {
+                let alertEvent = try insert(alertDraft)
+                alert.lastEventId = alertEvent.id
+                try AlertBook.save(alert, in: db)
+                all.append(alertEvent)
+            }
+        }
+        return all
+    }
+
+    func acknowledge(_ alertId: String, at time: Int64, in db: Database, insert: (EventDraft) throws -> StoredEvent) throws -> StoredEvent {
+        var (draft, alert) = try AlertBook.acknowledgement(of: alertId, at: time, in: db)
+        let stored = try insert(draft)
+        alert.lastEventId = stored.id
+        try AlertBook.save(alert, in: db)
+        draft.type = "acked"
+        return stored
+    }
+}

@@ -1,0 +1,44 @@
+/// Reading and extending the JSON of event data without building a tree.
+extension JSONText {
+    /// The value at a dotted path (`value`, `reading.celsius`) inside nested objects.
+    public func value(at path: String) -> JSONText? {
+        var current = self
+        for name in path.split(separator: ".") {
+            guard let members = try? current.objectMembers(),
+                  let next = members.last(where: { $0.key == name })?.value else { return nil }
+            current = next
+        }
+        return current
+    }
+
+    public var numberValue: Double? {
+        let text = singleLine
+        guard let first = text.first, first == "-" || first.isNumber else { return nil }
+        return Double(text)
+    }
+
+    /// `{"a":1}` + [("b", "2")] → `{"a":1,"b":2}`; nil when the text is not an object.
+    public static func object(_ objectText: String, appending members: [(String, String)]) -> String? {
+        guard !members.isEmpty else { return objectText }
+        var text = Substring(objectText)
+        while text.last == " " { text.removeLast() }
+        guard text.first == "{", text.last == "}" else { return nil }
+        text.removeLast()
+        let isEmpty = text.dropFirst().allSatisfy { $0 == " " }
+        let added = members.map { quoted($0.0) + ":" + $0.1 }.joined(separator: ",")
+        return String(text) + (isEmpty ? "" : ",") + added + "}"
+    }
+}
+
+/// Numbers in JSON: finite, and without a trailing `.0` noise for whole values.
+func jsonNumber(_ value: Double) -> String {
+    guard value.isFinite else { return "null" }
+    if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+    return String(value)
+}
+
+func jsonNumber(_ value: Double?) -> String { value.map(jsonNumber) ?? "null" }
+func jsonString(_ value: String?) -> String { value.map(JSONText.quoted) ?? "null" }
+func jsonTime(_ milliseconds: Int64?) -> String {
+    milliseconds.map { "\"" + Clock.iso8601(milliseconds: $0) + "\"" } ?? "null"
+}
