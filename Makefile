@@ -1,6 +1,7 @@
 # Herald: `make run` shows it working with a demo feed, `make test` runs every test.
 SWIFT ?= swift
-APT_PACKAGES := libmosquitto-dev libsqlite3-dev mosquitto mosquitto-clients pkg-config
+APT_PACKAGES := libmosquitto-dev libsqlite3-dev mosquitto mosquitto-clients pkg-config \
+	chromium chromium-driver python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build release run test clean
@@ -26,6 +27,57 @@ run: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(MAKE) --no-print-directory browser-test
+
+# The dashboard in headless Chromium (Debian's chromium + chromedriver, nothing downloaded)
+# against a private mosquitto and Herald on free loopback ports: Tests/browser. Selenium and
+# pytest come from PyPI into a venv that is rebuilt only when requirements.txt changes.
+BROWSER_VENV := .build-browser/venv
+.PHONY: browser-test
+
+$(BROWSER_VENV)/.installed: Tests/browser/requirements.txt
+	python3 -m venv $(BROWSER_VENV)
+	$(BROWSER_VENV)/bin/pip install -q --disable-pip-version-check -r Tests/browser/requirements.txt
+	touch $@
+
+browser-test: build $(BROWSER_VENV)/.installed
+	SE_OFFLINE=true PYTHONDONTWRITEBYTECODE=1 $(BROWSER_VENV)/bin/python -m pytest -p no:cacheprovider -q Tests/browser
+
+# Where `make install` puts Herald; DESTDIR stages it (`make deb` does).
+PREFIX ?= /usr
+DESTDIR ?=
+.PHONY: install deb check-systemd
+
+# The release binary carries the Swift runtime (--static-swift-stdlib), so a gateway needs only
+# libmosquitto1 and libsqlite3-0. The unit and the example configuration name /usr; another
+# PREFIX is written into them. An existing configuration is never overwritten.
+install: deps
+	$(SWIFT) build -c release --static-swift-stdlib
+	install -D -m 0755 .build/release/herald $(DESTDIR)$(PREFIX)/bin/herald
+	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/herald/web
+	sed 's|/usr/bin/herald|$(PREFIX)/bin/herald|' Systemd/herald.service > $(DESTDIR)/lib/systemd/system/herald.service
+	chmod 0644 $(DESTDIR)/lib/systemd/system/herald.service
+	cp -R Web/. $(DESTDIR)$(PREFIX)/share/herald/web/
+	@if [ -e $(DESTDIR)/etc/herald/herald.yaml ]; then echo "keeping the existing $(DESTDIR)/etc/herald/herald.yaml"; else \
+		install -d $(DESTDIR)/etc/herald && \
+		sed 's|/usr/share/herald/web|$(PREFIX)/share/herald/web|' Systemd/herald.yaml > $(DESTDIR)/etc/herald/herald.yaml && \
+		chmod 0644 $(DESTDIR)/etc/herald/herald.yaml; fi
+
+# .build/deb/herald_VERSION_ARCH.deb, from `make install` into a staging folder whose layout it checks.
+deb:
+	Scripts/deb.sh
+
+# The unit verifies cleanly and its sandbox rates 1.5 or lower; the example configuration passes.
+# verify wants ExecStart's binary to exist, so it checks a copy that runs the debug build.
+check-systemd: build
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	sed 's|^ExecStart=/usr/bin/herald |ExecStart=$(CURDIR)/.build/debug/herald |' Systemd/herald.service > "$$tmp/herald.service"; \
+	if ! out=$$(systemd-analyze verify --man=no "$$tmp/herald.service" 2>&1) || [ -n "$$out" ]; then \
+		echo "$$out"; exit 1; fi; \
+	if ! systemd-analyze security --offline=yes --threshold=15 Systemd/herald.service > "$$tmp/security"; then \
+		cat "$$tmp/security"; exit 1; fi; \
+	tail -n 1 "$$tmp/security"; \
+	.build/debug/herald check-config Systemd/herald.yaml
 
 clean:
 	rm -rf .build

@@ -21,6 +21,7 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 const S = {
   conn: "syncing", synced: false, pending: [], lastApplied: 0,
   broker: null, sensors: new Map(), jobs: new Map(), alerts: new Map(), alertHistory: [],
+  jobChannels: new Set(["jobs"]), alertChannels: new Set(["alerts"]),
   channels: new Set(), logIncoming: [], logQueue: [], logPaused: false, logFilter: "",
   epsCount: 0, eps: [], dateOffset: null, latencies: [],
 };
@@ -49,6 +50,15 @@ function parts(spec) {
     const [tag, cls] = sel.split(".");
     out[name] = h(tag, { class: cls });
   }
+  return out;
+}
+// "greenhouse/humidity" may wrap after its "/", rather than inside a word.
+function breakable(text) {
+  const out = [];
+  String(text).split("/").forEach((part, i) => {
+    if (i) out.push("/", document.createElement("wbr"));
+    out.push(part);
+  });
   return out;
 }
 function svg(tag, attrs = {}) {
@@ -129,16 +139,19 @@ function applySnapshot(m) {
   // Jobs and alerts are replaced wholesale; sensors keep their sparkline history.
   S.jobs.clear();
   S.alerts.clear();
+  // Records first: they also name the channels that hold jobs and alerts.
+  const jobEnvs = (Array.isArray(snap.jobs) ? snap.jobs : []).map(jobEnvelope);
+  const alertEnvs = (Array.isArray(snap.alerts) ? snap.alerts : []).map(alertEnvelope);
   const seenSensors = new Set();
   for (const env of events) {
     route(env);
     if (env.channel === "sensors") seenSensors.add(String(env.key ?? ""));
   }
-  for (const x of Array.isArray(snap.jobs) ? snap.jobs : []) route(asEnvelope(x, "jobs"));
-  for (const x of Array.isArray(snap.alerts) ? snap.alerts : []) route(asEnvelope(x, "alerts"));
+  jobEnvs.forEach(route);
+  alertEnvs.forEach(route);
   for (const key of [...S.sensors.keys()]) if (!seenSensors.has(key)) S.sensors.delete(key);
   if (!S.alertHistory.length) {
-    S.alertHistory = events.filter((e) => e.channel === "alerts").reverse().slice(0, ALERT_HISTORY_CAP);
+    S.alertHistory = events.filter((e) => S.alertChannels.has(e.channel)).reverse().slice(0, ALERT_HISTORY_CAP);
   }
   const maxId = events.reduce((mx, e) => (Number.isInteger(e.id) && e.id > mx ? e.id : mx), 0);
   S.lastApplied = Number.isInteger(snap.lastEventId) ? snap.lastEventId : maxId;
@@ -153,11 +166,32 @@ function applySnapshot(m) {
   schedule();
 }
 
-// The snapshot's jobs/alerts lists may hold envelopes or flat records; treat both alike.
-function asEnvelope(x, channel) {
-  if (!x || typeof x !== "object") return null;
-  if ("data" in x && ("type" in x || "channel" in x)) return { channel, ...x };
-  return { id: x.eventId, channel, type: x.type ?? x.state, key: x.key ?? x.id ?? x.rule, time: x.time ?? x.updatedAt, data: x };
+// The snapshot lists jobs and active alerts as records (GET /api/jobs, /api/alerts); these turn
+// one into the envelope of its last event, so it is applied like a live event.
+function jobEnvelope(x) {
+  if (!x || typeof x !== "object" || x.key == null) return null;
+  const channel = typeof x.channel === "string" && x.channel ? x.channel : "jobs";
+  S.jobChannels.add(channel);
+  return {
+    id: x.lastEventId, channel, type: "progress", key: x.key, time: x.updatedAt,
+    data: {
+      state: x.state, progress: x.progress, message: x.message, done: x.done, total: x.total,
+      started_at: x.startedAt, updated_at: x.updatedAt, rate: x.rate, eta_seconds: x.etaSeconds,
+    },
+  };
+}
+function alertEnvelope(x) {
+  if (!x || typeof x !== "object" || x.id == null) return null;
+  const channel = typeof x.channel === "string" && x.channel ? x.channel : "alerts";
+  S.alertChannels.add(channel);
+  const acked = x.ackedAt != null;
+  return {
+    id: x.lastEventId, channel, type: acked ? "acked" : x.state, key: x.id, time: acked ? x.ackedAt : x.raisedAt,
+    data: {
+      alertId: x.id, rule: x.rule, severity: x.severity, message: x.message, value: x.value, threshold: x.threshold,
+      state: x.state, sensorKey: x.key, raisedAt: x.raisedAt, ackedAt: x.ackedAt,
+    },
+  };
 }
 
 function applyEvent(env) {
@@ -179,8 +213,8 @@ function route(env) {
   if (!env) return;
   addChannel(env.channel);
   if (env.channel === "sensors") applySensor(env);
-  else if (env.channel === "jobs") applyJob(env);
-  else if (env.channel === "alerts") applyAlert(env);
+  else if (S.jobChannels.has(env.channel)) applyJob(env);
+  else if (S.alertChannels.has(env.channel)) applyAlert(env);
   else if (env.channel === "$status") {
     const d = obj(env.data);
     S.broker = { state: String(d.state ?? env.type ?? "unknown"), reason: d.reason ? String(d.reason) : "" };
@@ -231,37 +265,54 @@ function applyJob(env) {
   const j = S.jobs.get(key) || { key, first: env.id || 0, el: null };
   j.name = typeof d.name === "string" ? d.name : key;
   j.state = String(d.state ?? env.type ?? "unknown");
-  const total = Number(d.total);
+  const done = numeric(d.done), total = numeric(d.total);
   let pct = numeric(d.progress);
-  if (pct == null && total > 0 && numeric(d.done) != null) pct = (Number(d.done) / total) * 100;
+  if (pct == null && total > 0 && done != null) pct = (done / total) * 100;
   if (pct == null) pct = j.state === "succeeded" ? 100 : j.pct ?? 0;
   j.pct = Math.round(Math.min(100, Math.max(0, pct)));
-  j.done = d.done;
-  j.total = d.total;
+  j.done = done;
+  j.total = total;
+  // Herald's rate counts `done` units per second when the job reports them, else percent.
   j.rate = numeric(d.rate);
+  j.rateUnit = done != null && total != null ? "/s" : " %/s";
   j.message = d.message == null ? "" : String(d.message);
   j.at = localTime(env.time);
-  j.etaAt = numeric(d.eta_seconds) != null ? j.at + d.eta_seconds * 1000 : null;
+  j.startedAt = typeof d.started_at === "string" ? localTime(d.started_at) : j.startedAt ?? null;
+  const eta = numeric(d.eta_seconds);
+  j.etaAt = eta != null ? j.at + eta * 1000 : null;
   j.finishedAt = FINISHED.has(j.state) ? j.finishedAt || j.at : null;
   dirty.jobs = true;
   if (j.finishedAt && Date.now() - j.finishedAt > JOB_KEEP_MS) return void S.jobs.delete(key);
   S.jobs.set(key, j);
 }
 
+// Alert events carry the alert's whole state (Herald's rules and acknowledgements) or only what
+// a device reported (alert routes), so a field an event leaves out keeps its previous value.
 function applyAlert(env) {
   const d = obj(env.data);
-  const key = String(env.key ?? d.id ?? d.rule ?? env.id);
-  const a = S.alerts.get(key) || { key, el: null, busy: false, error: "" };
+  const key = String(env.key ?? d.alertId ?? d.rule ?? env.id);
   const state = String(d.state ?? (env.type === "cleared" ? "cleared" : "raised"));
-  if (env.type === "acked" || d.acked === true) a.acked = true;
-  else if (env.type === "raised") a.acked = false;
-  Object.assign(a, {
-    state, ackId: d.alertId ?? d.id ?? key, rule: String(d.rule ?? key), severity: String(d.severity ?? "info"),
-    message: d.message == null ? "" : String(d.message), value: d.value, threshold: d.threshold,
-    time: env.time, at: localTime(env.time),
-  });
+  const known = S.alerts.get(key);
+  const given = (k) => d[k] !== undefined && d[k] !== null;
   if (state === "cleared") S.alerts.delete(key);
-  else S.alerts.set(key, a);
+  else {
+    const a = known || { key, el: null, busy: false, error: "", acked: false };
+    if (env.type === "raised") a.acked = false;
+    if (env.type === "acked" || given("ackedAt") || d.acked === true) a.acked = true;
+    a.state = state;
+    a.ackId = String(d.alertId ?? a.ackId ?? key);
+    a.rule = String(d.rule ?? a.rule ?? key);
+    a.severity = String(d.severity ?? a.severity ?? "info");
+    a.message = given("message") ? String(d.message) : a.message ?? "";
+    if (given("value")) a.value = d.value;
+    if (given("threshold")) a.threshold = d.threshold;
+    if (given("sensorKey")) a.sensorKey = String(d.sensorKey);
+    // "raised 2 min ago" keeps counting from the raise, not from an acknowledgement.
+    const raised = given("raisedAt") ? d.raisedAt : env.type === "acked" && known ? a.time : env.time;
+    a.time = raised;
+    a.at = localTime(raised);
+    S.alerts.set(key, a);
+  }
   if (S.synced && env.type) {
     S.alertHistory.unshift(env);
     S.alertHistory.length = Math.min(S.alertHistory.length, ALERT_HISTORY_CAP);
@@ -382,14 +433,15 @@ function reorder(list, nodes) {
 function renderSensor(s, now) {
   if (!s.el) {
     const line = svg("polyline", { class: "line", points: "" });
-    const dot = svg("circle", { class: "dot", r: "1.8", cx: "-10", cy: "-10" });
+    // A zero-length stroke with round caps: a round dot however the sparkline is stretched.
+    const dot = svg("path", { class: "dot", d: "" });
     const title = svg("title");
     const spark = svg("svg", { class: "spark", viewBox: "0 0 100 30", preserveAspectRatio: "none", role: "img" });
     spark.append(title, line, dot);
     s.r = { ...parts({ value: "span.value", unit: "span.unit", age: "time.age" }), spark, line, dot, title };
     s.r.badge = h("span", { class: "stale-badge", text: "stale" });
     s.el = h("li", { class: "tile", "data-sensor-key": s.key },
-      h("h3", { class: "key", text: s.key }),
+      h("h3", { class: "key", title: s.key }, ...breakable(s.key)),
       h("p", { class: "reading" }, s.r.value, " ", s.r.unit),
       spark,
       h("p", { class: "meta" }, s.r.badge, s.r.age));
@@ -413,8 +465,7 @@ function drawSpark(s) {
   const y = (v) => (max === min ? 15 : 27 - ((v - min) / (max - min)) * 24).toFixed(2);
   const x = (i) => ((i / (pts.length - 1)) * 100).toFixed(2);
   r.line.setAttribute("points", pts.map((p, i) => `${x(i)},${y(p.v)}`).join(" "));
-  r.dot.setAttribute("cx", x(pts.length - 1));
-  r.dot.setAttribute("cy", y(pts[pts.length - 1].v));
+  r.dot.setAttribute("d", `M${x(pts.length - 1)},${y(pts[pts.length - 1].v)}h0`);
   const label = `last ${pts.length} readings, min ${fmtNum(min)}, max ${fmtNum(max)}`;
   r.spark.setAttribute("aria-label", label);
   setText(r.title, label);
@@ -449,10 +500,13 @@ function updateJob(j, now) {
   r.progress.setAttribute("aria-label", `${j.name} progress`);
   const meta = [];
   if (j.done != null && j.total != null) meta.push(`${j.done} / ${j.total}`);
-  if (j.finishedAt) meta.push(`finished ${ago(now - j.finishedAt)}`);
-  else {
-    if (j.rate != null) meta.push(`${fmtNum(j.rate)}/s`);
+  if (j.finishedAt) {
+    meta.push(`finished ${ago(now - j.finishedAt)}`);
+    if (j.startedAt != null && j.finishedAt - j.startedAt >= 1000) meta.push(`took ${duration((j.finishedAt - j.startedAt) / 1000)}`);
+  } else {
+    if (j.rate != null && j.rate > 0) meta.push(`${fmtNum(j.rate)}${j.rateUnit}`);
     if (j.etaAt != null) meta.push(`ETA ${duration((j.etaAt - now) / 1000)}`);
+    else if (j.startedAt != null && j.state === "running") meta.push(`running for ${duration((now - j.startedAt) / 1000)}`);
   }
   setText(r.meta, meta.join(" · "));
   r.progress.setAttribute("aria-valuetext", [`${j.pct}%`, j.state, ...meta].join(", "));
@@ -497,8 +551,9 @@ function updateAlert(a, now) {
   setText(r.sev, a.severity);
   setText(r.rule, a.rule);
   setText(r.msg, a.message);
-  const threshold = a.threshold !== undefined ? ` (threshold ${display(a.threshold)})` : "";
-  setText(r.val, a.value !== undefined ? `value ${display(a.value)}${threshold}` : "");
+  const threshold = a.threshold != null ? ` (threshold ${display(a.threshold)})` : "";
+  const value = a.value != null ? `value ${display(a.value)}${threshold}` : "";
+  setText(r.val, [a.sensorKey, value].filter(Boolean).join(" · "));
   r.age.setAttribute("datetime", a.time || "");
   setText(r.age, `${a.acked ? "acknowledged · " : ""}raised ${ago(now - a.at)}`);
   setText(r.err, a.error);

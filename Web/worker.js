@@ -4,6 +4,11 @@
 // loaded by index.html as a plain script when a tab keeps its own stream (app.js decides).
 
 const SELECTORS = ["#", "$status"]; // "$" channels are only delivered when named
+// The SSE event name is the channel, and an EventSource only hands over names it listens for.
+// The dashboard's own channels are listened for from the start, so their first events are never
+// missed; other channels are learnt from /api/channels (their events before that show up only in
+// the next snapshot).
+const WELL_KNOWN = ["sensors", "jobs", "alerts", "$status"];
 const MAX_BACKOFF_MS = 30000;
 // Event names an EventSource already uses; a channel with such a name cannot get its own listener.
 const RESERVED = new Set(["open", "error", "message", "$reset"]);
@@ -39,6 +44,7 @@ class HeraldStream {
   constructor(emit) {
     this.emit = emit;
     this.es = null;
+    this.listening = new Set();
     this.lastId = null;
     this.state = "syncing";
     this.detail = "";
@@ -76,7 +82,7 @@ class HeraldStream {
       if (typeof n !== "string" || !n || this.channels.has(n)) continue;
       this.channels.add(n);
       fresh.push(n);
-      if (this.es && !RESERVED.has(n)) this.es.addEventListener(n, this.onMessage);
+      this.listen(n);
     }
     if (fresh.length) this.emit({ kind: "channels", channels: fresh });
   }
@@ -162,7 +168,15 @@ class HeraldStream {
     };
     es.onmessage = this.onMessage;
     es.addEventListener("$reset", (e) => { if (es === this.es) this.onReset(e); });
-    for (const c of this.channels) if (!RESERVED.has(c)) es.addEventListener(c, this.onMessage);
+    this.listening = new Set();
+    for (const c of WELL_KNOWN) this.listen(c);
+    for (const c of this.channels) this.listen(c);
+  }
+
+  listen(name) {
+    if (!this.es || RESERVED.has(name) || this.listening.has(name)) return;
+    this.listening.add(name);
+    this.es.addEventListener(name, this.onMessage);
   }
 
   // EventSource hides HTTP statuses; probing an API call tells a 401 from other failures.

@@ -81,7 +81,9 @@ public enum HeraldServer {
     static func makeApplication(runtime: HeraldRuntime, onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: JSONErrorMiddleware())
-        router.add(middleware: FileMiddleware(runtime.config.server.webRoot, searchForIndexHtml: true, logger: runtime.logger))
+        // no-cache: browsers revalidate (ETag) so an upgraded app.js is picked up at once.
+        router.add(middleware: FileMiddleware(runtime.config.server.webRoot, cacheControl: .init([(MediaType(type: .any), [.noCache])]),
+                                              searchForIndexHtml: true, logger: runtime.logger))
         StreamRoutes(runtime: runtime).register(on: router)
         PublishRoutes(runtime: runtime).register(on: router)
         QueryRoutes(runtime: runtime).register(on: router)

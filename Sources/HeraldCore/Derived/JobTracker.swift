@@ -53,6 +53,9 @@ enum JobTracker {
     static let terminalStates: Set = ["succeeded", "failed", "cancelled"]
     /// Weight of the newest measurement in the smoothed rate.
     static let smoothing = 0.3
+    /// Updates closer together than this (e.g. `queued` then `running` a few ms apart) would make
+    /// a wild rate; they are not measured.
+    static let shortestInterval: Int64 = 1_000
 
     static func fetch(channel: String, key: String, in db: Database) throws -> JobRecord? {
         try Row.fetchOne(db.cachedStatement(sql: "SELECT \(JobRecord.columns) FROM jobs WHERE channel = ? AND key = ?"),
@@ -76,17 +79,17 @@ enum JobTracker {
         } else if let done = job.done, let total = job.total, total > 0 {
             job.progress = min(100, done / total * 100)
         }
-        job.updatedAt = now
 
         // Rate in done-units when the job counts them, else in percent; smoothed so one slow step
         // does not swing the ETA.
         let usesUnits = job.done != nil && job.total != nil
         let current = usesUnits ? job.done : job.progress
         let before = usesUnits ? continuing?.done : continuing?.progress
-        if let continuing, let current, let before, current >= before, now > continuing.updatedAt {
+        if let continuing, let current, let before, current >= before, now - continuing.updatedAt >= shortestInterval {
             let measured = (current - before) / (Double(now - continuing.updatedAt) / 1000)
             job.rate = continuing.rate.map { smoothing * measured + (1 - smoothing) * $0 } ?? measured
         }
+        job.updatedAt = now
         if job.isTerminal {
             job.etaSeconds = 0
         } else if let rate = job.rate, rate > 0, let current {

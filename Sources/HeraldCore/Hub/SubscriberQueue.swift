@@ -7,6 +7,13 @@ enum Delivery: Sendable {
     case keepalive
 }
 
+/// What the reader takes at once: usually the one delivery a waiting reader was handed (no array
+/// allocated per event), or everything that waited while it was busy.
+enum Deliveries: Sendable {
+    case one(Delivery)
+    case many([Delivery])
+}
+
 /// A bounded queue between the hub and one stream. The hub never waits on it: when it is full
 /// the subscriber is cut off (it resumes by id). The reader takes everything waiting at once, so
 /// a stream that fell behind catches up with one write instead of one per event.
@@ -18,7 +25,7 @@ final class SubscriberQueue: Sendable {
 
     private struct State {
         var items: [Delivery] = []
-        var waiter: CheckedContinuation<[Delivery]?, Never>?
+        var waiter: CheckedContinuation<Deliveries?, Never>?
         var endWaiters: [CheckedContinuation<Void, Never>] = []
         var end: End?
     }
@@ -33,7 +40,7 @@ final class SubscriberQueue: Sendable {
     /// False when the queue overflowed (and is now ended).
     @discardableResult
     func push(_ delivery: Delivery) -> Bool {
-        let (waiter, accepted) = state.withLock { state -> (CheckedContinuation<[Delivery]?, Never>?, Bool) in
+        let (waiter, accepted) = state.withLock { state -> (CheckedContinuation<Deliveries?, Never>?, Bool) in
             guard state.end == nil else { return (nil, false) }
             if let waiter = state.waiter {
                 state.waiter = nil
@@ -47,7 +54,7 @@ final class SubscriberQueue: Sendable {
             state.items.append(delivery)
             return (nil, true)
         }
-        waiter?.resume(returning: [delivery])
+        waiter?.resume(returning: .one(delivery))
         if !accepted { wakeEndWaiters() }
         return accepted
     }
@@ -88,23 +95,21 @@ final class SubscriberQueue: Sendable {
 
     var end: End? { state.withLock { $0.end } }
 
-    /// Everything waiting, or nil once ended. Cancellation ends the wait.
-    func next() async -> [Delivery]? {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                let ready: [Delivery]?? = state.withLock { state in
-                    if !state.items.isEmpty {
-                        defer { state.items.removeAll(keepingCapacity: true) }
-                        return .some(state.items)
-                    }
-                    if state.end != nil || Task.isCancelled { return .some(nil) }
-                    state.waiter = continuation
-                    return .none
+    /// Everything waiting, or nil once ended. It installs no cancellation handler of its own (one
+    /// per event would cost a status record each time): the caller wraps its whole loop in one
+    /// that calls `finish(.shutdown)`, which ends the wait. See `EventStream.deliver`.
+    func next() async -> Deliveries? {
+        await withCheckedContinuation { continuation in
+            let ready: Deliveries?? = state.withLock { state in
+                if !state.items.isEmpty {
+                    defer { state.items = [] }
+                    return .some(state.items.count == 1 ? .one(state.items[0]) : .many(state.items))
                 }
-                if let ready { continuation.resume(returning: ready) }
+                if state.end != nil || Task.isCancelled { return .some(nil) }
+                state.waiter = continuation
+                return .none
             }
-        } onCancel: {
-            finish(.shutdown)
+            if let ready { continuation.resume(returning: ready) }
         }
     }
 }

@@ -128,28 +128,47 @@ struct EventStream {
     }
 
     private func deliver(_ subscription: Hub.Subscription, after cursor: Int64, to writer: StreamWriter) async throws {
-        var lastSent = cursor
-        let keepalive = ByteBuffer(string: SSEEncoder.comment("keepalive"))
-        while let deliveries = await subscription.queue.next() {
-            var buffer = ByteBuffer()
-            for delivery in deliveries {
-                switch delivery {
-                case .event(let id, var bytes, let terminal) where id > lastSent:
-                    buffer.writeBuffer(&bytes)
+        let queue = subscription.queue
+        let endsWithJob = request.filter.key != nil
+        try await withTaskCancellationHandler {
+            var lastSent = cursor
+            while let next = await queue.next() {
+                switch next {
+                case .one(.event(let id, let bytes, let terminal)):
+                    // The usual case: the hub's bytes go out as they are, shared by every subscriber.
+                    guard id > lastSent else { continue }
+                    try await writer.write(bytes)
                     lastSent = id
-                    if terminal && request.filter.key != nil {
-                        try await writer.write(buffer)
-                        return
+                    if terminal && endsWithJob { return }
+                case .one(.keepalive):
+                    try await writer.write(Self.keepalive)
+                case .many(let deliveries):
+                    // A backlog: one write for all of it.
+                    var buffer = ByteBuffer()
+                    for delivery in deliveries {
+                        switch delivery {
+                        case .event(let id, var bytes, let terminal) where id > lastSent:
+                            buffer.writeBuffer(&bytes)
+                            lastSent = id
+                            if terminal && endsWithJob {
+                                try await writer.write(buffer)
+                                return
+                            }
+                        case .event:
+                            continue
+                        case .keepalive:
+                            if buffer.readableBytes == 0 { buffer = Self.keepalive }
+                        }
                     }
-                case .event:
-                    continue
-                case .keepalive:
-                    if buffer.readableBytes == 0 { buffer = keepalive }
+                    if buffer.readableBytes > 0 { try await writer.write(buffer) }
                 }
             }
-            if buffer.readableBytes > 0 { try await writer.write(buffer) }
+        } onCancel: {
+            queue.finish(.shutdown)
         }
     }
+
+    static let keepalive = ByteBuffer(string: SSEEncoder.comment("keepalive"))
 
     struct SlowSubscriber: Error, CustomStringConvertible {
         var description: String { "the client fell too far behind and was disconnected; it resumes by id" }

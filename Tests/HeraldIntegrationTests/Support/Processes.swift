@@ -74,6 +74,7 @@ final class ChildProcess: @unchecked Sendable {  // `process` is only driven by 
 
     var pid: Int32 { process.processIdentifier }
     var isRunning: Bool { process.isRunning }
+    var terminationReason: Process.TerminationReason { process.terminationReason }
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     func signal(_ signal: Int32) { if process.isRunning { kill(pid, signal) } }

@@ -1,0 +1,107 @@
+import Testing
+@testable import HeraldCore
+
+@Suite struct AlertRuleTests {
+    @Test func hysteresisRaisesOnceAndClearsOnce() {
+        let rule = AlertRule(name: "hot", channel: "sensors", above: 30, clearBelow: 29)
+        var active = false
+        var raised = 0, cleared = 0
+        for value in [25, 30, 30.5, 31, 29.5, 30.2, 29, 28.9, 28, 31, 32, 28.5, 29.5] as [Double] {
+            switch rule.transition(value: value, active: active) {
+            case .raise?: raised += 1; active = true
+            case .clear?: cleared += 1; active = false
+            case nil: break
+            }
+        }
+        #expect(raised == 2)
+        #expect(cleared == 2)
+    }
+
+    @Test func belowThresholdsMirrorAbove() {
+        let rule = AlertRule(name: "cold", channel: "sensors", below: 5, clearAbove: 6)
+        #expect(rule.transition(value: 4, active: false) == .raise(threshold: 5))
+        #expect(rule.transition(value: 5.5, active: true) == nil)
+        #expect(rule.transition(value: 6.5, active: true) == .clear(threshold: 6))
+    }
+
+    @Test func invalidThresholdsAreExplained() {
+        #expect(AlertRule(name: "x", channel: "c").problem != nil)
+        #expect(AlertRule(name: "x", channel: "c", above: 30, clearBelow: 31).problem != nil)
+        #expect(AlertRule(name: "x", channel: "c", above: 30, clearBelow: 29).problem == nil)
+    }
+
+    @Test func rulesAreReadFromConfigWithLineNumbers() throws {
+        let config = try ConfigLoader.parse("""
+            alert_rules:
+              - { name: greenhouse-hot, channel: sensors, key: greenhouse/temp, field: value, above: 30, clear_below: 29, severity: warning }
+            """)
+        #expect(config.alertRules == [AlertRule(name: "greenhouse-hot", channel: "sensors", key: "greenhouse/temp",
+                                                above: 30, clearBelow: 29, severity: .warning)])
+        do {
+            _ = try ConfigLoader.parse("""
+                alert_rules:
+                  - { name: a, channel: sensors, above: 30, clear_below: 31 }
+                  - { name: b, channel: sensors, severity: loud, above: 1 }
+                """)
+            Issue.record("expected errors")
+        } catch {
+            #expect(error.problems.map(\.line) == [2, 3])
+        }
+    }
+}
+
+@Suite struct JobTrackerTests {
+    func draft(_ data: String, at seconds: Int64) -> EventDraft {
+        EventDraft(channel: "jobs", type: "progress", key: "backup-1", time: seconds * 1000, data: data)
+    }
+
+    @Test func rateAndEtaFollowProgress() throws {
+        var job = try #require(JobTracker.update(nil, with: draft(#"{"state":"running","progress":0,"done":0,"total":100}"#, at: 100)))
+        #expect(job.startedAt == 100_000 && job.rate == nil && job.etaSeconds == nil)
+        job = try #require(JobTracker.update(job, with: draft(#"{"state":"running","done":10,"total":100}"#, at: 110)))
+        #expect(job.rate == 1)           // 10 units in 10 s
+        #expect(job.etaSeconds == 90)    // 90 units left
+        #expect(job.progress == 10)
+        job = try #require(JobTracker.update(job, with: draft(#"{"state":"running","done":30,"total":100}"#, at: 120)))
+        #expect(abs(job.rate! - (0.3 * 2 + 0.7 * 1)) < 1e-9)   // smoothed
+        job = try #require(JobTracker.update(job, with: draft(#"{"state":"succeeded","done":100,"total":100}"#, at: 150)))
+        #expect(job.isTerminal && job.etaSeconds == 0 && job.startedAt == 100_000)
+        // Reporting again after the end starts a new run.
+        let again = try #require(JobTracker.update(job, with: draft(#"{"state":"queued"}"#, at: 200)))
+        #expect(again.startedAt == 200_000 && !again.isTerminal)
+    }
+
+    @Test func notAJobUpdate() {
+        #expect(JobTracker.update(nil, with: draft(#"{"state":"exploded"}"#, at: 1)) == nil)
+        #expect(JobTracker.update(nil, with: draft(#""text""#, at: 1)) == nil)
+    }
+
+    @Test func enrichmentAppendsMembers() {
+        var job = JobRecord(channel: "jobs", key: "k", state: "running", startedAt: 0, updatedAt: 1000)
+        job.rate = 0.5
+        job.etaSeconds = 12.34
+        #expect(JobTracker.enrich(#"{"state":"running"}"#, with: job)
+                == #"{"state":"running","started_at":"1970-01-01T00:00:00.000Z","updated_at":"1970-01-01T00:00:01.000Z","rate":0.5,"eta_seconds":12.3}"#)
+    }
+}
+
+@Suite struct StaleWatcherTests {
+    @Test func silentKeysGoStaleOnceAndFreshWhenTheySpeak() throws {
+        var route = RouteConfig(topic: try Selector("sensors/+/+"), channel: "sensors", key: "{1}/{2}")
+        route.staleAfter = 120
+        let watcher = StaleWatcher(routes: [route], now: { 0 })
+        func reading(_ id: Int64, _ key: String, at seconds: Int64) -> StoredEvent {
+            StoredEvent(id: id, draft: EventDraft(channel: "sensors", type: "reading", key: key, time: seconds * 1000, data: "1"))
+        }
+        watcher.observe([reading(1, "a/temp", at: 0), reading(2, "b/temp", at: 60)])
+        #expect(watcher.check(at: 100_000).isEmpty)
+        let first = watcher.check(at: 130_000)
+        #expect(first.map(\.key) == ["a/temp"] && first.map(\.type) == ["stale"])
+        #expect(watcher.check(at: 140_000).isEmpty, "stale is announced once")
+        #expect(watcher.check(at: 200_000).map(\.key) == ["b/temp"])
+        watcher.observe([reading(3, "a/temp", at: 210)])
+        #expect(watcher.check(at: 220_000).isEmpty)
+        // The `fresh` event is queued for the service; a later silence makes it stale again.
+        #expect(watcher.check(at: 331_000).map(\.key) == ["a/temp"])
+    }
+}
