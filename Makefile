@@ -1,7 +1,7 @@
 # Herald: `make run` shows it working with a demo feed, `make test` runs every test.
 SWIFT ?= swift
 APT_PACKAGES := libmosquitto-dev libsqlite3-dev mosquitto mosquitto-clients pkg-config \
-	chromium chromium-driver python3-venv
+	chromium chromium-driver python3-venv systemd openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build release run test clean
@@ -52,7 +52,7 @@ DESTDIR ?=
 # libmosquitto1 and libsqlite3-0. The unit and the example configuration name /usr; another
 # PREFIX is written into them. An existing configuration is never overwritten.
 install: deps
-	$(SWIFT) build -c release --static-swift-stdlib
+	$(SWIFT) build -c release --static-swift-stdlib --product herald
 	install -D -m 0755 .build/release/herald $(DESTDIR)$(PREFIX)/bin/herald
 	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/herald/web
 	sed 's|/usr/bin/herald|$(PREFIX)/bin/herald|' Systemd/herald.service > $(DESTDIR)/lib/systemd/system/herald.service

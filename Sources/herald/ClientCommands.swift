@@ -22,6 +22,7 @@ struct Tail: AsyncParsableCommand {
         var query = (selectors.isEmpty ? ["#"] : selectors).map { "channel=" + percentEncoded($0) }
         if let key { query.append("key=" + percentEncoded(key)) }
         var client = SSEClient(url: server.endpoint("/sse?" + query.joined(separator: "&")), lastEventId: since)
+        client.headers = server.headers
         try await client.follow(onState: { note in
             FileHandle.standardError.write(Data("herald tail: \(note)\n".utf8))
         }, onEvent: { event in
@@ -74,7 +75,7 @@ struct Publish: AsyncParsableCommand {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: body))
-        print(try await send(request))
+        print(try await send(request, server))
     }
 }
 
@@ -84,7 +85,7 @@ struct Channels: AsyncParsableCommand {
     @OptionGroup var server: ServerOption
 
     func run() async throws {
-        let answer = try await send(HTTPClientRequest(url: server.endpoint("/api/channels")))
+        let answer = try await send(HTTPClientRequest(url: server.endpoint("/api/channels")), server)
         guard let members = try? JSONText(validating: Array(answer.utf8)).objectMembers(),
               let list = try? members.first(where: { $0.key == "channels" })?.value.arrayElements() else {
             print(answer)
@@ -104,7 +105,9 @@ struct Channels: AsyncParsableCommand {
 }
 
 /// Sends a request and returns the body, or throws the server's JSON error as the message.
-func send(_ request: HTTPClientRequest) async throws -> String {
+func send(_ request: HTTPClientRequest, _ server: ServerOption) async throws -> String {
+    var request = request
+    for (name, value) in server.headers { request.headers.add(name: name, value: value) }
     let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
     let body = String(buffer: try await response.body.collect(upTo: 16 * 1024 * 1024))
     guard (200..<300).contains(response.status.code) else {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import HeraldCore
 
 @main
@@ -6,7 +7,7 @@ struct Herald: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "herald",
         abstract: "Relays MQTT messages to Server-Sent Event streams, with durable ids and exact resume.",
-        subcommands: [Serve.self, Tail.self, Publish.self, Channels.self, CheckConfig.self, Demo.self],
+        subcommands: [Serve.self, Tail.self, Publish.self, Channels.self, CheckConfig.self, Token.self, Demo.self],
         defaultSubcommand: Serve.self)
 }
 
@@ -14,6 +15,13 @@ struct Herald: AsyncParsableCommand {
 struct ServerOption: ParsableArguments {
     @Option(name: .long, help: "Herald's base URL.")
     var url = "http://127.0.0.1:8080"
+    @Option(name: .long, help: "Access token (default: $HERALD_TOKEN).")
+    var token: String?
+
+    var headers: [(String, String)] {
+        guard let token = token ?? ProcessInfo.processInfo.environment["HERALD_TOKEN"] else { return [] }
+        return [("Authorization", "Bearer " + token)]
+    }
 
     func endpoint(_ path: String) -> String {
         (url.hasSuffix("/") ? String(url.dropLast()) : url) + path

@@ -23,11 +23,12 @@ public enum HeraldServer {
     /// Refuses what DESIGN §8 calls protected mode: beyond loopback with nobody authenticated.
     public static func checkListenAddress(_ config: HeraldConfig) throws {
         let server = config.server
-        if !server.listen.isLoopback && !server.allowAnonymous {
+        if !server.listen.isLoopback && !server.allowAnonymous && config.tokens.isEmpty {
             throw StartupError(description: """
                 refusing to listen on \(server.listen) without access control: anyone on the network could \
-                read and publish events. Listen on 127.0.0.1, or set server.allow_anonymous: true in the \
-                configuration to allow anonymous access deliberately.
+                read and publish events. Add a token (`herald token new NAME` prints one and its config line \
+                for `tokens:`), listen on 127.0.0.1, or set server.allow_anonymous: true to allow anonymous \
+                access deliberately.
                 """)
         }
     }
@@ -63,7 +64,7 @@ public enum HeraldServer {
             }
         }
         services.append(StaleWatcher.Runner(watcher: runtime.staleWatcher, log: runtime.log, logger: logger))
-        services.append(makeApplication(runtime: runtime, onListening: onListening))
+        services.append(try makeApplication(runtime: runtime, onListening: onListening))
         services.append(HubService(hub: runtime.hub, interval: .milliseconds(Int64(config.server.keepaliveSeconds * 1000))))
         if let notify { services.append(notify) }
         return services
@@ -76,30 +77,6 @@ public enum HeraldServer {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
-    }
-
-    static func makeApplication(runtime: HeraldRuntime, onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
-        let router = Router()
-        router.add(middleware: JSONErrorMiddleware())
-        // no-cache: browsers revalidate (ETag) so an upgraded app.js is picked up at once.
-        router.add(middleware: FileMiddleware(runtime.config.server.webRoot, cacheControl: .init([(MediaType(type: .any), [.noCache])]),
-                                              searchForIndexHtml: true, logger: runtime.logger))
-        StreamRoutes(runtime: runtime).register(on: router)
-        PublishRoutes(runtime: runtime).register(on: router)
-        QueryRoutes(runtime: runtime).register(on: router)
-        StateRoutes(runtime: runtime).register(on: router)
-        HealthRoutes(runtime: runtime).register(on: router)
-        let listen = runtime.config.server.listen
-        let logger = runtime.logger
-        return Application(
-            router: router,
-            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "Herald"),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? listen.port
-                logger.notice("listening", metadata: ["address": "\(listen.host):\(port)"])
-                await onListening(port)
-            },
-            logger: logger)
     }
 
     /// Every SSE client holds a file descriptor; the default soft limit (1024) is far too low.

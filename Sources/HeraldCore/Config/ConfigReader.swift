@@ -54,7 +54,7 @@ struct ConfigReader {
     }
 
     mutating func read(_ root: Node, into config: inout HeraldConfig) {
-        let sections: Set = ["server", "store", "mqtt", "routes", "alert_rules", "tokens"]  // tokens: refused below
+        let sections: Set = ["server", "store", "mqtt", "routes", "alert_rules", "tokens"]
         for (key, node) in members(root, "the top level", known: sections) {
             switch key {
             case "server": readServer(node, into: &config.server)
@@ -62,18 +62,28 @@ struct ConfigReader {
             case "mqtt": readMQTT(node, into: &config.mqtt)
             case "routes": config.routes = readRoutes(node)
             case "alert_rules": config.alertRules = readAlertRules(node)
-            default:
-                // Parsed by later parts of Herald; refusing beats silently ignoring a security setting.
-                fail(node, "'\(key)' is not supported by this version of Herald yet")
+            default: config.tokens = readTokens(node)
             }
         }
     }
 
     mutating func readServer(_ node: Node, into server: inout HeraldConfig.Server) {
         let known: Set = ["listen", "web_root", "keepalive_seconds", "replay", "allow_anonymous",
-                          "max_body_bytes", "subscriber_queue"]
+                          "max_body_bytes", "subscriber_queue", "cors_origins", "allow_query_token", "max_connections",
+                          "max_connections_per_client", "session_hours", "tls"]
         for (key, value) in members(node, "server", known: known) {
             switch key {
+            case "cors_origins": server.corsOrigins = strings(value, key)
+            case "allow_query_token": server.allowQueryToken = bool(value, key) ?? server.allowQueryToken
+            case "max_connections": server.maxConnections = int(value, key, 1...1_000_000) ?? server.maxConnections
+            case "max_connections_per_client":
+                server.maxConnectionsPerClient = int(value, key, 1...1_000_000) ?? server.maxConnectionsPerClient
+            case "session_hours": server.sessionHours = number(value, key, min: 0.01) ?? server.sessionHours
+            case "tls":
+                for (name, setting) in members(value, "server.tls", known: ["cert", "key"]) {
+                    if name == "cert" { server.tlsCertificate = string(setting, name) } else { server.tlsKey = string(setting, name) }
+                }
+                if (server.tlsCertificate == nil) != (server.tlsKey == nil) { fail(value, "server.tls needs both cert and key") }
             case "listen":
                 if let text = string(value, key) {
                     if let address = ListenAddress(parsing: text) { server.listen = address }
@@ -185,6 +195,45 @@ extension ConfigReader {
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
         if let unit = text.last, let factor = units[unit], let value = Double(text.dropLast()) { return value * factor }
         return Double(text)
+    }
+
+    mutating func strings(_ node: Node, _ name: String) -> [String] {
+        guard let sequence = node.sequence else { fail(node, "\(name) must be a list"); return [] }
+        return sequence.compactMap { string($0, name) }
+    }
+
+    mutating func readTokens(_ node: Node) -> [TokenConfig] {
+        guard let sequence = node.sequence else { fail(node, "tokens must be a list"); return [] }
+        var tokens: [TokenConfig] = []
+        for item in sequence {
+            var token = TokenConfig(name: "", sha256: "")
+            let problemsBefore = problems.count
+            for (name, value) in members(item, "a token", known: ["name", "sha256", "subscribe", "publish", "admin"]) {
+                switch name {
+                case "name": token.name = string(value, name) ?? ""
+                case "sha256":
+                    let hex = (string(value, name) ?? "").lowercased()
+                    if TokenAuthority.bytes(fromHex: hex) == nil {
+                        fail(value, "sha256 must be 64 hex digits (herald token new NAME prints one)")
+                    }
+                    token.sha256 = hex
+                case "admin": token.admin = bool(value, name) ?? false
+                default:
+                    let selectors = strings(value, name)
+                    for text in selectors {
+                        do { _ = try Selector(text) } catch { fail(value, error.description) }
+                    }
+                    if name == "subscribe" { token.subscribe = selectors } else { token.publish = selectors }
+                }
+            }
+            guard problems.count == problemsBefore else { continue }
+            if token.name.isEmpty || token.sha256.isEmpty {
+                fail(item, "a token needs name and sha256")
+            } else {
+                tokens.append(token)
+            }
+        }
+        return tokens
     }
 
     mutating func readAlertRules(_ node: Node) -> [AlertRule] {

@@ -9,6 +9,15 @@ public struct HeraldConfig: Sendable {
         public var maxBodyBytes = 1_048_576
         /// Events a stream may fall behind before it is cut off (it resumes by id).
         public var subscriberQueue = 4_096
+        public var corsOrigins: [String] = []
+        /// `?access_token=` for clients that cannot set headers; off by default (URLs end up in logs).
+        public var allowQueryToken = false
+        /// Concurrent requests (a stream counts for its whole life), in all and per client address.
+        public var maxConnections = 10_000
+        public var maxConnectionsPerClient = 64
+        public var sessionHours = 168.0
+        public var tlsCertificate: String?
+        public var tlsKey: String?
     }
 
     public struct Store: Sendable {
@@ -41,6 +50,7 @@ public struct HeraldConfig: Sendable {
     public var mqtt = MQTT()
     public var routes: [RouteConfig] = RouteConfig.defaults
     public var alertRules: [AlertRule] = []
+    public var tokens: [TokenConfig] = []
 
     public init() {}
 }

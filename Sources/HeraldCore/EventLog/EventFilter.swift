@@ -4,6 +4,8 @@ import GRDB
 public struct EventFilter: Sendable {
     public var selectors: SelectorSet
     public var key: String?
+    /// What the caller may read (its token's scopes); nil for everything.
+    public var allowed: SelectorSet?
 
     public init(selectors: SelectorSet, key: String? = nil) {
         self.selectors = selectors
@@ -11,13 +13,17 @@ public struct EventFilter: Sendable {
     }
 
     public func matches(_ event: StoredEvent) -> Bool {
-        (key == nil || event.key == key) && selectors.matches(event.channel)
+        (key == nil || event.key == key) && matches(channel: event.channel)
+    }
+
+    public func matches(channel: String) -> Bool {
+        selectors.matches(channel) && (allowed?.matches(channel) ?? true)
     }
 
     /// An SQL condition (starting with AND) for this filter, or nil when no known channel matches.
     /// Wildcards are resolved against the channels the log has seen, so SQLite can use its index.
     func sqlClause(channels: Set<String>) -> (sql: String, arguments: StatementArguments)? {
-        let matching = channels.filter(selectors.matches).sorted()
+        let matching = channels.filter(matches(channel:)).sorted()
         if matching.isEmpty { return nil }
         var sql = ""
         var arguments = StatementArguments()

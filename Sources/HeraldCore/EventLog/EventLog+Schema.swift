@@ -75,6 +75,16 @@ extension EventLog {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v4-sessions") { db in
+            // Only a hash of the cookie is stored: a copy of the database does not log anyone in.
+            try db.execute(sql: """
+                CREATE TABLE sessions(
+                    id_sha256 TEXT PRIMARY KEY,
+                    token_name TEXT NOT NULL,
+                    expires_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -147,8 +147,8 @@ public final class EventLog: Sendable {
                     ) ORDER BY id
                     """, arguments: clause.arguments).map(Self.event)
             }
-            snapshot.jobs = try Self.jobs(unfinishedOnly: true, in: db).filter { filter.selectors.matches($0.channel) }
-            snapshot.alerts = try Self.alerts(in: db).filter { filter.selectors.matches($0.channel) }
+            snapshot.jobs = try Self.jobs(unfinishedOnly: true, in: db).filter { filter.matches(channel: $0.channel) }
+            snapshot.alerts = try Self.alerts(in: db).filter { filter.matches(channel: $0.channel) }
             return snapshot
         }
     }
@@ -157,7 +157,7 @@ public final class EventLog: Sendable {
     public func terminalEventId(matching filter: EventFilter) throws -> Int64? {
         guard let key = filter.key else { return nil }
         return try pool.read { db in
-            try Self.jobs(key: key, in: db).first { $0.terminalEventId != nil && filter.selectors.matches($0.channel) }?.terminalEventId
+            try Self.jobs(key: key, in: db).first { $0.terminalEventId != nil && filter.matches(channel: $0.channel) }?.terminalEventId
         }
     }
 

@@ -6,7 +6,7 @@ struct PublishRoutes {
     let runtime: HeraldRuntime
     static let maxBatch = 10_000
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<HeraldRequestContext>) {
         router.post("/api/channels/**") { request, context in
             var segments = try context.catchAllSegments()
             guard segments.count >= 2, segments.removeLast() == "events" else {
@@ -14,10 +14,11 @@ struct PublishRoutes {
             }
             let body = try await bodyJSON(request)
             let draft = try PublishBody.draft(channel: segments.joined(separator: "/"), from: body, channelInBody: false)
+            try context.requirePublish(draft.channel)
             let stored = try await append([draft])
             return jsonResponse("{\"id\":\(stored[0].id)}")
         }
-        router.post("/api/events") { request, _ in
+        router.post("/api/events") { request, context in
             let body = try await bodyJSON(request)
             let items: [JSONText]
             do { items = try body.arrayElements() } catch { throw APIError.badRequest("the body must be a JSON array of events: \(error)") }
@@ -33,6 +34,7 @@ struct PublishRoutes {
                     throw APIError.badRequest("event \(index): \(error.detail)")
                 }
             }
+            for draft in drafts { try context.requirePublish(draft.channel) }
             let stored = try await append(drafts)
             return jsonResponse("{\"ids\":[" + stored.map { String($0.id) }.joined(separator: ",") + "]}")
         }

@@ -4,9 +4,9 @@ import Hummingbird
 struct QueryRoutes {
     let runtime: HeraldRuntime
 
-    func register(on router: Router<BasicRequestContext>) {
-        router.get("/api/channels") { _, _ in
-            let stats = try runtime.log.channelStats()
+    func register(on router: Router<HeraldRequestContext>) {
+        router.get("/api/channels") { _, context in
+            let stats = try runtime.log.channelStats().filter { context.access.canRead($0.name) }
             let items = stats.map { stat in
                 "{\"name\":\(JSONText.quoted(stat.name)),\"count\":\(stat.count),\"firstId\":\(stat.firstId)"
                     + ",\"lastId\":\(stat.lastId),\"lastTime\":\"\(Clock.iso8601(milliseconds: stat.lastTime))\""
@@ -14,8 +14,8 @@ struct QueryRoutes {
             }
             return jsonResponse("{\"channels\":[" + items.joined(separator: ",") + "]}")
         }
-        router.get("/api/events") { request, _ in
-            let filter = try request.eventFilter()
+        router.get("/api/events") { request, context in
+            let filter = context.access.narrow(try request.eventFilter())
             let limit = try request.queryInt("limit", in: 1...10_000, default: 100)
             let events: [StoredEvent]
             if let afterText = request.queryValue("after") {
@@ -34,7 +34,7 @@ struct QueryRoutes {
 struct HealthRoutes {
     let runtime: HeraldRuntime
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<HeraldRequestContext>) {
         router.get("/healthz") { _, _ in jsonResponse("{\"status\":\"ok\"}") }
         router.get("/readyz") { _, _ in
             let storeOK = await runtime.log.isWritable()
@@ -44,7 +44,8 @@ struct HealthRoutes {
             return jsonResponse("{\"ready\":\(ready),\"store\":\(storeOK ? "\"writable\"" : "\"unavailable\""),\"mqtt\":\(mqttText)}",
                                 status: ready ? .ok : .serviceUnavailable)
         }
-        router.get("/metrics") { _, _ in
+        router.get("/metrics") { _, context in
+            try context.requireAdmin()
             var bytes: [UInt8] = []
             runtime.metrics.emit(into: &bytes)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

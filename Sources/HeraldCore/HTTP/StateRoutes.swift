@@ -4,20 +4,23 @@ import Hummingbird
 struct StateRoutes {
     let runtime: HeraldRuntime
 
-    func register(on router: Router<BasicRequestContext>) {
-        router.get("/api/jobs") { _, _ in
-            jsonResponse("{\"jobs\":[" + (try runtime.log.jobs()).map(\.json).joined(separator: ",") + "]}")
+    func register(on router: Router<HeraldRequestContext>) {
+        router.get("/api/jobs") { _, context in
+            let jobs = try runtime.log.jobs().filter { context.access.canRead($0.channel) }
+            return jsonResponse("{\"jobs\":[" + jobs.map(\.json).joined(separator: ",") + "]}")
         }
         router.get("/api/jobs/**") { _, context in
             let key = try context.catchAllSegments().joined(separator: "/")
-            guard let job = try runtime.log.jobs(key: key).first else { throw APIError.notFound("no job with key \(String(reflecting: key))") }
+            guard let job = try runtime.log.jobs(key: key).first(where: { context.access.canRead($0.channel) }) else { throw APIError.notFound("no job with key \(String(reflecting: key))") }
             return jsonResponse(job.json)
         }
-        router.get("/api/alerts") { request, _ in
+        router.get("/api/alerts") { request, context in
             let all = request.queryValue("all") == "1" || request.queryValue("all") == "true"
-            return jsonResponse("{\"alerts\":[" + (try runtime.log.alerts(all: all)).map(\.json).joined(separator: ",") + "]}")
+            let alerts = try runtime.log.alerts(all: all).filter { context.access.canRead($0.channel) }
+            return jsonResponse("{\"alerts\":[" + alerts.map(\.json).joined(separator: ",") + "]}")
         }
         router.post("/api/alerts/**") { _, context in
+            try context.requireAdmin()
             var segments = try context.catchAllSegments()
             guard segments.count >= 2, segments.removeLast() == "ack" else {
                 throw APIError.notFound("use POST /api/alerts/{id}/ack")
@@ -32,8 +35,8 @@ struct StateRoutes {
                 throw APIError.from(appendError: error)
             }
         }
-        router.get("/api/snapshot") { request, _ in
-            jsonResponse(try runtime.log.fullSnapshot(matching: try request.eventFilter()).json)
+        router.get("/api/snapshot") { request, context in
+            jsonResponse(try runtime.log.fullSnapshot(matching: context.access.narrow(try request.eventFilter())).json)
         }
     }
 }

@@ -5,9 +5,9 @@ import Hummingbird
 struct StreamRoutes {
     let runtime: HeraldRuntime
 
-    func register(on router: Router<BasicRequestContext>) {
-        router.get("/sse") { request, _ in
-            try await stream(request, filter: try request.eventFilter())
+    func register(on router: Router<HeraldRequestContext>) {
+        router.get("/sse") { request, context in
+            try await stream(request, filter: context.access.narrow(try request.eventFilter()))
         }
         router.get("/channels/**") { request, context in
             var segments = try context.catchAllSegments()
@@ -16,6 +16,7 @@ struct StreamRoutes {
             }
             let name = segments.joined(separator: "/")
             do { try Names.validateChannel(name, allowReserved: true) } catch let error as InvalidName { throw APIError.badRequest(error.description) }
+            try context.requireRead(name)
             return try await stream(request, filter: try request.eventFilter(defaultChannel: name).narrowed(to: name))
         }
     }

@@ -83,7 +83,7 @@ public final class Hub: Sendable {
 
     /// Live subscribers whose selectors take this channel.
     public func subscriberCount(channel: String) -> Int {
-        subscribers.withLock { $0.byID.values.count { $0.filter.selectors.matches(channel) } }
+        subscribers.withLock { $0.byID.values.count { $0.filter.matches(channel: channel) } }
     }
 
     /// Hands committed events to the fan-out queue and returns; waits only while 256 commits are

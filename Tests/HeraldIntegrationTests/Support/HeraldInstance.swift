@@ -46,7 +46,7 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
     func get(_ path: String, headers: [(String, String)] = []) async throws -> (status: Int, body: String) {
         var request = HTTPClientRequest(url: baseURL + path)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let response = try await testHTTPClient.execute(request, timeout: .seconds(10))
+        let response = try await executeRetryingClosedConnection(request)
         return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 64 << 20)))
     }
 
@@ -55,7 +55,7 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: body))
-        let response = try await testHTTPClient.execute(request, timeout: .seconds(10))
+        let response = try await executeRetryingClosedConnection(request)
         return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
     }
 
@@ -82,9 +82,10 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
     }
 
     /// Reads a stream until `stop` says so; a stream idle for 5 s fails (the client's read timeout).
-    func stream(_ path: String, lastEventId: String? = nil,
+    func stream(_ path: String, lastEventId: String? = nil, headers: [(String, String)] = [],
                 until stop: @escaping @Sendable ([SSEParser.Event]) -> Bool) async throws -> [SSEParser.Event] {
         var client = SSEClient(url: baseURL + path, lastEventId: lastEventId, httpClient: testHTTPClient)
+        client.headers = headers
         let collected = Collected()
         struct Done: Error {}
         do {
@@ -94,6 +95,18 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
             }
         } catch is Done {}
         return collected.events
+    }
+}
+
+/// Herald closes a connection after a stream ends; a pooled connection can be picked just as that
+/// close arrives. Like a browser, try such a request once more on a new connection.
+func executeRetryingClosedConnection(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+    do {
+        return try await testHTTPClient.execute(request, timeout: .seconds(10))
+    } catch let error as HTTPClientError where error == .remoteConnectionClosed {
+        return try await testHTTPClient.execute(request, timeout: .seconds(10))
+    } catch let error as ChannelError where error == .ioOnClosedChannel {
+        return try await testHTTPClient.execute(request, timeout: .seconds(10))
     }
 }
 

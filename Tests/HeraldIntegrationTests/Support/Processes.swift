@@ -69,6 +69,8 @@ final class ChildProcess: @unchecked Sendable {  // `process` is only driven by 
         process.standardOutput = log
         process.standardError = log
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // Herald's default web root (`Web`) is relative to where it runs.
+        process.currentDirectoryURL = URL(fileURLWithPath: repositoryRoot)
         try process.run()
     }
 

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Herald side by side with nchan (Debian's nginx + libnginx-mod-nchan, one worker, loopback,
+# a 100-message buffer): the same herald-bench loads against both, one fresh server per load,
+# then Herald-only figures (MQTT fan-out and ingest, replay). Prints each run's table, then
+# the ratios Herald / nchan. Every run is bounded in count and time; everything listens on
+# 127.0.0.1 only and is stopped at the end.
+#
+# Usage: Benchmarks/compare.sh [--quick]   (--quick: a tenth of the clients, for a smoke run)
+# Results: the JSON lines are kept in $RESULTS (default: Benchmarks/results.jsonl).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+results=${RESULTS:-$root/Benchmarks/results.jsonl}
+SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+
+# What the comparison needs, from Debian, only if missing.
+missing=""
+for p in nginx libnginx-mod-nchan mosquitto libmosquitto-dev; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+    echo "installing:$missing" >&2
+    $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2
+fi
+# Debian's nginx service must not hold port 80 or run workers we would then measure by mistake:
+# we start our own nginx with its own prefix and never touch the system one.
+[ -x .build/release/herald ] && [ -x .build/release/herald-bench ] && [ -z "${REBUILD:-}" ] || {
+    swift build -c release --product herald >&2
+    swift build -c release --product herald-bench >&2
+}
+bench=.build/release/herald-bench
+herald=.build/release/herald
+
+work=$(mktemp -d /tmp/herald-compare.XXXXXX)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)"   # the servers inherit it: 10,000 connections need more than 1024
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; echo "nothing listens on $1" >&2; exit 1; }
+
+# --- servers -------------------------------------------------------------------------------
+server_pid=""; measured_pid=""; port=""
+start_nchan() {
+    port=$(free_port)
+    rm -rf "$work/nginx"; mkdir -p "$work/nginx"
+    sed -e "s|@WORK@|$work/nginx|g" -e "s|@PORT@|$port|g" \
+        -e "s|@USER@|$([ "$(id -u)" = 0 ] && echo 'user root;')|" Benchmarks/nchan.conf.in > "$work/nginx/nginx.conf"
+    nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" > "$work/nginx/stdout.log" 2>&1 &
+    server_pid=$!; pids+=("$server_pid")
+    wait_port "$port"
+    # The one worker does the work; the master only supervises it.
+    measured_pid=$(cat "/proc/$server_pid/task/$server_pid/children" | awk '{print $1}')
+}
+start_herald() {  # $1: mqtt URL or "none"
+    port=$(free_port)
+    rm -f "$work"/herald.sqlite*
+    # Connection limits (when this Herald has them) must not stop 10,000 clients from one address.
+    local config="$work/herald.yaml"
+    printf 'server:\n  max_connections: 20000\n  max_connections_per_client: 20000\n' > "$config"
+    "$herald" check-config "$config" >/dev/null 2>&1 || : > "$config"
+    "$herald" serve --config "$config" --listen "127.0.0.1:$port" --db "$work/herald.sqlite" --mqtt "$1" \
+        --log-level warning > "$work/herald.log" 2>&1 &
+    server_pid=$!; pids+=("$server_pid")
+    wait_port "$port"
+    measured_pid=$server_pid
+}
+stop_server() {
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+}
+
+run_bench() {  # $1: load name, $2: server kind, rest: herald-bench arguments
+    local name=$1 kind=$2; shift 2
+    "$bench" "$@" --server "$kind" --url "http://127.0.0.1:$port" --server-pid "$measured_pid" > "$work/last.out"
+    head -n -1 "$work/last.out" >&2
+    tail -n 1 "$work/last.out" | sed "s/^{/{\"load\":\"$name\",/" >> "$results"
+}
+
+scale() { [ "$quick" = 1 ] && echo $(( $1 / 10 )) || echo "$1"; }
+
+# --- the same loads against both -----------------------------------------------------------
+: > "$results"
+# name clients events rate drop
+loads=(
+    "cpu      $(scale 1000)  2000 200 0"
+    "p99-1k   $(scale 1000)   300  20 0"
+    "p99-5k   $(scale 5000)    75   5 0"
+    "hold-10k $(scale 10000)   50   5 0"
+    "drop-30  $(scale 1000)  1000 100 0.3"
+)
+for load in "${loads[@]}"; do
+    read -r name clients events rate drop <<< "$load"
+    for kind in nchan herald; do
+        echo "== $name: $kind, $clients clients, $events events at $rate/s, drop $drop" >&2
+        if [ "$kind" = nchan ]; then start_nchan; else start_herald none; fi
+        run_bench "$name" "$kind" fanout --clients "$clients" --events "$events" --rate "$rate" --drop "$drop" --timeout 150
+        stop_server
+    done
+done
+
+# --- Herald only: MQTT, ingest, replay -----------------------------------------------------
+mport=$(free_port)
+{
+    echo "listener $mport 127.0.0.1"; echo "allow_anonymous true"; echo "persistence false"
+    echo "max_queued_messages 0"; echo "max_inflight_messages 100"
+    [ "$(id -u)" = 0 ] && echo "user root"
+} > "$work/mosquitto.conf"
+/usr/sbin/mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 & pids+=($!)
+wait_port "$mport"
+
+echo "== mqtt fan-out: herald, $(scale 1000) clients, 1000 messages at 100/s" >&2
+start_herald "mqtt://127.0.0.1:$mport"; sleep 1
+run_bench mqtt-1k herald fanout --publish mqtt --mqtt "mqtt://127.0.0.1:$mport" --channel sensors \
+    --clients "$(scale 1000)" --events 1000 --rate 100 --timeout 120
+stop_server
+
+echo "== mqtt ingest: herald, 50000 QoS 1 messages as fast as possible" >&2
+start_herald "mqtt://127.0.0.1:$mport"; sleep 1
+run_bench ingest herald ingest --mqtt "mqtt://127.0.0.1:$mport" --messages 50000 --timeout 150
+stop_server
+
+echo "== replay: herald, 200000 events from id 0" >&2
+start_herald none
+run_bench replay herald replay --events 200000 --timeout 150
+stop_server
+
+python3 Benchmarks/ratios.py "$results"

@@ -1,0 +1,56 @@
+import Hummingbird
+import HummingbirdCore
+import HummingbirdHTTP2
+import HummingbirdTLS
+import Logging
+import NIOSSL
+
+extension HeraldServer {
+    /// The HTTP side: middleware in the order a request meets it, then the routes.
+    static func makeApplication(runtime: HeraldRuntime, onListening: @escaping @Sendable (Int) async -> Void) throws -> some ApplicationProtocol {
+        let server = runtime.config.server
+        let authority = TokenAuthority(runtime.config.tokens)
+        let router = Router(context: HeraldRequestContext.self)
+        router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: ConnectionLimits.Middleware(limits: ConnectionLimits(
+            maxTotal: server.maxConnections, maxPerClient: server.maxConnectionsPerClient)))
+        if !server.corsOrigins.isEmpty { router.add(middleware: CORSAllowList(origins: Set(server.corsOrigins))) }
+        // Static files need no token (the page shows its own sign-in); no-cache makes browsers
+        // revalidate (ETag), so an upgraded app.js is picked up at once.
+        router.add(middleware: StaticFiles(root: server.webRoot, logger: runtime.logger))
+        router.add(middleware: AuthMiddleware(authority: authority, log: runtime.log, allowQueryToken: server.allowQueryToken))
+        SessionRoutes(runtime: runtime, authority: authority).register(on: router)
+        StreamRoutes(runtime: runtime).register(on: router)
+        PublishRoutes(runtime: runtime).register(on: router)
+        QueryRoutes(runtime: runtime).register(on: router)
+        StateRoutes(runtime: runtime).register(on: router)
+        HealthRoutes(runtime: runtime).register(on: router)
+
+        let listen = server.listen
+        let logger = runtime.logger
+        return Application(
+            router: router,
+            server: try serverBuilder(server),
+            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "Herald"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? listen.port
+                logger.notice("listening", metadata: ["address": "\(listen.host):\(port)", "tls": "\(server.tlsCertificate != nil)"])
+                await onListening(port)
+            },
+            logger: logger)
+    }
+
+    /// HTTP/1.1, or with a certificate HTTPS offering HTTP/2 (ALPN), which lifts the browsers'
+    /// limit of six connections per origin.
+    static func serverBuilder(_ server: HeraldConfig.Server) throws -> HTTPServerBuilder {
+        guard let certificate = server.tlsCertificate, let key = server.tlsKey else { return .http1() }
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+            let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain,
+                                                               privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            return try .http2Upgrade(tlsConfiguration: tls)
+        } catch {
+            throw StartupError(description: "cannot use server.tls (cert \(certificate), key \(key)): \(error)")
+        }
+    }
+}

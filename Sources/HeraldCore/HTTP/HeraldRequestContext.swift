@@ -1,0 +1,15 @@
+import Hummingbird
+import NIOCore
+
+/// The request context of every Herald route: who is asking, and from where.
+public struct HeraldRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+    /// Set by `AuthMiddleware`.
+    public var access = Access.everything
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// The dashboard's files from the web root, and nothing outside it: `..` in any spelling
+/// (`%2e%2e`, `%252e` decoded twice), NUL, backslashes, and symlinks that lead out of the root
+/// all answer 404, the same as a file that is not there.
+struct StaticFiles: RouterMiddleware {
+    typealias Context = HeraldRequestContext
+    let files: FileMiddleware<HeraldRequestContext, LocalFileSystem>
+    let root: String
+    let realRoot: String
+
+    init(root: String, logger: Logger) {
+        self.root = root
+        self.realRoot = URL(fileURLWithPath: root).resolvingSymlinksInPath().standardizedFileURL.path
+        self.files = FileMiddleware(root, cacheControl: .init([(MediaType(type: .any), [.noCache])]),
+                                    searchForIndexHtml: true, logger: logger)
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method == .get || request.method == .head else { return try await next(request, context) }
+        switch lookup(request.uri.path) {
+        case .outside:
+            throw APIError.notFound("no such file")
+        case .absent:
+            return try await next(request, context)
+        case .file:
+            // Served here, before authentication: the page must load to show its sign-in.
+            return try await files.handle(request, context: context) { _, _ in throw APIError.notFound("no such file") }
+        }
+    }
+
+    enum Lookup { case file, absent, outside }
+
+    func lookup(_ rawPath: String) -> Lookup {
+        guard isInsideRoot(rawPath) else { return .outside }
+        var isDirectory: ObjCBool = false
+        let path = root + "/" + (rawPath.removingPercentEncoding ?? rawPath)
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return .absent }
+        if isDirectory.boolValue, !FileManager.default.fileExists(atPath: path + "/index.html") { return .absent }
+        return .file
+    }
+
+    func isInsideRoot(_ rawPath: String) -> Bool {
+        // Decoding until nothing changes catches double encoding.
+        var path = rawPath
+        for _ in 0..<3 {
+            guard let decoded = path.removingPercentEncoding else { return false }
+            if decoded == path { break }
+            path = decoded
+        }
+        if path.contains("..") || path.contains("\0") || path.contains("\\") { return false }
+        let candidate = URL(fileURLWithPath: root + "/" + path)
+        guard FileManager.default.fileExists(atPath: candidate.path) else { return true }  // not a file: the routes decide
+        let real = candidate.resolvingSymlinksInPath().standardizedFileURL.path
+        return real == realRoot || real.hasPrefix(realRoot + "/")
+    }
+}
