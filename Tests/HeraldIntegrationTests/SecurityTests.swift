@@ -162,4 +162,24 @@ import Testing
         _ = try await response.body.collect(upTo: 1024)
         try await client.shutdown()
     }
+
+    @Test func slowAndOversizeRequestHeadsAreCutOff() async throws {
+        let dir = try TempDir()
+        let herald = try await HeraldInstance(dir: dir, config: "server: { header_timeout_seconds: 0.5, keepalive_seconds: 0.2, max_header_bytes: 4096 }")
+        let slow = try RawClient(port: herald.port, request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1")
+        #expect(slow.readsToEnd(within: 3), "a client that never finishes its head is disconnected")
+        let huge = try RawClient(port: herald.port,
+                                 request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: \(String(repeating: "a", count: 8000))\r\n\r\n")
+        #expect(huge.readsToEnd(within: 3))
+        // A stream outlives the head deadline: only the head is timed.
+        let keepalives = try await streamComments(herald, seconds: 1.5)
+        #expect(keepalives >= 3, "the stream stayed open past the head deadline")
+    }
+
+    /// Counts `:keepalive` comments on a stream for a while.
+    func streamComments(_ herald: HeraldInstance, seconds: Double) async throws -> Int {
+        let client = try RawClient(port: herald.port, request: "GET /sse?channel=none&replay=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                                   receiveBuffer: 65536)
+        return client.count(of: ":keepalive", within: seconds)
+    }
 }

@@ -70,7 +70,7 @@ struct ConfigReader {
     mutating func readServer(_ node: Node, into server: inout HeraldConfig.Server) {
         let known: Set = ["listen", "web_root", "keepalive_seconds", "replay", "allow_anonymous",
                           "max_body_bytes", "subscriber_queue", "cors_origins", "allow_query_token", "max_connections",
-                          "max_connections_per_client", "session_hours", "tls"]
+                          "max_connections_per_client", "session_hours", "tls", "max_header_bytes", "header_timeout_seconds"]
         for (key, value) in members(node, "server", known: known) {
             switch key {
             case "cors_origins": server.corsOrigins = strings(value, key)
@@ -79,6 +79,9 @@ struct ConfigReader {
             case "max_connections_per_client":
                 server.maxConnectionsPerClient = int(value, key, 1...1_000_000) ?? server.maxConnectionsPerClient
             case "session_hours": server.sessionHours = number(value, key, min: 0.01) ?? server.sessionHours
+            case "max_header_bytes": server.maxHeaderBytes = int(value, key, 1024...1_048_576) ?? server.maxHeaderBytes
+            case "header_timeout_seconds":
+                server.headerTimeoutSeconds = number(value, key, min: 0.1) ?? server.headerTimeoutSeconds
             case "tls":
                 for (name, setting) in members(value, "server.tls", known: ["cert", "key"]) {
                     if name == "cert" { server.tlsCertificate = string(setting, name) } else { server.tlsKey = string(setting, name) }

@@ -16,6 +16,9 @@ public struct HeraldConfig: Sendable {
         public var maxConnections = 10_000
         public var maxConnectionsPerClient = 64
         public var sessionHours = 168.0
+        /// Largest request head, and how long a client may take to send it.
+        public var maxHeaderBytes = 16_384
+        public var headerTimeoutSeconds = 10.0
         public var tlsCertificate: String?
         public var tlsKey: String?
     }

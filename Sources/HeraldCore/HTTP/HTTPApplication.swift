@@ -3,6 +3,7 @@ import HummingbirdCore
 import HummingbirdHTTP2
 import HummingbirdTLS
 import Logging
+import NIOCore
 import NIOSSL
 
 extension HeraldServer {
@@ -43,7 +44,13 @@ extension HeraldServer {
     /// HTTP/1.1, or with a certificate HTTPS offering HTTP/2 (ALPN), which lifts the browsers'
     /// limit of six connections per origin.
     static func serverBuilder(_ server: HeraldConfig.Server) throws -> HTTPServerBuilder {
-        guard let certificate = server.tlsCertificate, let key = server.tlsKey else { return .http1() }
+        guard let certificate = server.tlsCertificate, let key = server.tlsKey else {
+            let headerLimit = server.maxHeaderBytes
+            let headTimeout = TimeAmount.milliseconds(Int64(server.headerTimeoutSeconds * 1000))
+            return .http1(configuration: .init(
+                additionalChannelHandlers: [RequestHeadDeadline(timeout: headTimeout)],
+                httpDecoderConfiguration: .init(maxHeaderFieldSize: headerLimit, maxHeaderListSize: headerLimit)))
+        }
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
             let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain,

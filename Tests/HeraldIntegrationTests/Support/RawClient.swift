@@ -35,5 +35,20 @@ final class RawClient: Sendable {
         return false
     }
 
+    /// Reads for `seconds` and counts how often `text` appears.
+    func count(of text: String, within seconds: Double) -> Int {
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let deadline = Date().addingTimeInterval(seconds)
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while Date() < deadline {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n == 0 { break }
+            if n > 0 { received += buffer[..<n] }
+        }
+        return String(decoding: received, as: UTF8.self).components(separatedBy: text).count - 1
+    }
+
     deinit { close(fd) }
 }
