@@ -81,3 +81,8 @@ check-systemd: build
 
 clean:
 	rm -rf .build
+
+# libFuzzer over the SSE parser, selectors and the publish body decoder (not in `make test`).
+.PHONY: fuzz
+fuzz:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} Scripts/fuzz.sh
