@@ -82,7 +82,7 @@ check-systemd: build
 clean:
 	rm -rf .build
 
-# libFuzzer over the SSE parser, selectors and the publish body decoder (not in `make test`).
+# libFuzzer over the SSE parser, selectors, the publish body decoder and the config loader (not in `make test`).
 .PHONY: fuzz
 fuzz:
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} Scripts/fuzz.sh

@@ -216,7 +216,7 @@ extension ConfigReader {
                 case "name": token.name = string(value, name) ?? ""
                 case "sha256":
                     let hex = (string(value, name) ?? "").lowercased()
-                    if TokenAuthority.bytes(fromHex: hex) == nil {
+                    if TokenConfig.digestBytes(hex) == nil {
                         fail(value, "sha256 must be 64 hex digits (herald token new NAME prints one)")
                     }
                     token.sha256 = hex

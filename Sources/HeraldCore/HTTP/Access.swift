@@ -24,24 +24,6 @@ public struct Access: Sendable {
     }
 }
 
-/// One configured token: its SHA-256 and its scopes.
-public struct TokenConfig: Sendable, Equatable {
-    public var name: String
-    /// Lowercase hex of SHA-256 of the token.
-    public var sha256: String
-    public var subscribe: [String]
-    public var publish: [String]
-    public var admin: Bool
-
-    public init(name: String, sha256: String, subscribe: [String] = ["#"], publish: [String] = [], admin: Bool = false) {
-        self.name = name
-        self.sha256 = sha256
-        self.subscribe = subscribe
-        self.publish = publish
-        self.admin = admin
-    }
-}
-
 /// Checks presented tokens against the configured hashes.
 public struct TokenAuthority: Sendable {
     struct Entry: Sendable {
@@ -53,7 +35,7 @@ public struct TokenAuthority: Sendable {
 
     public init(_ tokens: [TokenConfig]) {
         entries = tokens.map { token in
-            Entry(digest: Self.bytes(fromHex: token.sha256) ?? [],
+            Entry(digest: TokenConfig.digestBytes(token.sha256) ?? [],
                   access: Access(name: token.name,
                                  subscribe: SelectorSet(token.subscribe.compactMap { try? Selector($0) }),
                                  publish: SelectorSet(token.publish.compactMap { try? Selector($0) }),
@@ -87,17 +69,6 @@ public struct TokenAuthority: Sendable {
 
     public static func sha256Hex(_ text: String) -> String {
         SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
-    }
-
-    static func bytes(fromHex hex: String) -> [UInt8]? {
-        let characters = Array(hex.utf8)
-        guard characters.count == 64 else { return nil }
-        var bytes: [UInt8] = []
-        for index in stride(from: 0, to: 64, by: 2) {
-            guard let byte = UInt8(String(decoding: characters[index...index + 1], as: UTF8.self), radix: 16) else { return nil }
-            bytes.append(byte)
-        }
-        return bytes
     }
 
     /// A fresh random token: 32 bytes, URL-safe base64.
