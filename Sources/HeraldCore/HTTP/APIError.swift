@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Metrics
 
 /// Every error Herald answers with: JSON `{"error", "detail"}` and the right status.
 public struct APIError: HTTPResponseError, CustomStringConvertible {
@@ -60,6 +61,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             answer.headers = error.headers
             throw answer
         } catch let error as any HTTPResponseError {
+            if error.status == .contentTooLarge {
+                Counter(label: "herald_http_refused_total", dimensions: [("reason", "body_size")]).increment()
+            }
             let detail = error.status == .contentTooLarge ? "the request body is larger than the configured limit" : "\(error)"
             throw APIError(error.status, error.status.reasonPhrase.lowercased(), detail: detail)
         } catch {
