@@ -21,8 +21,22 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
     for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 0.1; done
 fi
 
-config=()
-[ -f herald.yaml ] && config=(--config herald.yaml)
+# ./herald.yaml when you have one; otherwise a demo configuration with an alert rule and stale
+# sensors, so the dashboard shows all it can.
+if [ -f herald.yaml ]; then
+    config=(--config herald.yaml)
+else
+    cat > "$state/demo.yaml" <<'YAML'
+routes:
+  - { topic: "sensors/+/+", channel: sensors, type: reading, key: "{1}/{2}", stale_after: 30s }
+  - { topic: "jobs/+/progress", channel: jobs, kind: job, key: "{1}" }
+  - { topic: "alerts/#", channel: alerts, kind: alert, key: "{#}" }
+alert_rules:
+  - { name: greenhouse-hot, channel: sensors, key: greenhouse/temp, field: value, above: 30, clear_below: 29, severity: warning }
+  - { name: power-peak, channel: sensors, key: house/power, field: value, above: 2500, clear_below: 2000, severity: critical }
+YAML
+    config=(--config "$state/demo.yaml")
+fi
 "$bin" serve "${config[@]}" &
 pids+=($!)
 for _ in $(seq 100); do curl -fsS http://127.0.0.1:8080/healthz >/dev/null 2>&1 && break; sleep 0.1; done
