@@ -49,11 +49,12 @@ DESTDIR ?=
 .PHONY: install deb check-systemd
 
 # The release binary carries the Swift runtime (--static-swift-stdlib), so a gateway needs only
-# libmosquitto1 and libsqlite3-0. The unit and the example configuration name /usr; another
-# PREFIX is written into them. An existing configuration is never overwritten.
+# libmosquitto1 and libsqlite3-0 beyond libc, libstdc++ and zlib; stripped, as debug info would
+# double its size. The unit and the example configuration name /usr; another PREFIX is written
+# into them. An existing configuration is never overwritten.
 install: deps
 	$(SWIFT) build -c release --static-swift-stdlib --product herald
-	install -D -m 0755 .build/release/herald $(DESTDIR)$(PREFIX)/bin/herald
+	install -D -s -m 0755 .build/release/herald $(DESTDIR)$(PREFIX)/bin/herald
 	install -d $(DESTDIR)/lib/systemd/system $(DESTDIR)$(PREFIX)/share/herald/web
 	sed 's|/usr/bin/herald|$(PREFIX)/bin/herald|' Systemd/herald.service > $(DESTDIR)/lib/systemd/system/herald.service
 	chmod 0644 $(DESTDIR)/lib/systemd/system/herald.service

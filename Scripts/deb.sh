@@ -8,6 +8,7 @@ version=${VERSION:-0.1.0}
 arch=$(dpkg --print-architecture)
 stage=$(mktemp -d /tmp/herald-deb.XXXXXX)
 trap 'rm -rf "$stage"' EXIT
+chmod 0755 "$stage"  # becomes / in the package
 
 make --no-print-directory install DESTDIR="$stage" PREFIX=/usr
 
@@ -21,7 +22,7 @@ done
 needed=$(objdump -p "$stage/usr/bin/herald" | awk '/NEEDED/ {print $2}' | sort | tr '\n' ' ')
 for lib in $needed; do
     case $lib in
-        libmosquitto.so.1|libsqlite3.so.0|libstdc++.so.6|libgcc_s.so.1|libc.so.6|libm.so.6|ld-linux*) ;;
+        libmosquitto.so.1|libsqlite3.so.0|libz.so.1|libstdc++.so.6|libgcc_s.so.1|libc.so.6|libm.so.6|ld-linux*) ;;
         *) echo "deb: herald needs $lib, which Depends does not cover" >&2; exit 1 ;;
     esac
 done
@@ -32,7 +33,7 @@ Package: herald
 Version: $version
 Architecture: $arch
 Maintainer: Herald developers <herald@localhost>
-Depends: libc6, libgcc-s1, libstdc++6, libmosquitto1, libsqlite3-0
+Depends: libc6, libgcc-s1, libstdc++6, zlib1g, libmosquitto1, libsqlite3-0
 Recommends: mosquitto
 Section: net
 Priority: optional

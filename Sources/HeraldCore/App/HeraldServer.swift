@@ -12,7 +12,18 @@ public enum HeraldServer {
     /// One registry per process: swift-metrics can only be bootstrapped once.
     public static let metrics: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // A commit takes about a millisecond: the default buckets (5 ms and up) would put them all in one.
+        factory.durationHistogramBuckets["herald_commit_seconds"] = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2.5),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2),
+        ]
+        MetricsSystem.bootstrap(factory)
+        // Series exist from the start, at 0, so rates and alerts work before the first event.
+        for counter in ["herald_events_stored_total", "herald_deliveries_total", "herald_subscribers_dropped_total"] {
+            Counter(label: counter).increment(by: 0)
+        }
+        Gauge(label: "herald_sse_clients").record(0)
         return registry
     }()
 
