@@ -87,3 +87,13 @@ clean:
 .PHONY: fuzz
 fuzz:
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-60} Scripts/fuzz.sh
+
+# Bounded mixed load (HTTP, MQTT, a resuming subscriber) printing RSS, fds, latency and loss over
+# time: SOAK_SECONDS (default 600). `chaos` is the same load with a SIGKILL loop, CHAOS_SECONDS
+# (default 300). Both use the release build if there is one (HERALD_BIN overrides); not in `make test`.
+.PHONY: soak chaos
+soak:
+	Scripts/soak.sh
+
+chaos:
+	Scripts/chaos.sh

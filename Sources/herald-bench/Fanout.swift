@@ -22,7 +22,7 @@ struct Fanout: AsyncParsableCommand {
     @OptionGroup var load: LoadOptions
 
     func run() async throws {
-        try await FanoutRun(server: server, load: load, bench: "fanout").execute().print()
+        try await FanoutRun(server: server, load: load.config, bench: "fanout").execute().print()
     }
 }
 
@@ -45,7 +45,7 @@ struct Ingest: AsyncParsableCommand {
     var timeout: Double = 180
 
     func run() async throws {
-        var load = LoadOptions()
+        var load = LoadConfig()
         load.clients = 1
         load.events = messages
         load.rate = 0
@@ -89,6 +89,12 @@ struct LoadOptions: ParsableArguments {
     @Option(help: "Upper bound on the whole run, seconds.")
     var timeout: Double = 180
 
+    var config: LoadConfig {
+        LoadConfig(clients: clients, events: events, rate: rate, publish: publish, mqtt: mqtt, topic: topic,
+                   inflight: inflight, drop: drop, threads: threads, connectConcurrency: connectConcurrency,
+                   settle: settle, drain: drain, timeout: timeout)
+    }
+
     func validate() throws {
         guard (1...20_000).contains(clients) else { throw ValidationError("--clients must be 1...20000") }
         guard (1...10_000_000).contains(events) else { throw ValidationError("--events must be 1...10000000") }
@@ -98,10 +104,27 @@ struct LoadOptions: ParsableArguments {
     }
 }
 
+/// The load of one run, as parsed (`LoadOptions`) or set by a command (`Ingest`).
+struct LoadConfig {
+    var clients = 100
+    var events = 1_000
+    var rate: Double = 100
+    var publish = PublishKind.http
+    var mqtt = "mqtt://127.0.0.1:1883"
+    var topic = "sensors/bench/fanout"
+    var inflight: Int32 = 1_000
+    var drop: Double = 0
+    var threads = 2
+    var connectConcurrency = 128
+    var settle: Double = 2
+    var drain: Double = 10
+    var timeout: Double = 180
+}
+
 /// One bounded run: connect, settle, publish, drain, collect.
 struct FanoutRun {
     let server: ServerOptions
-    let load: LoadOptions
+    let load: LoadConfig
     let bench: String
 
     func execute() async throws -> Report {

@@ -34,6 +34,7 @@ public final class EventLog: Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
+        try Self.refuseNewerSchema(at: options.path)
         self.pool = try DatabasePool(path: options.path, configuration: config)
         self.options = options
         self.logger = logger
@@ -46,6 +47,25 @@ public final class EventLog: Sendable {
             try db.execute(sql: "INSERT OR IGNORE INTO channels(name) VALUES (?)", arguments: [options.semantics.alertsChannel])
         }
         try knownChannels.load(from: pool)
+    }
+
+    /// A database written by a newer Herald is refused before anything opens it for writing,
+    /// so the file is left exactly as it was.
+    static func refuseNewerSchema(at path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        // immutable=1: no locks, no -shm or -wal file created beside it.
+        let uriPath = path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? path
+        let probe = try DatabaseQueue(path: "file:\(uriPath)?immutable=1", configuration: readOnly)
+        defer { try? probe.close() }
+        let (superseded, applied) = try probe.read { db in
+            (try migrator.hasBeenSuperseded(db), try migrator.appliedIdentifiers(db))
+        }
+        guard superseded else { return }
+        let unknown = applied.subtracting(migrator.migrations).sorted().joined(separator: ", ")
+        throw StoreError(description: "the database \(path) was written by a newer Herald (unknown migrations: \(unknown)); "
+                         + "upgrade Herald or point store.path at another file")
     }
 
     // MARK: Reads
@@ -208,6 +228,10 @@ public struct Snapshot: Sendable {
             + "],\"jobs\":[" + jobs.map(\.json).joined(separator: ",")
             + "],\"alerts\":[" + alerts.map(\.json).joined(separator: ",") + "]}"
     }
+}
+
+public struct StoreError: Error, CustomStringConvertible {
+    public var description: String
 }
 
 /// Channel names seen in the log, so that wildcard selectors can become an SQL `IN` list.

@@ -25,7 +25,10 @@ final class SubscriberQueue: Sendable {
 
     private struct State {
         var items: [Delivery] = []
-        var waiter: CheckedContinuation<Deliveries?, Never>?
+        /// Unsafe rather than checked: a checked continuation allocates a canary per wait, i.e.
+        /// per delivery. Exactly-once holds because whoever resumes it first takes it out under
+        /// the lock (`push`, `finish`).
+        var waiter: UnsafeContinuation<Deliveries?, Never>?
         var endWaiters: [CheckedContinuation<Void, Never>] = []
         var end: End?
     }
@@ -40,7 +43,7 @@ final class SubscriberQueue: Sendable {
     /// False when the queue overflowed (and is now ended).
     @discardableResult
     func push(_ delivery: Delivery) -> Bool {
-        let (waiter, accepted) = state.withLock { state -> (CheckedContinuation<Deliveries?, Never>?, Bool) in
+        let (waiter, accepted) = state.withLock { state -> (UnsafeContinuation<Deliveries?, Never>?, Bool) in
             guard state.end == nil else { return (nil, false) }
             if let waiter = state.waiter {
                 state.waiter = nil
@@ -99,7 +102,7 @@ final class SubscriberQueue: Sendable {
     /// per event would cost a status record each time): the caller wraps its whole loop in one
     /// that calls `finish(.shutdown)`, which ends the wait. See `EventStream.deliver`.
     func next() async -> Deliveries? {
-        await withCheckedContinuation { continuation in
+        await withUnsafeContinuation { continuation in
             let ready: Deliveries?? = state.withLock { state in
                 if !state.items.isEmpty {
                     defer { state.items = [] }

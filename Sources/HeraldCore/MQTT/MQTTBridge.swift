@@ -54,8 +54,12 @@ final class MQTTBridge: Service, Sendable {
         clientBox.withLock { $0 = client }
         try client.start()
         runtime.logger.info("mqtt bridge started", metadata: ["broker": "\(options.host):\(options.port)", "client_id": "\(options.clientID)"])
-        try? await gracefulShutdown()
-        stopping.store(true, ordering: .sequentiallyConsistent)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.heartbeat(client) }
+            try? await gracefulShutdown()
+            stopping.store(true, ordering: .sequentiallyConsistent)
+            group.cancelAll()
+        }
         // Disconnect cleanly: the broker keeps the persistent session and queues for our return.
         client.stop()
         clientBox.withLock { $0 = nil }
@@ -76,7 +80,8 @@ final class MQTTBridge: Service, Sendable {
         }
         let client = clientBox.withLock { $0 }
         var mids = Set<Int32>()
-        for filter in filters {
+        liveness.withLock { $0 = Liveness(transportUp: true, responsive: true, lastEcho: Clock.nowMilliseconds()) }
+        for filter in filters + [heartbeatTopic] {
             do {
                 if let mid = try client?.subscribe(filter, qos: qos) { mids.insert(mid) }
             } catch {
@@ -103,11 +108,71 @@ final class MQTTBridge: Service, Sendable {
     }
 
     private func disconnected(code: Int32) {
+        let wasResponsive = liveness.withLock { liveness in
+            defer { liveness.transportUp = false }
+            return liveness.responsive
+        }
         runtime.mqttConnected.withLock { $0 = false }
         Gauge(label: "herald_mqtt_connected").record(0)
         let reason = code == 0 ? "disconnected by Herald" : MosquittoClient.errorString(code)
         runtime.logger.warning("mqtt disconnected", metadata: ["reason": "\(reason)"])
-        status("disconnected", "{\"state\":\"disconnected\",\"reason\":\(JSONText.quoted(reason))}")
+        // Already reported when the heartbeat went unanswered.
+        if wasResponsive { status("disconnected", "{\"state\":\"disconnected\",\"reason\":\(JSONText.quoted(reason))}") }
+    }
+
+    // MARK: Heartbeat
+
+    /// libmosquitto notices a silent broker only after two keepalives (a PINGREQ after one, then a
+    /// whole keepalive for the answer), and a frozen broker's kernel still acknowledges TCP. So
+    /// Herald sends itself a QoS 0 message every quarter keepalive and reports the broker down when
+    /// none has come back for a whole keepalive, so a frozen broker is reported within 1.5
+    /// keepalives; libmosquitto still does the reconnecting.
+    struct Liveness {
+        var transportUp = false
+        var responsive = true
+        var lastEcho: Int64 = 0
+    }
+
+    let liveness = Mutex(Liveness())
+    var heartbeatTopic: String { "herald/heartbeat/" + options.clientID }
+
+    private func heartbeat(_ client: MosquittoClient) async {
+        let keepalive = Int64(options.keepaliveSeconds) * 1000
+        var lastSent: Int64 = 0
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .milliseconds(250)) } catch { return }
+            let now = Clock.nowMilliseconds()
+            let (up, silentFor) = liveness.withLock { ($0.transportUp, now - $0.lastEcho) }
+            guard up else { continue }
+            if now - lastSent >= keepalive / 4 {
+                try? client.publish(topic: heartbeatTopic, payload: [], qos: 0, retain: false)
+                lastSent = now
+            }
+            guard silentFor > keepalive else { continue }
+            let changed = liveness.withLock { liveness in
+                defer { liveness.responsive = false }
+                return liveness.responsive
+            }
+            guard changed else { continue }
+            runtime.mqttConnected.withLock { $0 = false }
+            Gauge(label: "herald_mqtt_connected").record(0)
+            let reason = "the broker has not answered for \(silentFor / 1000) s"
+            runtime.logger.warning("mqtt broker not responding", metadata: ["silent_ms": "\(silentFor)"])
+            status("disconnected", "{\"state\":\"disconnected\",\"reason\":\(JSONText.quoted(reason))}")
+        }
+    }
+
+    /// Our own heartbeat came back: the broker is alive (again).
+    private func echoed() {
+        let recovered = liveness.withLock { liveness in
+            liveness.lastEcho = Clock.nowMilliseconds()
+            defer { liveness.responsive = true }
+            return liveness.transportUp && !liveness.responsive
+        }
+        guard recovered else { return }
+        runtime.mqttConnected.withLock { $0 = true }
+        Gauge(label: "herald_mqtt_connected").record(1)
+        status("connected", "{\"state\":\"connected\",\"reason\":\"the broker answers again\"}")
     }
 
     private func status(_ type: String, _ data: String) {
@@ -119,6 +184,7 @@ final class MQTTBridge: Service, Sendable {
 
     /// Runs on libmosquitto's thread; returning acknowledges the message to the broker.
     private func receive(_ message: MQTTMessage) {
+        if message.topic == heartbeatTopic { return echoed() }
         TestHooks.crashIfRequested(.beforeCommit, topic: message.topic)
         let draft = self.draft(for: message)
         var delay: UInt32 = 50_000
