@@ -6,13 +6,14 @@
 # 127.0.0.1 only and is stopped at the end.
 #
 # Usage: Benchmarks/compare.sh [--quick]   (--quick: a tenth of the clients, for a smoke run)
-# Results: the JSON lines are kept in $RESULTS (default: Benchmarks/results.jsonl).
+#        ONLY=shared|herald Benchmarks/compare.sh   runs one half (the other half's results are kept)
+# Results: the JSON lines are kept in $RESULTS (default: /tmp/herald-compare.jsonl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
-results=${RESULTS:-$root/Benchmarks/results.jsonl}
+results=${RESULTS:-/tmp/herald-compare.jsonl}
 SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
 
 # What the comparison needs, from Debian, only if missing.
@@ -84,6 +85,8 @@ run_bench() {  # $1: load name, $2: server kind, rest: herald-bench arguments
 scale() { [ "$quick" = 1 ] && echo $(( $1 / 10 )) || echo "$1"; }
 
 # --- the same loads against both -----------------------------------------------------------
+only=${ONLY:-}
+if [ "$only" != herald ]; then
 : > "$results"
 # name clients events rate drop
 loads=(
@@ -102,8 +105,11 @@ for load in "${loads[@]}"; do
         stop_server
     done
 done
+fi
 
 # --- Herald only: MQTT, ingest, replay -----------------------------------------------------
+if [ "$only" != shared ]; then
+[ "$only" = herald ] && [ -f "$results" ] && sed -i '/"load":"\(mqtt-1k\|ingest\|replay\)"/d' "$results"
 mport=$(free_port)
 {
     echo "listener $mport 127.0.0.1"; echo "allow_anonymous true"; echo "persistence false"
@@ -113,10 +119,10 @@ mport=$(free_port)
 /usr/sbin/mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 & pids+=($!)
 wait_port "$mport"
 
-echo "== mqtt fan-out: herald, $(scale 1000) clients, 1000 messages at 100/s" >&2
+echo "== mqtt fan-out: herald, $(scale 1000) clients, 300 messages at 20/s" >&2
 start_herald "mqtt://127.0.0.1:$mport"; sleep 1
 run_bench mqtt-1k herald fanout --publish mqtt --mqtt "mqtt://127.0.0.1:$mport" --channel sensors \
-    --clients "$(scale 1000)" --events 1000 --rate 100 --timeout 120
+    --clients "$(scale 1000)" --events 300 --rate 20 --timeout 120
 stop_server
 
 echo "== mqtt ingest: herald, 50000 QoS 1 messages as fast as possible" >&2
@@ -128,5 +134,6 @@ echo "== replay: herald, 200000 events from id 0" >&2
 start_herald none
 run_bench replay herald replay --events 200000 --timeout 150
 stop_server
+fi
 
 python3 Benchmarks/ratios.py "$results"

@@ -32,6 +32,11 @@ public enum SSEEncoder {
     }
 
     private static func appendData(_ data: String, to out: inout String) {
+        // The common case (every envelope): one line, appended whole instead of scalar by scalar.
+        if !data.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
+            out += "data: " + data + "\n"
+            return
+        }
         var line = Substring.UnicodeScalarView()
         var scalars = data.unicodeScalars[...]
         while let scalar = scalars.popFirst() {
