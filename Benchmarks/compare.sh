@@ -23,8 +23,8 @@ if [ -n "$missing" ]; then
     echo "installing:$missing" >&2
     $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >&2
 fi
-# Debian's nginx service must not hold port 80 or run workers we would then measure by mistake:
-# we start our own nginx with its own prefix and never touch the system one.
+# Our own nginx runs with its own prefix and configuration on a free port; the system's nginx
+# service (if any) is never touched or measured.
 [ -x .build/release/herald ] && [ -x .build/release/herald-bench ] && [ -z "${REBUILD:-}" ] || {
     swift build -c release --product herald >&2
     swift build -c release --product herald-bench >&2

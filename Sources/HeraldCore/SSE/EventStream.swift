@@ -119,9 +119,12 @@ struct EventStream {
                 defer { subscription.queue.finish(.shutdown) }
                 try await deliver(subscription, after: cursor, to: writer)
             }
-            group.addTask {
-                await subscription.queue.waitUntilEnded()
-                if subscription.queue.end == .overflow { throw SlowSubscriber() }
+            // The stream's own task is the watch (one child task fewer per connection): the queue
+            // ends when delivery ends, on cancellation, or on overflow, which cancels the write.
+            await subscription.queue.waitUntilEnded()
+            if subscription.queue.end == .overflow {
+                group.cancelAll()
+                throw SlowSubscriber()
             }
             try await group.waitForAll()
         }
