@@ -57,7 +57,6 @@ public struct EventSemantics: Sendable {
         let stored = try insert(draft)
         alert.lastEventId = stored.id
         try AlertBook.save(alert, in: db)
-        draft.type = "acked"
         return stored
     }
 }

@@ -105,16 +105,18 @@ public final class EventLog: Sendable {
     /// The latest event of every (channel, key) that matches, and the newest id of the log,
     /// read in one transaction so a stream from that id continues the snapshot exactly.
     public func snapshot(matching filter: EventFilter) throws -> (lastEventId: Int64, events: [StoredEvent]) {
-        try pool.read { db in
-            let head = try Self.head(db)
-            guard let clause = try self.clause(for: filter, in: db) else { return (head, []) }
-            let events = try Row.fetchAll(db, sql: """
-                SELECT \(Self.columns) FROM events WHERE id IN (
-                    SELECT max(id) FROM events WHERE 1 \(clause.sql) GROUP BY channel, key
-                ) ORDER BY id
-                """, arguments: clause.arguments).map(Self.event)
-            return (head, events)
-        }
+        try pool.read { db in (try Self.head(db), try latestPerKey(matching: filter, in: db)) }
+    }
+
+    /// The latest event of every (channel, key) the filter takes, in id order; call after a
+    /// first read in the transaction (see `clause(for:in:)`).
+    private func latestPerKey(matching filter: EventFilter, in db: Database) throws -> [StoredEvent] {
+        guard let clause = try clause(for: filter, in: db) else { return [] }
+        return try Row.fetchAll(db, sql: """
+            SELECT \(Self.columns) FROM events WHERE id IN (
+                SELECT max(id) FROM events WHERE 1 \(clause.sql) GROUP BY channel, key
+            ) ORDER BY id
+            """, arguments: clause.arguments).map(Self.event)
     }
 
     /// The filter as SQL. Call it after a first read (the head), so the transaction has its snapshot:
@@ -159,14 +161,7 @@ public final class EventLog: Sendable {
     public func fullSnapshot(matching filter: EventFilter) throws -> Snapshot {
         try pool.read { db in
             let head = try Self.head(db)
-            var snapshot = Snapshot(lastEventId: head, events: [], jobs: [], alerts: [])
-            if let clause = try self.clause(for: filter, in: db) {
-                snapshot.events = try Row.fetchAll(db, sql: """
-                    SELECT \(Self.columns) FROM events WHERE id IN (
-                        SELECT max(id) FROM events WHERE 1 \(clause.sql) GROUP BY channel, key
-                    ) ORDER BY id
-                    """, arguments: clause.arguments).map(Self.event)
-            }
+            var snapshot = Snapshot(lastEventId: head, events: try latestPerKey(matching: filter, in: db), jobs: [], alerts: [])
             snapshot.jobs = try Self.jobs(unfinishedOnly: true, in: db).filter { filter.matches(channel: $0.channel) }
             snapshot.alerts = try Self.alerts(in: db).filter { filter.matches(channel: $0.channel) }
             return snapshot

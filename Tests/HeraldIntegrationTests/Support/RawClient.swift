@@ -6,17 +6,10 @@ final class RawClient: Sendable {
     let fd: Int32
 
     init(port: Int, request: String, receiveBuffer: Int32 = 4096) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var size = receiveBuffer
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        guard let fd = connectLoopback(port: port, receiveBuffer: receiveBuffer) else {
+            throw TestFailure("cannot connect to 127.0.0.1:\(port)")
         }
-        guard connected else { throw TestFailure("cannot connect to 127.0.0.1:\(port)") }
+        self.fd = fd
         let bytes = Array(request.utf8)
         guard send(fd, bytes, bytes.count, 0) == bytes.count else { throw TestFailure("short send") }
     }

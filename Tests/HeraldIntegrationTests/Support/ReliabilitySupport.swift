@@ -44,17 +44,8 @@ func sqlite3(_ database: String, _ sql: String) async throws -> String {
 /// Opens a raw HTTP connection on loopback, sends `request`, reads until `marker` arrives (or
 /// `seconds` pass), then closes. True when the marker was seen.
 func touchAndClose(port: Int, request: String, marker: String, seconds: Double = 2) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
+    guard let fd = connectLoopback(port: port) else { return false }
     defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = UInt16(port).bigEndian
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-    }
-    guard connected else { return false }
     let bytes = Array(request.utf8)
     guard send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else { return false }
     if marker.isEmpty { return true }
