@@ -40,4 +40,12 @@ import Testing
     @Test func quotedEscapesEverythingThatMatters() {
         #expect(JSONText.quoted("a\"b\\c\n\r\t\u{0}\u{1F}ü") == "\"a\\\"b\\\\c\\n\\r\\t\\u0000\\u001fü\"")
     }
+
+    @Test func quotedCopiesCleanStringsWholeAndStillEscapesLineSeparators() {
+        #expect(JSONText.quoted("greenhouse/temp-1") == "\"greenhouse/temp-1\"")
+        #expect(JSONText.quoted("") == "\"\"")
+        #expect(JSONText.quoted("Grüße €5 ✓") == "\"Grüße €5 ✓\"")     // E2 lead bytes that are not U+2028/9
+        #expect(JSONText.quoted("a\u{2028}b\u{2029}c") == "\"a\\u2028b\\u2029c\"")
+        #expect(JSONText.quoted("del\u{7F}") == "\"del\\u007f\"")
+    }
 }

@@ -192,3 +192,39 @@ private func runTool(_ executable: String, _ arguments: [String], in dir: TempDi
     while child.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
     return (await child.stop(), child.log)
 }
+
+/// `make install` (DESIGN §9): the layout under DESTDIR with PREFIX written into the unit and the
+/// configuration, a binary that runs there, and a configuration that a second install keeps.
+/// HERALD_BIN installs the binary just built, so the test does not wait for a release build.
+@Suite struct InstallTests {
+    @Test func makeInstallLaysOutTheFilesAndNeverOverwritesTheConfiguration() async throws {
+        let dir = try TempDir()
+        let stage = dir.file("stage")
+        let install = ["-C", repositoryRoot, "--no-print-directory", "install",
+                       "DESTDIR=\(stage)", "PREFIX=/opt/herald", "HERALD_BIN=\(heraldBinary)"]
+        let first = try await runTool("/usr/bin/make", install, in: dir)
+        #expect(first.status == 0, "\(first.output)")
+
+        let unit = try String(contentsOfFile: stage + "/lib/systemd/system/herald.service", encoding: .utf8)
+        #expect(unit.contains("ExecStart=/opt/herald/bin/herald serve"), "\(unit)")
+        let config = try String(contentsOfFile: stage + "/etc/herald/herald.yaml", encoding: .utf8)
+        #expect(config.contains("/opt/herald/share/herald/web"), "the web root keeps /usr: \(config)")
+        #expect(FileManager.default.fileExists(atPath: stage + "/opt/herald/share/herald/web/index.html"))
+        #expect(FileManager.default.isExecutableFile(atPath: stage + "/opt/herald/bin/herald"))
+        let mode = try FileManager.default.attributesOfItem(atPath: stage + "/etc/herald/herald.yaml")[.posixPermissions] as? Int
+        #expect(mode == 0o644)
+        // The installed binary accepts the installed configuration (its web root is checked too,
+        // so point that at the staged copy).
+        let staged = config.replacingOccurrences(of: "/opt/herald/share", with: stage + "/opt/herald/share")
+        try staged.write(toFile: dir.file("staged.yaml"), atomically: true, encoding: .utf8)
+        let check = try await runTool(stage + "/opt/herald/bin/herald", ["check-config", dir.file("staged.yaml")], in: dir)
+        #expect(check.status == 0, "\(check.output)")
+
+        // A local edit survives the next install.
+        try (config + "\n# edited on the gateway\n").write(toFile: stage + "/etc/herald/herald.yaml", atomically: true, encoding: .utf8)
+        let second = try await runTool("/usr/bin/make", install, in: dir)
+        #expect(second.status == 0 && second.output.contains("keeping the existing"), "\(second.output)")
+        let kept = try String(contentsOfFile: stage + "/etc/herald/herald.yaml", encoding: .utf8)
+        #expect(kept.hasSuffix("# edited on the gateway\n"))
+    }
+}

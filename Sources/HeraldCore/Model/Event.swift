@@ -40,7 +40,10 @@ public struct StoredEvent: Sendable, Equatable {
 
     /// The JSON envelope sent as SSE `data:` and by `GET /api/events`.
     public var envelope: String {
-        var out = "{\"id\":\(id),\"channel\":"
+        var out = ""
+        out.reserveCapacity(96 + draft.channel.utf8.count + draft.type.utf8.count + (draft.key?.utf8.count ?? 0)
+                            + draft.data.utf8.count + (draft.source?.utf8.count ?? 0))
+        out += "{\"id\":" + String(id) + ",\"channel\":"
         out += JSONText.quoted(draft.channel)
         out += ",\"type\":" + JSONText.quoted(draft.type)
         if let key = draft.key { out += ",\"key\":" + JSONText.quoted(key) }

@@ -61,6 +61,8 @@ public struct JSONText: Sendable {
 
     /// JSON for a Swift string, with everything escaped that JSON and the SSE wire need.
     public static func quoted(_ string: String) -> String {
+        // Nearly every name, key and type needs no escape: check the bytes once, copy them whole.
+        if !string.utf8.contains(where: needsEscape) { return "\"" + string + "\"" }
         var out = "\""
         out.reserveCapacity(string.utf8.count + 2)
         for scalar in string.unicodeScalars {
@@ -83,6 +85,11 @@ public struct JSONText: Sendable {
         }
         out += "\""
         return out
+    }
+
+    /// Bytes that `quoted` must rewrite: `"`, `\`, controls, DEL, and the lead byte of U+2028/U+2029.
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F || byte == 0xE2
     }
 }
 
