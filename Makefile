@@ -51,9 +51,9 @@ DESTDIR ?=
 # The release binary carries the Swift runtime (--static-swift-stdlib), so a gateway needs only
 # libmosquitto1 and libsqlite3-0 beyond libc, libstdc++ and zlib; stripped, as debug info would
 # double its size. It is linked for a small resident set (README, "Idle footprint"): one section
-# per function, and lld laying out first, in Scripts/herald.order, the functions that start-up and
-# an idle server run (Scripts/order-file.sh measures them), so those pages sit together instead of
-# across 30 MB of code; relative relocations packed (DT_RELR); no symbol table for dlsym.
+# per function, and lld laying out first, as Scripts/herald-hot.ld lists them, the functions that
+# start-up and an idle server run (Scripts/order-file.sh measures them), so those pages sit together
+# instead of across 30 MB of code; relative relocations packed (DT_RELR); no symbol table for dlsym.
 # Its own build folder, so these flags never force a rebuild of .build/release.
 # HERALD_BIN=path installs that binary instead of building one (the layout test does).
 # The unit and the example configuration name /usr; another PREFIX is written into them.
@@ -62,10 +62,10 @@ GATEWAY_BUILD := .build-install
 GATEWAY_FLAGS := -c release --static-swift-stdlib --product herald --scratch-path $(GATEWAY_BUILD) \
 	-Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -use-ld=lld \
 	-Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic \
-	-Xlinker --symbol-ordering-file=$(CURDIR)/Scripts/herald.order -Xlinker --no-warn-symbol-ordering
+	-Xlinker -T -Xlinker $(CURDIR)/Scripts/herald-hot.ld -Xlinker -Map=$(CURDIR)/$(GATEWAY_BUILD)/herald.map
 .PHONY: gateway-binary
 gateway-binary: deps
-	rm -f $(GATEWAY_BUILD)/release/herald   # relink: SwiftPM does not see the order file change
+	rm -f $(GATEWAY_BUILD)/release/herald   # relink: SwiftPM does not see the script change
 	$(SWIFT) build $(GATEWAY_FLAGS)
 
 install: $(if $(HERALD_BIN),,gateway-binary)
