@@ -63,21 +63,9 @@ final class MQTTPublisher: @unchecked Sendable {
 
     /// Messages 0..<count at `rate` per second (0: as fast as libmosquitto queues them).
     func publish(topic: String, count: Int, rate: Double, deadline: ContinuousClock.Instant) async -> HTTPPublisher.Outcome {
-        var outcome = HTTPPublisher.Outcome()
-        let start = ContinuousClock.now
-        for seq in 0..<count {
-            if rate > 0 {
-                let due = start + .nanoseconds(Int64(Double(seq) * 1e9 / rate))
-                if due > ContinuousClock.now { try? await Task.sleep(until: due, clock: .continuous) }
-            }
-            if ContinuousClock.now > deadline { break }
-            let now = Monotonic.now()
-            if seq == 0 { outcome.firstAt = now }
-            outcome.lastAt = now
-            outcome.sent += 1
-            if !publish(topic: topic, payload: Endpoint.payload(seq: seq, nanos: now)) { outcome.failed += 1 }
+        await HTTPPublisher.Outcome.paced(count: count, rate: rate, deadline: deadline) { seq, nanos in
+            publish(topic: topic, payload: Endpoint.payload(seq: seq, nanos: nanos))
         }
-        return outcome
     }
 
     func close() {

@@ -13,8 +13,8 @@ public enum Clock {
     /// gmtime_r plus string padding was 9 % of a replay's CPU.
     public static func iso8601(milliseconds: Int64) -> String {
         let clamped = min(max(milliseconds, minMilliseconds), maxMilliseconds)
-        let millis = Int(clamped - clamped.floorDiv(1000) * 1000)
         let seconds = clamped.floorDiv(1000)
+        let millis = Int(clamped - seconds * 1000)
         let days = seconds.floorDiv(86_400)
         let secondOfDay = Int(seconds - days * 86_400)
         let (year, month, day) = civilDate(daysSince1970: days)
