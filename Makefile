@@ -59,10 +59,13 @@ DESTDIR ?=
 # The unit and the example configuration name /usr; another PREFIX is written into them.
 # An existing configuration is never overwritten.
 GATEWAY_BUILD := .build-install
+# Read-only data stays read-only (see the script). Scripts/order-file.sh links without it: valgrind
+# 3.19 crashes on that layout, and the profile needs only the functions, not where data lies.
+GATEWAY_SECTIONS := -Xlinker -T -Xlinker $(CURDIR)/Scripts/herald-sections.ld
 GATEWAY_FLAGS := -c release --static-swift-stdlib --product herald --scratch-path $(GATEWAY_BUILD) \
 	-Xswiftc -Xfrontend -Xswiftc -function-sections -Xswiftc -use-ld=lld \
 	-Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic \
-	-Xlinker -T -Xlinker $(CURDIR)/Scripts/herald-hot.ld -Xlinker -Map=$(CURDIR)/$(GATEWAY_BUILD)/herald.map
+	-Xlinker -T -Xlinker $(CURDIR)/Scripts/herald-hot.ld $(GATEWAY_SECTIONS) -Xlinker -Map=$(CURDIR)/$(GATEWAY_BUILD)/herald.map
 .PHONY: gateway-binary
 gateway-binary: deps
 	rm -f $(GATEWAY_BUILD)/release/herald   # relink: SwiftPM does not see the script change

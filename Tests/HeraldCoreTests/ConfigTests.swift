@@ -16,6 +16,7 @@ import Testing
               listen: 127.0.0.1:9090
               keepalive_seconds: 5
               replay: 10
+              release_start_up_pages: false
             store:
               path: /tmp/x.sqlite
               synchronous: full
@@ -30,12 +31,13 @@ import Testing
             """)
         #expect(config.server.listen.port == 9090)
         #expect(config.server.keepaliveSeconds == 5)
+        #expect(!config.server.releaseStartUpPages)
         #expect(config.store.synchronousFull)
         #expect(config.store.maxEvents == 500)
         #expect(config.mqtt.tls && config.mqtt.host == "broker.local" && config.mqtt.port == 8883)
         #expect(config.routes.count == 2)
         #expect(config.routes[1].kind == .job)
-        #expect(config.routes[1].line == 15)
+        #expect(config.routes[1].line == 16)
     }
 
     @Test func everyProblemIsReportedWithItsLine() {

@@ -66,13 +66,19 @@ public enum HeraldServer {
         // shutdown reaches it first and STOPPING=1 goes out before the drain.
         var notify: SystemdNotifyService?
         var onListening = onListening
-        if let notifier = SystemdNotifier() {
+        func hearListening() -> AsyncStream<Int> {
             let (listening, listened) = AsyncStream.makeStream(of: Int.self)
-            notify = SystemdNotifyService(notifier: notifier, runtime: runtime, listening: listening)
             onListening = { [onListening] port in
                 await onListening(port)
                 listened.yield(port)
             }
+            return listening
+        }
+        if let notifier = SystemdNotifier() {
+            notify = SystemdNotifyService(notifier: notifier, runtime: runtime, listening: hearListening())
+        }
+        if config.server.releaseStartUpPages {
+            services.append(StartUpPagesService(listening: hearListening(), settle: .seconds(3), logger: logger))
         }
         services.append(StaleWatcher.Runner(watcher: runtime.staleWatcher, log: runtime.log, logger: logger))
         services.append(try makeApplication(runtime: runtime, onListening: onListening))

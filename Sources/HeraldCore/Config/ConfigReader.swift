@@ -70,11 +70,13 @@ struct ConfigReader {
     mutating func readServer(_ node: Node, into server: inout HeraldConfig.Server) {
         let known: Set = ["listen", "web_root", "keepalive_seconds", "replay", "allow_anonymous",
                           "max_body_bytes", "subscriber_queue", "cors_origins", "allow_query_token", "max_connections",
-                          "max_connections_per_client", "session_hours", "tls", "max_header_bytes", "header_timeout_seconds"]
+                          "max_connections_per_client", "session_hours", "tls", "max_header_bytes", "header_timeout_seconds",
+                          "release_start_up_pages"]
         for (key, value) in members(node, "server", known: known) {
             switch key {
             case "cors_origins": server.corsOrigins = strings(value, key)
             case "allow_query_token": server.allowQueryToken = bool(value, key) ?? server.allowQueryToken
+            case "release_start_up_pages": server.releaseStartUpPages = bool(value, key) ?? server.releaseStartUpPages
             case "max_connections": server.maxConnections = int(value, key, 1...1_000_000) ?? server.maxConnections
             case "max_connections_per_client":
                 server.maxConnectionsPerClient = int(value, key, 1...1_000_000) ?? server.maxConnectionsPerClient

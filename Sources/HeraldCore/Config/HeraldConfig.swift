@@ -21,6 +21,8 @@ public struct HeraldConfig: Sendable {
         public var headerTimeoutSeconds = 10.0
         public var tlsCertificate: String?
         public var tlsKey: String?
+        /// Unmap start-up's code and read-only data once the server has settled (StartUpPages).
+        public var releaseStartUpPages = true
     }
 
     public struct Store: Sendable {
