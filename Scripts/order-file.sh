@@ -8,7 +8,8 @@
 # Run it after changes that alter start-up or the idle loops; stale entries match nothing and are
 # ignored, so a missed run costs memory, never correctness.
 # Needs valgrind (callgrind sees every instruction executed, however rarely). Loopback only;
-# bounded (about two minutes).
+# bounded (about two minutes). KEEP=1 keeps the profiles in /tmp/herald-order.*. The binary it
+# leaves is the profiling link; `make install` links the real one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "order-file: apt-get install valgrind" >&2; exit 1; }
@@ -35,9 +36,8 @@ valgrind --tool=callgrind --demangle=no --dump-instr=yes --compress-pos=no --com
     > "$work/herald.log" 2>&1 & hpid=$!; pids+=($hpid)
 for _ in $(seq 120); do curl -fs "http://127.0.0.1:$hport/readyz" >/dev/null 2>&1 && break; sleep 0.5; done
 curl -fs "http://127.0.0.1:$hport/healthz" >/dev/null || { cat "$work/herald.log" >&2; exit 1; }
-# Where valgrind loaded the (position-independent) binary: some addresses in the profile are
-# run-time addresses (see below), which the link map's lack.
-# Its mappings, first to last, bound the addresses that are ours.
+# Where valgrind loaded the (position-independent) binary, first mapping to last: some addresses
+# in the profile are run-time addresses (see below), which the link map's lack.
 span=$(awk -v f="$work/herald" '$6 == f { split($1, a, "-"); if (!first) first = a[1]; last = a[2] }
     END { if (first) print first, last }' "/proc/$hpid/maps")
 [ -n "$span" ] || { echo "order-file: $work/herald not mapped in valgrind's process" >&2; exit 1; }
