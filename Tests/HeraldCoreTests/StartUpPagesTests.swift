@@ -3,56 +3,72 @@ import Testing
 @testable import HeraldCore
 
 @Suite struct StartUpPagesTests {
-    static let smaps = """
-        55d0c0000000-55d0c0100000 r--p 00000000 fe:01 1234                       /usr/bin/herald
-        Size:               1024 kB
-        Rss:                 512 kB
-        Anonymous:             0 kB
-        55d0c0100000-55d0c0900000 r-xp 00100000 fe:01 1234                       /usr/bin/herald
-        Rss:                4096 kB
-        Anonymous:             0 kB
-        55d0c0900000-55d0c0a00000 r--p 00900000 fe:01 1234                       /usr/bin/herald
-        Rss:                1024 kB
-        Anonymous:           768 kB
-        55d0c0a00000-55d0c0b00000 rw-p 00a00000 fe:01 1234                       /usr/bin/herald
-        Anonymous:             0 kB
-        55d0c1000000-55d0c2000000 rw-p 00000000 00:00 0                          [heap]
-        Anonymous:          4096 kB
-        7f0000000000-7f0000001000 r--p 00000000 00:00 0                          [vvar]
-        Anonymous:             0 kB
-        7f0000002000-7f0000003000 r-xp 00000000 fe:01 99                         /opt/my lib/libx.so
-        VmFlags: rd ex mr mw me
+    static let binary = "/usr/bin/herald"
+
+    static func block(_ range: String, _ perms: String, path: String = binary, anonymous: Int = 0, swap: Int = 0,
+                      flags: String? = "rd mr mw me") -> String {
         """
-
-    @Test func onlyReadOnlyFileMappingsWithoutCopiedPages() {
-        let found = StartUpPages.releasable(smaps: Self.smaps)
-        #expect(found.map(\.start) == [0x55d0_c000_0000, 0x55d0_c010_0000, 0x7f00_0000_2000])
-        #expect(found[1].end == 0x55d0_c090_0000)
-        #expect(found[2].path == "/opt/my lib/libx.so")  // paths with spaces stay whole
+        \(range) \(perms) 00000000 fe:01 1234                       \(path)
+        Rss:                 512 kB
+        Anonymous:           \(anonymous) kB
+        Swap:                \(swap) kB
+        """ + (flags.map { "\nVmFlags: \($0)" } ?? "")
     }
 
-    @Test func malformedTextYieldsNothing() {
-        #expect(StartUpPages.releasable(smaps: "").isEmpty)
-        #expect(StartUpPages.releasable(smaps: "zz-yy r--p 0 0 0 /x\nAnonymous: 0 kB").isEmpty)
+    @Test func onlyTheExecutablesReadOnlyMappingsWithoutCopiesOrSwap() {
+        let smaps = [
+            Self.block("1000-2000", "r--p"),
+            Self.block("2000-3000", "r-xp", flags: "rd ex mr mw me"),
+            Self.block("3000-4000", "r--p", anonymous: 768),        // RELRO: relocated copies
+            Self.block("4000-5000", "r--p", swap: 4),                // relocated copies, swapped out
+            Self.block("5000-6000", "rw-p"),
+            Self.block("6000-7000", "r-xp", path: "/usr/lib/libc.so.6"),
+            Self.block("7000-8000", "r--p", flags: "rd mr mw me lo"),  // locked
+            Self.block("8000-9000", "r--p", flags: nil),             // no VmFlags: not sure, so no
+            Self.block("9000-a000", "rw-p", path: "[heap]", anonymous: 4),
+        ].joined(separator: "\n")
+        let found = StartUpPages.releasable(smaps: smaps, executable: Self.binary)
+        #expect(found == [.init(start: 0x1000, end: 0x2000), .init(start: 0x2000, end: 0x3000)])
     }
 
-    /// Releases this very test process's pages: resident code shrinks, and the process goes on
-    /// running (and computing right) on pages that fault back in.
-    @Test func releasingOwnPagesShrinksThemAndKeepsWorking() throws {
-        func residentKB(_ mapping: StartUpPages.Mapping) throws -> Int {
-            let smaps = try String(contentsOfFile: "/proc/self/smaps", encoding: .utf8)
-            let header = String(format: "%lx-%lx ", mapping.start, mapping.end)
-            guard let block = smaps.components(separatedBy: "\n").drop(while: { !$0.hasPrefix(header) })
-                .first(where: { $0.hasPrefix("Rss:") }) else { return 0 }
-            return Int(block.split(separator: " ")[1]) ?? 0
-        }
-        let smaps = try String(contentsOfFile: "/proc/self/smaps", encoding: .utf8)
-        let largest = try #require(try StartUpPages.releasable(smaps: smaps).max { try residentKB($0) < residentKB($1) })
-        let before = try residentKB(largest)
-        #expect(before > 0)
-        #expect(StartUpPages.release() != nil)
-        #expect(try residentKB(largest) < before)
-        #expect((1...1000).reduce(0, +) == 500_500)
-        #expect(try ConfigLoader.parse("server: {replay: 7}").server.replay == 7)
+    @Test func pathsWithSpacesAndDeletedBinaries() {
+        let path = "/opt/my herald/herald (deleted)"
+        let found = StartUpPages.releasable(smaps: Self.block("1000-2000", "r-xp", path: path), executable: path)
+        #expect(found.count == 1)
+        #expect(StartUpPages.releasable(smaps: "", executable: Self.binary).isEmpty)
+        #expect(StartUpPages.releasable(smaps: Self.block("zz-yy", "r--p"), executable: Self.binary).isEmpty)
+    }
+
+    /// A private file mapping, the way the binary is mapped: read-only pages are released and
+    /// read back right; once a page was written (copied), the real kernel's smaps marks the
+    /// mapping and it is left alone even after it is made read-only again, like RELRO.
+    @Test func onARealMappingCopiesAreKeptAndCleanPagesComeBack() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("startup-pages-\(getpid())-\(UInt64.random(in: 0...UInt64.max))")
+        let size = 64 * 4096
+        try Data((0..<size).map { UInt8(truncatingIfNeeded: $0 / 4096 + 1) }).write(to: url)
+        defer { try? FileManager.default.removeItem(at: url) }
+        let fd = open(url.path, O_RDONLY)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        func smaps() throws -> String { try #require(StartUpPages.readWhole("/proc/self/smaps")) }
+
+        let clean = try #require(mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0))
+        defer { munmap(clean, size) }
+        var sum = 0
+        for page in 0..<64 { sum += Int(clean.load(fromByteOffset: page * 4096, as: UInt8.self)) }
+        let mappings = StartUpPages.releasable(smaps: try smaps(), executable: url.path)
+        #expect(mappings == [.init(start: UInt(bitPattern: clean), end: UInt(bitPattern: clean) + UInt(size))])
+        for mapping in mappings { #expect(StartUpPages.release(mapping)) }
+        var again = 0
+        for page in 0..<64 { again += Int(clean.load(fromByteOffset: page * 4096, as: UInt8.self)) }
+        #expect(again == sum && sum == (1...64).reduce(0, +))
+
+        let copied = try #require(mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0))
+        defer { munmap(copied, size) }
+        copied.storeBytes(of: 0xEE, toByteOffset: 5 * 4096, as: UInt8.self)
+        #expect(mprotect(copied, size, PROT_READ) == 0)
+        let after = StartUpPages.releasable(smaps: try smaps(), executable: url.path)
+        #expect(!after.contains { $0.start == UInt(bitPattern: copied) })
+        #expect(copied.load(fromByteOffset: 5 * 4096, as: UInt8.self) == 0xEE)
     }
 }

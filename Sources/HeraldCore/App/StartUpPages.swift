@@ -5,60 +5,94 @@ import ServiceLifecycle
 /// Hands back the pages of code and read-only data that only start-up needed.
 ///
 /// Start-up (argument parsing, YAML, migrations, Hummingbird's set-up, ICU's time-zone tables)
-/// touches megabytes of the static binary that an idle Herald never runs again, and on kernels
-/// that map whole page-cache folios (64–256 KB) per fault they stay mapped. Once the server
-/// listens and has settled, this unmaps every read-only, file-backed mapping that holds no
-/// private copy (`madvise(MADV_DONTNEED)`): the bytes stay in the page cache, where the kernel
-/// may reclaim them, and whatever Herald still runs faults back in from there. Writable mappings
-/// and read-only ones holding relocated (copied-on-write) pages are never touched, so no data
-/// can be lost, only re-read.
+/// touches megabytes of the static binary that an idle Herald never runs again, and the kernel
+/// maps 64 KB around every touched page. Once the server listens and has settled, this unmaps
+/// the executable's own read-only mappings that hold no private copy (`madvise(MADV_DONTNEED)`):
+/// the bytes stay in the page cache, where the kernel may reclaim them, and whatever Herald still
+/// runs faults back in from there. Only the executable, because its mappings live as long as
+/// the process (a library could be unloaded and its addresses reused between the read of smaps
+/// and the madvise). A mapping qualifies only if smaps shows it unwritable, with no anonymous
+/// pages *and* nothing in swap (RELRO's relocated pages may sit there, and DONTNEED would drop
+/// them), and not locked, hugetlb or device memory; anything the parser does not see stays.
+/// `MADV_PAGEOUT` would be gentler but the kernel ignores it for file pages of a binary the
+/// process may not write, which is how systemd's DynamicUser runs Herald.
 public enum StartUpPages {
     public struct Mapping: Equatable, Sendable {
         public var start: UInt
         public var end: UInt
-        public var path: String
     }
 
-    /// The mappings of `/proc/PID/smaps` text that are safe to unmap: backed by a file (a path),
-    /// not writable, and without anonymous (copied) pages.
-    public static func releasable(smaps: String) -> [Mapping] {
+    /// The mappings of `executable` in `/proc/PID/smaps` text that are safe to unmap.
+    public static func releasable(smaps: String, executable: String) -> [Mapping] {
         var found: [Mapping] = []
         var candidate: Mapping?
+        var zeroFields: Set<Substring> = []
+        func finish() {
+            if let mapping = candidate, zeroFields == ["Anonymous:", "Swap:", "VmFlags:"] { found.append(mapping) }
+            candidate = nil
+        }
         for line in smaps.split(separator: "\n", omittingEmptySubsequences: true) {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard let first = fields.first else { continue }
-            if first.contains("-"), !first.hasSuffix(":"), fields.count >= 5 {
-                if let mapping = candidate { found.append(mapping) }
-                candidate = nil
+            if !first.hasSuffix(":") {  // a mapping's header: range perms offset dev inode [path]
+                finish()
+                zeroFields = []
                 let bounds = first.split(separator: "-")
-                guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
-                      start < end, !fields[1].contains("w"), fields.count >= 6, fields[5].hasPrefix("/")
+                guard fields.count >= 6, bounds.count == 2, let start = UInt(bounds[0], radix: 16),
+                      let end = UInt(bounds[1], radix: 16), start < end, !fields[1].contains("w"),
+                      fields[5...].joined(separator: " ") == executable
                 else { continue }
-                candidate = Mapping(start: start, end: end, path: fields[5...].joined(separator: " "))
-            } else if first == "Anonymous:", fields.count >= 2, fields[1] != "0" {
-                candidate = nil
+                candidate = Mapping(start: start, end: end)
+            } else if first == "Anonymous:" || first == "Swap:" {
+                if fields.count >= 2, fields[1] == "0" { zeroFields.insert(first) } else { candidate = nil }
+            } else if first == "VmFlags:" {
+                // locked, hugetlb, PFN or I/O mappings: not for DONTNEED
+                if fields.dropFirst().contains(where: { ["lo", "ht", "pf", "io"].contains($0) }) { candidate = nil }
+                else { zeroFields.insert(first) }
             }
         }
-        if let mapping = candidate { found.append(mapping) }
+        finish()
         return found
     }
 
-    /// Unmaps the releasable mappings of this process; returns how many bytes were resident
-    /// before (from VmRSS) and after.
+    /// Unmaps the releasable mappings of this process; returns VmRSS before and after, or nil
+    /// if /proc could not be read.
     @discardableResult
     public static func release() -> (before: Int, after: Int)? {
-        guard let smaps = try? String(contentsOfFile: "/proc/self/smaps", encoding: .utf8) else { return nil }
+        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
+              let smaps = readWhole("/proc/self/smaps") else { return nil }
         let before = residentBytes()
-        for mapping in releasable(smaps: smaps) {
-            _ = madvise(UnsafeMutableRawPointer(bitPattern: mapping.start), Int(mapping.end - mapping.start),
-                        Int32(MADV_DONTNEED))
-        }
+        for mapping in releasable(smaps: smaps, executable: executable) { release(mapping) }
         return (before, residentBytes())
+    }
+
+    /// Unmaps one range; false if the kernel refused (it is left as it was).
+    @discardableResult
+    public static func release(_ mapping: Mapping) -> Bool {
+        madvise(UnsafeMutableRawPointer(bitPattern: mapping.start), Int(mapping.end - mapping.start),
+                Int32(MADV_DONTNEED)) == 0
+    }
+
+    /// A /proc file read to its end (they report size 0, so reads sized by stat stop short).
+    static func readWhole(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { break }
+            bytes += chunk[..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// VmRSS in bytes, 0 if unreadable.
     public static func residentBytes() -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        guard let status = readWhole("/proc/self/status"),
               let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
               let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
         else { return 0 }
@@ -76,10 +110,15 @@ struct StartUpPagesService: Service {
     func run() async throws {
         for await _ in listening.cancelOnGracefulShutdown() { break }
         do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: settle) } } catch { return }
-        guard !Task.isShuttingDownGracefully, let (before, after) = StartUpPages.release() else { return }
-        logger.debug("released start-up pages", metadata: [
-            "rss_before_kb": "\(before / 1024)", "rss_after_kb": "\(after / 1024)"])
-        // Nothing else to do; stay up so the group does not treat an early return as the end.
+        if !Task.isShuttingDownGracefully {
+            if let (before, after) = StartUpPages.release() {
+                logger.debug("released start-up pages", metadata: [
+                    "rss_before_kb": "\(before / 1024)", "rss_after_kb": "\(after / 1024)"])
+            } else {
+                logger.debug("start-up pages not released: /proc/self is not readable")
+            }
+        }
+        // Stay up whatever happened: a service that returns ends the whole group.
         try? await gracefulShutdown()
     }
 }
