@@ -70,6 +70,8 @@ GATEWAY_FLAGS := -c release --static-swift-stdlib --product herald --scratch-pat
 gateway-binary: deps
 	rm -f $(GATEWAY_BUILD)/release/herald   # relink: SwiftPM does not see the script change
 	$(SWIFT) build $(GATEWAY_FLAGS)
+	@if [ -n "$(GATEWAY_SECTIONS)" ] && readelf -SW $(GATEWAY_BUILD)/release/herald | grep -E '\] \.rodata ' | grep -qE ' W[A-Za-z]* '; then \
+	  echo "gateway-binary: .rodata came out writable (see Scripts/herald-sections.ld)" >&2; exit 1; fi
 
 install: $(if $(HERALD_BIN),,gateway-binary)
 	install -D -s -m 0755 $(or $(HERALD_BIN),$(GATEWAY_BUILD)/release/herald) $(DESTDIR)$(PREFIX)/bin/herald
