@@ -26,9 +26,9 @@ public enum StartUpPages {
     public static func releasable(smaps: String, executable: String) -> [Mapping] {
         var found: [Mapping] = []
         var candidate: Mapping?
-        var zeroFields: Set<Substring> = []
+        var proven: Set<Substring> = []  // the fields seen that clear the current mapping
         func finish() {
-            if let mapping = candidate, zeroFields == ["Anonymous:", "Swap:", "VmFlags:"] { found.append(mapping) }
+            if let mapping = candidate, proven == ["Anonymous:", "Swap:", "VmFlags:"] { found.append(mapping) }
             candidate = nil
         }
         for line in smaps.split(separator: "\n", omittingEmptySubsequences: true) {
@@ -36,7 +36,7 @@ public enum StartUpPages {
             guard let first = fields.first else { continue }
             if !first.hasSuffix(":") {  // a mapping's header: range perms offset dev inode [path]
                 finish()
-                zeroFields = []
+                proven = []
                 let bounds = first.split(separator: "-")
                 guard fields.count >= 6, bounds.count == 2, let start = UInt(bounds[0], radix: 16),
                       let end = UInt(bounds[1], radix: 16), start < end, !fields[1].contains("w"),
@@ -44,11 +44,11 @@ public enum StartUpPages {
                 else { continue }
                 candidate = Mapping(start: start, end: end)
             } else if first == "Anonymous:" || first == "Swap:" {
-                if fields.count >= 2, fields[1] == "0" { zeroFields.insert(first) } else { candidate = nil }
+                if fields.count >= 2, fields[1] == "0" { proven.insert(first) } else { candidate = nil }
             } else if first == "VmFlags:" {
                 // locked, hugetlb, PFN or I/O mappings: not for DONTNEED
                 if fields.dropFirst().contains(where: { ["lo", "ht", "pf", "io"].contains($0) }) { candidate = nil }
-                else { zeroFields.insert(first) }
+                else { proven.insert(first) }
             }
         }
         finish()
@@ -100,8 +100,8 @@ public enum StartUpPages {
     }
 }
 
-/// Releases start-up pages once, a few seconds after the port listens (long enough for the
-/// first keepalive, retention and broker round to have run).
+/// Releases start-up pages once, a few seconds after the port listens, when start-up's
+/// stragglers (the first broker round trip, the first requests of a supervisor) are done.
 struct StartUpPagesService: Service {
     let listening: AsyncStream<Int>
     let settle: Duration
