@@ -50,20 +50,30 @@ import Testing
         let fd = open(url.path, O_RDONLY)
         try #require(fd >= 0)
         defer { close(fd) }
-        func smaps() throws -> String { try #require(StartUpPages.readWhole("/proc/self/smaps")) }
+        func smaps() throws -> String { try #require(ProcFile.read("/proc/self/smaps")) }
+        /// Rss of the mapping starting at `address`, from smaps.
+        func residentKB(_ address: UnsafeMutableRawPointer) throws -> Int? {
+            let header = String(UInt(bitPattern: address), radix: 16) + "-"
+            return try smaps().components(separatedBy: "\n").drop { !$0.hasPrefix(header) }
+                .first { $0.hasPrefix("Rss:") }.flatMap { Int($0.split(separator: " ")[1]) }
+        }
 
         let clean = try #require(mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0))
+        try #require(clean != MAP_FAILED)
         defer { munmap(clean, size) }
         var sum = 0
         for page in 0..<64 { sum += Int(clean.load(fromByteOffset: page * 4096, as: UInt8.self)) }
         let mappings = StartUpPages.releasable(smaps: try smaps(), executable: url.path)
         #expect(mappings == [.init(start: UInt(bitPattern: clean), end: UInt(bitPattern: clean) + UInt(size))])
+        #expect(try residentKB(clean) == size / 1024)
         for mapping in mappings { #expect(StartUpPages.release(mapping)) }
+        #expect(try residentKB(clean) == 0)  // unmapped, not just advised
         var again = 0
         for page in 0..<64 { again += Int(clean.load(fromByteOffset: page * 4096, as: UInt8.self)) }
         #expect(again == sum && sum == (1...64).reduce(0, +))
 
         let copied = try #require(mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0))
+        try #require(copied != MAP_FAILED)
         defer { munmap(copied, size) }
         copied.storeBytes(of: 0xEE, toByteOffset: 5 * 4096, as: UInt8.self)
         #expect(mprotect(copied, size, PROT_READ) == 0)

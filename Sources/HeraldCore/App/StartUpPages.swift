@@ -60,7 +60,7 @@ public enum StartUpPages {
     @discardableResult
     public static func release() -> (before: Int, after: Int)? {
         guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
-              let smaps = readWhole("/proc/self/smaps") else { return nil }
+              let smaps = ProcFile.read("/proc/self/smaps") else { return nil }
         let before = residentBytes()
         for mapping in releasable(smaps: smaps, executable: executable) { release(mapping) }
         return (before, residentBytes())
@@ -73,30 +73,9 @@ public enum StartUpPages {
                 Int32(MADV_DONTNEED)) == 0
     }
 
-    /// A /proc file read to its end (they report size 0, so reads sized by stat stop short).
-    static func readWhole(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { return nil }
-            if count == 0 { break }
-            bytes += chunk[..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-
     /// VmRSS in bytes, 0 if unreadable.
     public static func residentBytes() -> Int {
-        guard let status = readWhole("/proc/self/status"),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
-        else { return 0 }
-        return kilobytes * 1024
+        (ProcFile.statusKB("VmRSS:") ?? 0) * 1024
     }
 }
 

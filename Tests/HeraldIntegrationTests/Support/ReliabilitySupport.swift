@@ -1,14 +1,11 @@
 import Foundation
+import HeraldCore
 
 /// Process and file probes for the reliability tests (Linux /proc).
 enum ProcProbe {
     /// Resident set size in kB from /proc/PID/status (VmRSS), or nil when unreadable.
     static func rssKB(_ pid: Int32) -> Int? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
-        }
-        return nil
+        ProcFile.statusKB("VmRSS:", process: "\(pid)")
     }
 
     /// Number of open file descriptors (entries of /proc/PID/fd).
