@@ -52,12 +52,18 @@ final class AppendQueue: @unchecked Sendable {  // all state is guarded by `cond
     }
 
     func submit(_ request: AppendRequest) throws(AppendError) {
+        try submit(contentsOf: [request])
+    }
+
+    /// All or none of them, under one lock, so the writer finds them together.
+    func submit(contentsOf requests: [AppendRequest]) throws(AppendError) {
+        let events = requests.reduce(0) { $0 + $1.drafts.count }
         condition.lock()
         defer { condition.unlock() }
         if closed { throw .shuttingDown }
-        if pendingEvents + request.drafts.count > capacity && !pending.isEmpty { throw .overloaded }
-        pending.append(request)
-        pendingEvents += request.drafts.count
+        if pendingEvents + events > capacity && !pending.isEmpty { throw .overloaded }
+        pending.append(contentsOf: requests)
+        pendingEvents += events
         condition.signal()
     }
 

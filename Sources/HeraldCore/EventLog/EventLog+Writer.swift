@@ -55,24 +55,33 @@ extension EventLog: Service {
     /// For the MQTT network thread: blocks until the events are committed (or recognised as a
     /// duplicate), because the PUBACK goes out when the caller returns. Waits while the queue is full.
     func appendBlocking(_ drafts: [EventDraft], dedupe: MQTTDedupe?) -> Result<AppendOutcome, any Error> {
+        appendBlocking([(drafts, dedupe)])[0]
+    }
+
+    /// Many requests at once, each all-or-nothing on its own, in order; returns when every one is
+    /// committed or failed. The writer takes them together, so a burst of MQTT messages costs one
+    /// commit and one wake-up instead of one each.
+    func appendBlocking(_ requests: [(drafts: [EventDraft], dedupe: MQTTDedupe?)]) -> [Result<AppendOutcome, any Error>] {
+        guard !requests.isEmpty else { return [] }
         let done = DispatchSemaphore(value: 0)
-        let result = Mutex<Result<AppendOutcome, any Error>?>(nil)
-        let request = AppendRequest(drafts: drafts, dedupe: dedupe) { outcome in
-            result.withLock { $0 = outcome }
-            done.signal()
+        let results = Mutex(BlockingResults(count: requests.count))
+        let appends = requests.enumerated().map { index, request in
+            AppendRequest(drafts: request.drafts, dedupe: request.dedupe) { outcome in
+                if results.withLock({ $0.set(index, outcome) }) { done.signal() }
+            }
         }
         while true {
             do {
-                try queue.submit(request)
+                try queue.submit(contentsOf: appends)
                 break
-            } catch AppendError.overloaded {
+            } catch .overloaded {
                 usleep(5_000)
             } catch {
-                return .failure(error)
+                return requests.map { _ in .failure(error) }
             }
         }
         done.wait()
-        return result.withLock { $0! }
+        return results.withLock { $0.results.map { $0! } }
     }
 
     private func commit(_ batch: [AppendRequest]) {
@@ -136,6 +145,23 @@ extension EventLog: Service {
             return .commit
         }
         return outcome
+    }
+}
+
+/// Outcomes of `appendBlocking`'s requests as they arrive; `set` says when the last one came.
+private struct BlockingResults {
+    var results: [Result<AppendOutcome, any Error>?]
+    var missing: Int
+
+    init(count: Int) {
+        results = Array(repeating: nil, count: count)
+        missing = count
+    }
+
+    mutating func set(_ index: Int, _ outcome: Result<AppendOutcome, any Error>) -> Bool {
+        results[index] = outcome
+        missing -= 1
+        return missing == 0
     }
 }
 

@@ -24,7 +24,7 @@ public struct DemoFeed: Sendable {
     public func run(for duration: Double? = nil) async throws {
         var options = MosquittoOptions(host: host, port: port, clientID: "herald-demo-\(getpid())")
         options.cleanSession = true
-        let client = try MosquittoClient(options: options, onConnect: { _, _ in }, onDisconnect: { _ in }, onMessage: { _ in })
+        let client = try MosquittoClient(options: options, handlers: MosquittoHandlers())
         try client.start()
         defer { client.stop() }
         print("herald demo: publishing to mqtt://\(host):\(port) every \(interval) s (Ctrl-C to stop)")

@@ -6,9 +6,10 @@ import Synchronization
 
 /// Subscribes to the routes' topics and turns every message into a committed event.
 ///
-/// libmosquitto runs its network thread (`loop_start`), and in that mode the QoS 1 PUBACK is
-/// written only after `on_message` returns. So the callback returns only once the event is
-/// committed: a crash before that makes the broker deliver the message again (DESIGN §5).
+/// The client's network thread hands over every message of a read burst at once and writes their
+/// QoS 1 PUBACKs only after `receive` returns, and `receive` returns only once the burst is
+/// committed (one group commit): a crash before that makes the broker deliver the messages
+/// again (DESIGN §5).
 final class MQTTBridge: Service, Sendable {
     let runtime: HeraldRuntime
     let router: TopicRouter
@@ -44,12 +45,13 @@ final class MQTTBridge: Service, Sendable {
 
     func run() async throws {
         runtime.mqttConnected.withLock { $0 = false }
-        let client = try MosquittoClient(
-            options: options,
+        let handlers = MosquittoHandlers(
             onConnect: { [self] code, sessionPresent in connected(code: code, sessionPresent: sessionPresent) },
             onDisconnect: { [self] code in disconnected(code: code) },
-            onMessage: { [self] message in receive(message) },
+            onConnectFailed: { [self] code, retryIn in connectFailed(code: code, retryIn: retryIn) },
+            onMessages: { [self] messages in receive(messages) },
             onSubscribe: { [self] mid in subscribed(mid) })
+        let client = try MosquittoClient(options: options, handlers: handlers)
         // Before start: the connect callback, which subscribes through it, may run at once.
         clientBox.withLock { $0 = client }
         try client.start()
@@ -96,6 +98,12 @@ final class MQTTBridge: Service, Sendable {
     }
 
     let pendingSubscriptions = Mutex<Set<Int32>>([])
+
+    private func connectFailed(code: Int32, retryIn: Int) {
+        let reason = MosquittoClient.errorString(code)
+        deadLetterLog.warn(runtime.logger, key: "connect: " + reason, "mqtt broker not reachable; retrying",
+                           metadata: ["broker": "\(options.host):\(options.port)", "reason": "\(reason)", "retry_in_s": "\(retryIn)"])
+    }
 
     private func subscribed(_ mid: Int32) {
         let allDone = pendingSubscriptions.withLock { pending in
@@ -182,28 +190,48 @@ final class MQTTBridge: Service, Sendable {
         }
     }
 
-    /// Runs on libmosquitto's thread; returning acknowledges the message to the broker.
-    private func receive(_ message: MQTTMessage) {
-        if message.topic == heartbeatTopic { return echoed() }
-        TestHooks.crashIfRequested(.beforeCommit, topic: message.topic)
-        let draft = self.draft(for: message)
+    /// Runs on the client's network thread with one read burst; returning lets the PUBACKs go.
+    private func receive(_ messages: [MQTTMessage]) {
+        var requests: [(drafts: [EventDraft], dedupe: MQTTDedupe?)] = []
+        var stored: [MQTTMessage] = []
+        requests.reserveCapacity(messages.count)
+        stored.reserveCapacity(messages.count)
+        for message in messages {
+            if message.topic == heartbeatTopic {
+                echoed()
+                continue
+            }
+            TestHooks.crashIfRequested(.beforeCommit, topic: message.topic)
+            requests.append(([draft(for: message)], MQTTDedupe(message: message)))
+            stored.append(message)
+        }
+        let outcomes = runtime.log.appendBlocking(requests)
+        for (index, outcome) in outcomes.enumerated() {
+            switch outcome {
+            case .success(.stored): BridgeMetrics.messages.increment()
+            case .success(.duplicate): BridgeMetrics.duplicates.increment()
+            case .failure(let error): retry(stored[index], request: requests[index], after: error)
+            }
+        }
+        for message in stored { TestHooks.crashIfRequested(.afterCommit, topic: message.topic) }
+    }
+
+    /// The store refused a message (disk full, say): try again until it takes it, keeping the
+    /// message unacknowledged meanwhile so the broker keeps it for us. Messages after it in the
+    /// same burst may already be stored, so after a failure ids can differ from arrival order.
+    private func retry(_ message: MQTTMessage, request: (drafts: [EventDraft], dedupe: MQTTDedupe?), after error: any Error) {
+        var error = error
         var delay: UInt32 = 50_000
         while true {
-            switch runtime.log.appendBlocking([draft], dedupe: MQTTDedupe(message: message)) {
-            case .success(.stored):
-                Counter(label: "herald_mqtt_messages_total").increment()
-                TestHooks.crashIfRequested(.afterCommit, topic: message.topic)
-                return
-            case .success(.duplicate):
-                Counter(label: "herald_mqtt_duplicates_total").increment()
-                return
-            case .failure(let error):
-                // Not returning keeps the message unacknowledged; the broker keeps it for us.
-                runtime.logger.error("mqtt message not stored; retrying", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
-                Counter(label: "herald_mqtt_store_failures_total").increment()
-                if stopping.load(ordering: .sequentiallyConsistent), case AppendError.shuttingDown = error { return }
-                usleep(delay)
-                delay = min(delay * 2, 5_000_000)
+            runtime.logger.error("mqtt message not stored; retrying", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+            BridgeMetrics.storeFailures.increment()
+            if stopping.load(ordering: .sequentiallyConsistent), case AppendError.shuttingDown = error { return }
+            usleep(delay)
+            delay = min(delay * 2, 5_000_000)
+            switch runtime.log.appendBlocking(request.drafts, dedupe: request.dedupe) {
+            case .success(.stored): return BridgeMetrics.messages.increment()
+            case .success(.duplicate): return BridgeMetrics.duplicates.increment()
+            case .failure(let next): error = next
             }
         }
     }
@@ -235,6 +263,13 @@ final class MQTTBridge: Service, Sendable {
         data += "}"
         return EventDraft(channel: "$deadletter", type: type, key: nil, data: data, source: source)
     }
+}
+
+/// Made once: a metric looked up by label costs a lock and a hash per message.
+enum BridgeMetrics {
+    static let messages = Counter(label: "herald_mqtt_messages_total")
+    static let duplicates = Counter(label: "herald_mqtt_duplicates_total")
+    static let storeFailures = Counter(label: "herald_mqtt_store_failures_total")
 }
 
 /// Logs a warning at most once a minute per key, so a chatty bad topic cannot flood the journal.
