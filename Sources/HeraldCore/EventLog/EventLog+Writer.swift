@@ -7,8 +7,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// The single writer: takes every append waiting, commits them in one transaction (group
-/// commit), then hands the new events to `onCommit` in id order. Each request runs in its own
-/// savepoint, so one bad request fails alone and a batch request is all or nothing.
+/// commit), then hands the new events to `onCommit` in id order. A request is all or nothing and
+/// one bad request fails alone (see `commit`).
 extension EventLog: Service {
     public func run() async throws {
         try await withTaskCancellationHandler {
@@ -86,23 +86,15 @@ extension EventLog: Service {
 
     private func commit(_ batch: [AppendRequest]) {
         let start = DispatchTime.now().uptimeNanoseconds
-        var outcomes: [Result<AppendOutcome, any Error>] = []
+        let outcomes: [Result<AppendOutcome, any Error>]
         do {
-            outcomes = try pool.write { db in
-                let newChannels = self.knownChannels.unseen(Set(batch.flatMap { $0.drafts.map(\.channel) }))
-                for name in newChannels {
-                    try db.execute(sql: "INSERT OR IGNORE INTO channels(name) VALUES (?)", arguments: [name])
-                }
-                let insert = try db.cachedStatement(sql: """
-                    INSERT INTO events(channel, type, key, time, data, source) VALUES (?, ?, ?, ?, ?, ?)
-                    """)
-                var outcomes: [Result<AppendOutcome, any Error>] = []
-                for request in batch {
-                    outcomes.append(Result { try self.apply(request, insert: insert, in: db) })
-                }
-                // Known before the commit is visible: see `EventLog.clause(for:in:)`.
-                self.knownChannels.add(newChannels)
-                return outcomes
+            do {
+                outcomes = try write(batch, isolated: false)
+            } catch {
+                // One request failed and took the transaction with it: do the batch again with each
+                // request in a savepoint of its own, so that it fails alone. Rare, so the common case
+                // pays for no savepoints.
+                outcomes = try write(batch, isolated: true)
             }
         } catch {
             logger.error("commit failed", metadata: ["error": "\(error)", "requests": "\(batch.count)"])
@@ -122,29 +114,58 @@ extension EventLog: Service {
         for (request, outcome) in zip(batch, outcomes) { request.completion(outcome) }
     }
 
-    private func apply(_ request: AppendRequest, insert statement: Statement, in db: Database) throws -> AppendOutcome {
-        var outcome = AppendOutcome.duplicate
+    /// One transaction for the whole batch. Not `isolated`: the first failing request throws and
+    /// rolls everything back. `isolated`: each request in its own savepoint, failing alone.
+    private func write(_ batch: [AppendRequest], isolated: Bool) throws -> [Result<AppendOutcome, any Error>] {
+        try pool.write { db in
+            let newChannels = self.knownChannels.unseen(Set(batch.flatMap { $0.drafts.map(\.channel) }))
+            for name in newChannels {
+                try db.execute(sql: "INSERT OR IGNORE INTO channels(name) VALUES (?)", arguments: [name])
+            }
+            let insert = RawStatement(statement: try db.cachedStatement(sql: """
+                INSERT INTO events(channel, type, key, time, data, source) VALUES (?, ?, ?, ?, ?, ?)
+                """), db: db)
+            var outcomes: [Result<AppendOutcome, any Error>] = []
+            outcomes.reserveCapacity(batch.count)
+            for request in batch {
+                if isolated {
+                    outcomes.append(Result {
+                        var outcome = AppendOutcome.duplicate
+                        try db.inSavepoint {
+                            outcome = try self.apply(request, insert: insert, in: db)
+                            return .commit
+                        }
+                        return outcome
+                    })
+                } else {
+                    outcomes.append(.success(try self.apply(request, insert: insert, in: db)))
+                }
+            }
+            // Known before the commit is visible: see `EventLog.clause(for:in:)`.
+            self.knownChannels.add(newChannels)
+            return outcomes
+        }
+    }
+
+    private func apply(_ request: AppendRequest, insert statement: RawStatement, in db: Database) throws -> AppendOutcome {
         func insert(_ draft: EventDraft) throws -> StoredEvent {
-            try statement.execute(arguments: [draft.channel, draft.type, draft.key, draft.time, draft.data, draft.source])
+            try statement.execute(.text(draft.channel), .text(draft.type), .text(draft.key), .integer(draft.time),
+                                  .text(draft.data), .text(draft.source))
             return StoredEvent(id: db.lastInsertedRowID, draft: draft)
         }
-        try db.inSavepoint {
-            if let dedupe = request.dedupe, try dedupe.isDuplicate(in: db) {
-                return .commit
-            }
-            var events: [StoredEvent] = []
-            events.reserveCapacity(request.drafts.count)
-            if let alertId = request.acknowledge {
-                events.append(try options.semantics.acknowledge(alertId, at: Clock.nowMilliseconds(), in: db, insert: insert))
-            }
-            for draft in request.drafts {
-                events += try options.semantics.store(draft, in: db, insert: insert)
-            }
-            try request.dedupe?.record(in: db)
-            outcome = .stored(events)
-            return .commit
+        if let dedupe = request.dedupe, try dedupe.isDuplicate(in: db) {
+            return .duplicate
         }
-        return outcome
+        var events: [StoredEvent] = []
+        events.reserveCapacity(request.drafts.count)
+        if let alertId = request.acknowledge {
+            events.append(try options.semantics.acknowledge(alertId, at: Clock.nowMilliseconds(), in: db, insert: insert))
+        }
+        for draft in request.drafts {
+            events += try options.semantics.store(draft, in: db, insert: insert)
+        }
+        try request.dedupe?.record(in: db)
+        return .stored(events)
     }
 }
 

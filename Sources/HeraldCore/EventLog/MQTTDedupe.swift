@@ -14,6 +14,10 @@ struct MQTTDedupe: Sendable {
     var topic: String
     var digest: String
     var retained: Bool
+    /// Whether this message can be a redelivery at all: only the first messages of a connection
+    /// that resumed a session can (the broker resends its unacknowledged ones first, MQTT 3.1.1
+    /// §4.4), so later ones skip the lookup. Their receipts are still recorded.
+    var mayBeRedelivery = true
 
     /// Receipts kept and compared: comfortably above a broker's in-flight window (mosquitto: 20).
     static let window = 1_000
@@ -41,7 +45,7 @@ struct MQTTDedupe: Sendable {
             let last = try String.fetchOne(statement, arguments: [topic])
             if last == digest { return true }
         }
-        guard mid != 0 else { return false }  // QoS 0 has no packet id and is never redelivered
+        guard mid != 0, mayBeRedelivery else { return false }  // QoS 0 has no packet id and is never redelivered
         let statement = try db.cachedStatement(sql: """
             SELECT EXISTS(SELECT 1 FROM mqtt_receipts WHERE mid = ? AND topic = ? AND digest = ?
                           AND seq > (SELECT coalesce(max(seq), 0) FROM mqtt_receipts) - ?)
@@ -52,11 +56,11 @@ struct MQTTDedupe: Sendable {
     func record(in db: Database) throws {
         // Every message, not only retained ones: a message forwarded live arrives without the retain
         // flag, and its retained copy comes later, on the next subscribe.
-        try db.cachedStatement(sql: "INSERT OR REPLACE INTO mqtt_last_payload(topic, digest) VALUES (?, ?)")
-            .execute(arguments: [topic, digest])
+        try RawStatement(statement: db.cachedStatement(sql: "INSERT OR REPLACE INTO mqtt_last_payload(topic, digest) VALUES (?, ?)"), db: db)
+            .execute(.text(topic), .text(digest))
         guard mid != 0 else { return }
-        try db.cachedStatement(sql: "INSERT INTO mqtt_receipts(mid, topic, digest) VALUES (?, ?, ?)")
-            .execute(arguments: [mid, topic, digest])
+        try RawStatement(statement: db.cachedStatement(sql: "INSERT INTO mqtt_receipts(mid, topic, digest) VALUES (?, ?, ?)"), db: db)
+            .execute(.integer(Int64(mid)), .text(topic), .text(digest))
         let seq = db.lastInsertedRowID
         if seq % 500 == 0 {
             try db.execute(sql: "DELETE FROM mqtt_receipts WHERE seq <= ?", arguments: [seq - Int64(Self.window)])

@@ -80,6 +80,7 @@ final class MQTTBridge: Service, Sendable {
             // The broker kept no session for us, so nothing can be redelivered.
             try? runtime.log.forgetMQTTReceipts()
         }
+        possibleRedeliveries.store(sessionPresent ? MQTTDedupe.window : 0, ordering: .relaxed)
         let client = clientBox.withLock { $0 }
         var mids = Set<Int32>()
         liveness.withLock { $0 = Liveness(transportUp: true, responsive: true, lastEcho: Clock.nowMilliseconds()) }
@@ -98,6 +99,8 @@ final class MQTTBridge: Service, Sendable {
     }
 
     let pendingSubscriptions = Mutex<Set<Int32>>([])
+    /// How many of the next messages may still be redeliveries (see `MQTTDedupe.mayBeRedelivery`).
+    let possibleRedeliveries = Atomic<Int>(MQTTDedupe.window)
 
     private func connectFailed(code: Int32, retryIn: Int) {
         let reason = MosquittoClient.errorString(code)
@@ -202,7 +205,10 @@ final class MQTTBridge: Service, Sendable {
                 continue
             }
             TestHooks.crashIfRequested(.beforeCommit, topic: message.topic)
-            requests.append(([draft(for: message)], MQTTDedupe(message: message)))
+            var dedupe = MQTTDedupe(message: message)
+            dedupe.mayBeRedelivery = possibleRedeliveries.load(ordering: .relaxed) > 0
+            if dedupe.mayBeRedelivery { possibleRedeliveries.subtract(1, ordering: .relaxed) }
+            requests.append(([draft(for: message)], dedupe))
             stored.append(message)
         }
         let outcomes = runtime.log.appendBlocking(requests)
@@ -238,20 +244,44 @@ final class MQTTBridge: Service, Sendable {
 
     func draft(for message: MQTTMessage) -> EventDraft {
         let limit = runtime.config.mqtt.maxPayloadBytes
-        let source = "{\"mqtt\":{\"topic\":\(JSONText.quoted(message.topic)),\"qos\":\(message.qos),\"retain\":\(message.retain)}}"
+        let route = routed(message.topic)
+        let source = "{\"mqtt\":{\"topic\":\(route.quotedTopic),\"qos\":\(message.qos),\"retain\":\(message.retain)}}"
         if message.payload.count > limit {
             return deadLetter(message, reason: "payload of \(message.payload.count) bytes is over the limit of \(limit)",
                               type: "oversize", includePayload: false, source: source)
         }
-        guard let match = router.route(message.topic) else {
+        guard let match = route.match else {
             return deadLetter(message, reason: "no route matches the topic", type: "unrouted", includePayload: true, source: source)
         }
-        if let key = match.key, (try? Names.validateKey(key)) == nil {
+        if !route.keyIsValid {
             return deadLetter(message, reason: "the key taken from the topic has control characters", type: "invalid",
                               includePayload: true, source: source)
         }
         return EventDraft(channel: match.channel, type: match.type, key: match.key,
                           data: PayloadNormalizer.json(for: message.payload), source: source)
+    }
+
+    /// What routing says about a topic. Devices publish under the same topics again and again, so
+    /// the answers are kept (up to `RouteCache.limit` topics, then forgotten all at once).
+    struct RoutedTopic {
+        var match: TopicRouter.Match?
+        var keyIsValid: Bool
+        var quotedTopic: String
+    }
+
+    enum RouteCache { static let limit = 4_096 }
+    let routeCache = Mutex<[String: RoutedTopic]>([:])
+
+    private func routed(_ topic: String) -> RoutedTopic {
+        if let known = routeCache.withLock({ $0[topic] }) { return known }
+        let match = router.route(topic)
+        let keyIsValid = match?.key.map { (try? Names.validateKey($0)) != nil } ?? true
+        let routed = RoutedTopic(match: match, keyIsValid: keyIsValid, quotedTopic: JSONText.quoted(topic))
+        routeCache.withLock { cache in
+            if cache.count >= RouteCache.limit { cache.removeAll(keepingCapacity: true) }
+            cache[topic] = routed
+        }
+        return routed
     }
 
     private func deadLetter(_ message: MQTTMessage, reason: String, type: String, includePayload: Bool, source: String) -> EventDraft {
