@@ -2,10 +2,13 @@
 # MQTT ingest rate: messages from the broker committed as events per second.
 # Two figures: "backlog" (N messages queued at the broker while Herald is away, then Herald
 # starts and drains them) and "live" (mosquitto_pub streams N messages while Herald runs).
-# Usage: Scripts/bench-ingest.sh [N]   (release build; loopback only; bounded by N and a timeout)
+# Usage: [INFLIGHT=20] Scripts/bench-ingest.sh [N]   (release build; loopback only; bounded by N and a timeout)
+# INFLIGHT is the broker's max_inflight_messages (mosquitto's default: 20): how many unacknowledged
+# messages it sends ahead, so the most one read burst (one commit) can hold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-50000}
+inflight=${INFLIGHT:-20}
 bin=.build/release/herald
 [ -x "$bin" ] || swift build -c release >&2
 work=$(mktemp -d /tmp/herald-bench.XXXXXX)
@@ -17,7 +20,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 mport=$(free_port); hport=$(free_port)
 {
     echo "listener $mport 127.0.0.1"; echo "allow_anonymous true"; echo "persistence false"
-    echo "max_queued_messages 0"; echo "max_inflight_messages 100"
+    echo "max_queued_messages 0"; echo "max_inflight_messages $inflight"
     [ "$(id -u)" = 0 ] && echo "user root"
 } > "$work/mosquitto.conf"
 /usr/sbin/mosquitto -c "$work/mosquitto.conf" > "$work/mosquitto.log" 2>&1 & pids+=($!)
@@ -52,5 +55,6 @@ mosquitto_pub -h 127.0.0.1 -p "$mport" -t sensors/bench/live -q 1 -l < "$work/li
 wait_for bench/live; t1=$(now)
 live=$(python3 -c "print(round($n / ($t1 - $t0)))")
 
-printf 'MQTT ingest, QoS 1, %d messages: backlog drain %s msg/s, live %s msg/s (committed)\n' "$n" "$backlog" "$live"
-printf '{"bench":"ingest","messages":%d,"backlog_per_s":%s,"live_per_s":%s}\n' "$n" "$backlog" "$live"
+printf 'MQTT ingest, QoS 1, %d messages, broker in-flight window %d: backlog drain %s msg/s, live %s msg/s (committed)\n' \
+    "$n" "$inflight" "$backlog" "$live"
+printf '{"bench":"ingest","messages":%d,"inflight":%d,"backlog_per_s":%s,"live_per_s":%s}\n' "$n" "$inflight" "$backlog" "$live"

@@ -64,6 +64,29 @@ import Testing
         #expect(status.starts(with: ["connected", "disconnected", "connected"]), "\(status)")
     }
 
+    /// Herald retries a broker that is not there yet, with backoff and without a `$status` event per
+    /// failed attempt, connects once it comes, and stops promptly while it is away again.
+    @Test func startedBeforeTheBrokerHeraldConnectsWhenItComes() async throws {
+        let dir = try TempDir()
+        let broker = try await MosquittoBroker(dir: dir)
+        await broker.stop(SIGKILL)
+        let herald = try await HeraldInstance(dir: dir, config: "mqtt: { client_id: herald-test, keepalive_seconds: 5 }\n",
+                                              mqttPort: broker.port)
+        #expect(try await herald.get("/readyz").status == 503)
+        try await Task.sleep(for: .seconds(2))  // a few failed attempts
+        try await broker.start()
+        try await eventually("connected", seconds: 20) { try await herald.get("/readyz").status == 200 }
+        try await broker.publish("sensors/late/x", lines: (0..<5).map { "{\"n\":\($0)}" })
+        try await eventually("5 events") { try await herald.allEvents(channel: "sensors").count == 5 }
+        #expect(try await herald.allEvents(channel: "%24status").map(\.type) == ["connected"])
+        #expect(herald.process.log.contains("mqtt broker not reachable; retrying"), "\(herald.process.log)")
+        await broker.stop(SIGKILL)
+        try await eventually("readyz to report the broker down") { try await herald.get("/readyz").status == 503 }
+        let stopping = Date()
+        #expect(await herald.process.stop(SIGTERM) == 0)
+        #expect(Date().timeIntervalSince(stopping) < 5)
+    }
+
     @Test(arguments: ["HERALD_TEST_CRASH_BEFORE_COMMIT", "HERALD_TEST_CRASH_AFTER_COMMIT"])
     func aCrashAroundTheCommitStoresTheMessageExactlyOnce(hook: String) async throws {
         let dir = try TempDir()
@@ -78,6 +101,28 @@ import Testing
         try await Task.sleep(for: .milliseconds(500))
         let events = try await herald.allEvents(channel: "sensors")
         #expect(events.map(\.data) == ["{\"n\":0}", "{\"n\":1}"])
+    }
+
+    /// A backlog is read in bursts, each committed and then acknowledged as one. A crash just before
+    /// or just after the commit of the burst holding the crash topic, with messages before and after
+    /// it in the same burst, must still store all 300 exactly once and in order: unacknowledged
+    /// messages come again and the committed ones among them are recognised.
+    @Test(arguments: ["HERALD_TEST_CRASH_BEFORE_COMMIT", "HERALD_TEST_CRASH_AFTER_COMMIT"])
+    func aCrashInsideABurstStoresEveryMessageExactlyOnce(hook: String) async throws {
+        let dir = try TempDir()
+        let (broker, herald) = try await Self.start(dir)
+        await herald.process.stop(SIGTERM)
+        try await broker.publish("sensors/burst/a", lines: (0..<150).map { "{\"n\":\($0)}" })
+        try await broker.publish("sensors/crash/x", lines: ["{\"n\":150}"])
+        try await broker.publish("sensors/burst/b", lines: (151..<300).map { "{\"n\":\($0)}" })
+        try await herald.restart(environment: [hook: "sensors/crash/x"], healthy: false)  // may die before it answers
+        try await eventually("herald to die in the hook") { !herald.process.isRunning }
+        #expect(herald.process.process.terminationStatus == (hook.hasSuffix("BEFORE_COMMIT") ? 86 : 87))
+        try await herald.restart(environment: [:])
+        try await eventually("300 events") { try await herald.allEvents(channel: "sensors").count >= 300 }
+        try await Task.sleep(for: .milliseconds(500))
+        let events = try await herald.allEvents(channel: "sensors")
+        #expect(events.map(\.data) == (0..<300).map { "{\"n\":\($0)}" }, "\(herald.process.log)")
     }
 
     @Test func aRetainedMessageIsStoredOnceAcrossRestarts() async throws {

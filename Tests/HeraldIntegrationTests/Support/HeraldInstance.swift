@@ -35,12 +35,13 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
         }
     }
 
-    /// Starts the process again on the same port and database.
-    func restart(environment extra: [String: String]? = nil) async throws {
+    /// Starts the process again on the same port and database; `healthy: false` does not wait for
+    /// it to answer (for a process expected to die first).
+    func restart(environment extra: [String: String]? = nil, healthy: Bool = true) async throws {
         if process.isRunning { await process.stop() }
         process = try ChildProcess(executable: heraldBinary, arguments: arguments,
                                    logPath: dir.file("herald.log"), environment: extra ?? environment)
-        try await waitUntilHealthy()
+        if healthy { try await waitUntilHealthy() }
     }
 
     func get(_ path: String, headers: [(String, String)] = []) async throws -> (status: Int, body: String) {
