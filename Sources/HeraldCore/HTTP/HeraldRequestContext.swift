@@ -5,11 +5,14 @@ import NIOCore
 public struct HeraldRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let remoteAddress: SocketAddress?
+    /// The connection; a live SSE stream on plain HTTP/1.1 writes to it directly (`LiveStream`).
+    let channel: any Channel
     /// Set by `AuthMiddleware`.
     public var access = Access.everything
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress
+        channel = source.channel
     }
 }

@@ -7,7 +7,7 @@ struct StreamRoutes {
 
     func register(on router: Router<HeraldRequestContext>) {
         router.get("/sse") { request, context in
-            try await stream(request, filter: context.access.narrow(try request.eventFilter()))
+            try await stream(request, context: context, filter: context.access.narrow(try request.eventFilter()))
         }
         router.get("/channels/**") { request, context in
             var segments = try context.catchAllSegments()
@@ -17,11 +17,11 @@ struct StreamRoutes {
             let name = segments.joined(separator: "/")
             do { try Names.validateChannel(name, allowReserved: true) } catch let error as InvalidName { throw APIError.badRequest(error.description) }
             try context.requireRead(name)
-            return try await stream(request, filter: try request.eventFilter(defaultChannel: name).narrowed(to: name))
+            return try await stream(request, context: context, filter: try request.eventFilter(defaultChannel: name).narrowed(to: name))
         }
     }
 
-    private func stream(_ request: Request, filter: EventFilter) async throws -> Response {
+    private func stream(_ request: Request, context: HeraldRequestContext, filter: EventFilter) async throws -> Response {
         let resumeText = request.headers[.lastEventID] ?? request.queryValue("lastEventId")
         let streamRequest = StreamRequest(
             filter: filter,
@@ -29,7 +29,9 @@ struct StreamRoutes {
             replay: try request.queryInt("replay", in: 0...100_000, default: runtime.config.server.replay),
             snapshot: request.queryValue("snapshot") == "1" || request.queryValue("snapshot") == "true")
         let runtime = self.runtime
-        let eventStream = try EventStream(runtime: runtime, request: streamRequest)
+        // The direct lane writes next to the socket, so only where no TLS sits in between.
+        let directLane = runtime.config.server.tlsCertificate == nil ? context.channel : nil
+        let eventStream = try EventStream(runtime: runtime, request: streamRequest, directLane: directLane)
         // A job's stream that resumes at or past its last event: 204 tells EventSource to stop.
         if case .after(let lastId) = streamRequest.resume, let terminal = eventStream.terminalId, lastId >= terminal {
             return Response(status: .noContent)

@@ -105,10 +105,13 @@ public final class Hub: Sendable {
         var overflowed: [UInt64] = []
         var deliveries = 0
         for event in events {
-            var frame: ByteBuffer?
+            var delivery: Delivery?
             for subscriber in current where subscriber.filter.matches(event) {
-                if frame == nil { frame = ByteBuffer(string: SSEEncoder.frame(for: event)) }
-                if subscriber.queue.push(.event(id: event.id, bytes: frame!, terminal: event.terminal)) {
+                if delivery == nil {
+                    let frame = ByteBuffer(string: SSEEncoder.frame(for: event))
+                    delivery = .event(id: event.id, bytes: frame, chunk: HTTPChunk.framed(frame), terminal: event.terminal)
+                }
+                if subscriber.queue.push(delivery!) {
                     deliveries += 1
                 } else if subscriber.queue.end == .overflow {
                     overflowed.append(subscriber.id)

@@ -14,10 +14,13 @@ struct EventStream {
 
     /// For a stream of one job (`key=`): the job's last event, after which the stream ends.
     let terminalId: Int64?
+    /// A plain HTTP/1.1 connection, for live delivery on the direct lane (`LiveStream`).
+    let directLane: (any Channel)?
 
-    init(runtime: HeraldRuntime, request: StreamRequest) throws {
+    init(runtime: HeraldRuntime, request: StreamRequest, directLane: (any Channel)? = nil) throws {
         self.runtime = runtime
         self.request = request
+        self.directLane = directLane
         self.terminalId = try runtime.log.terminalEventId(matching: request.filter)
     }
 
@@ -111,9 +114,19 @@ struct EventStream {
         }
     }
 
-    /// Live delivery, watched: a subscriber cut off for falling behind is usually stuck in a write
-    /// to a client that stopped reading, so the write is cancelled and the connection closed.
+    /// Live delivery. On the direct lane the hub writes to the socket itself and this task only
+    /// waits for the end. Otherwise a child task writes, watched: a subscriber cut off for falling
+    /// behind is usually stuck in a write to a client that stopped reading, so the write is
+    /// cancelled and the connection closed.
     private func live(_ subscription: Hub.Subscription, after cursor: Int64, to writer: StreamWriter) async throws {
+        if let channel = directLane,
+           let stream = try await LiveStream.start(on: channel, queue: subscription.queue, after: cursor,
+                                                   endsWithJob: request.filter.key != nil) {
+            await subscription.queue.waitUntilEnded()
+            stream.end()
+            if subscription.queue.end == .overflow { throw SlowSubscriber() }
+            return
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 defer { subscription.queue.finish(.shutdown) }
@@ -137,7 +150,7 @@ struct EventStream {
             var lastSent = cursor
             while let next = await queue.next() {
                 switch next {
-                case .one(.event(let id, let bytes, let terminal)):
+                case .one(.event(let id, let bytes, _, let terminal)):
                     // The usual case: the hub's bytes go out as they are, shared by every subscriber.
                     guard id > lastSent else { continue }
                     try await writer.write(bytes)
@@ -150,7 +163,7 @@ struct EventStream {
                     var buffer = ByteBuffer()
                     for delivery in deliveries {
                         switch delivery {
-                        case .event(let id, var bytes, let terminal) where id > lastSent:
+                        case .event(let id, var bytes, _, let terminal) where id > lastSent:
                             buffer.writeBuffer(&bytes)
                             lastSent = id
                             if terminal && endsWithJob {
