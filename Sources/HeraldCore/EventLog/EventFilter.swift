@@ -12,8 +12,18 @@ public struct EventFilter: Sendable {
         self.key = key
     }
 
+    /// Equal for filters that match the same events: selectors, key and scopes, as text.
+    var identity: String {
+        func text(_ set: SelectorSet?) -> String { set.map { $0.selectors.map(\.text).sorted().joined(separator: "\u{1}") } ?? "*" }
+        return text(selectors) + "\u{2}" + (key.map { "k" + $0 } ?? "-") + "\u{2}" + text(allowed)
+    }
+
     public func matches(_ event: StoredEvent) -> Bool {
-        (key == nil || event.key == key) && matches(channel: event.channel)
+        matches(channel: event.channel, key: event.key)
+    }
+
+    func matches(channel: String, key eventKey: String?) -> Bool {
+        (key == nil || eventKey == key) && matches(channel: channel)
     }
 
     public func matches(channel: String) -> Bool {

@@ -14,12 +14,40 @@ public final class Hub: Sendable {
         let id: UInt64
         let filter: EventFilter
         let queue: SubscriberQueue
+        /// On the direct lane: its loop's fan-out delivers to it, so the hub's groups leave it out.
+        var direct = false
+    }
+
+    /// Subscribers with the same filter (every dashboard on the same selection, say): a fan-out
+    /// matches each event once per group, not once per subscriber.
+    struct Group: Sendable {
+        let filter: EventFilter
+        var members: [Subscriber]
     }
 
     private struct Registry {
         var byID: [UInt64: Subscriber] = [:]
         /// What a fan-out walks: kept up to date on subscribe, rebuilt after a removal (nil).
-        var list: [Subscriber]? = []
+        var groups: [Group]? = []
+        var groupIndex: [String: Int] = [:]
+
+        mutating func add(_ subscriber: Subscriber) {
+            guard groups != nil, !subscriber.direct else { return }  // nil: rebuilt at the next fan-out
+            if let index = groupIndex[subscriber.filter.identity] {
+                groups![index].members.append(subscriber)
+            } else {
+                groupIndex[subscriber.filter.identity] = groups!.count
+                groups!.append(Group(filter: subscriber.filter, members: [subscriber]))
+            }
+        }
+
+        mutating func currentGroups() -> [Group] {
+            if let groups { return groups }
+            groups = []
+            groupIndex = [:]
+            for subscriber in byID.values.sorted(by: { $0.id < $1.id }) { add(subscriber) }
+            return groups!
+        }
     }
 
     private let subscribers = Mutex(Registry())
@@ -50,6 +78,9 @@ public final class Hub: Sendable {
         }
 
         func close() { hub.remove(id) }
+
+        /// The stream now takes its events from its loop's fan-out (`LiveStream`).
+        func wentDirect() { hub.markDirect(id) }
     }
 
     func subscribe(_ filter: EventFilter) -> Subscription {
@@ -61,7 +92,7 @@ public final class Hub: Sendable {
             } else {
                 let subscriber = Subscriber(id: id, filter: filter, queue: queue)
                 registry.byID[id] = subscriber
-                registry.list?.append(subscriber)
+                registry.add(subscriber)
             }
             return registry.byID.count
         }
@@ -69,10 +100,24 @@ public final class Hub: Sendable {
         return Subscription(id: id, queue: queue, hub: self)
     }
 
+    func markDirect(_ id: UInt64) {
+        subscribers.withLock { registry in
+            registry.byID[id]?.direct = true
+            registry.groups = nil
+        }
+    }
+
+    /// A subscriber that fell too far behind: cut off (it resumes by id), logged and counted.
+    func dropSlow(_ id: UInt64) {
+        logger.notice("slow subscriber disconnected; it resumes by id", metadata: ["subscriber": "\(id)"])
+        HubMetrics.dropped.increment()
+        remove(id)
+    }
+
     func remove(_ id: UInt64) {
         let (removed, count) = subscribers.withLock { registry in
             let removed = registry.byID.removeValue(forKey: id)
-            if removed != nil { registry.list = nil }
+            if removed != nil { registry.groups = nil }
             return (removed, registry.byID.count)
         }
         removed?.queue.finish(.shutdown)
@@ -96,39 +141,44 @@ public final class Hub: Sendable {
         }
     }
 
+    /// Offers each event to the queues of the streams it matches, then posts the batch to the
+    /// loops whose direct-lane streams match for themselves (`LoopFanout`). In that order: a
+    /// stream moving to the direct lane relies on it (see `LiveStream.start`).
     private func deliver(_ events: [StoredEvent]) {
-        let current = subscribers.withLock { registry in
-            if registry.list == nil { registry.list = Array(registry.byID.values) }
-            return registry.list!
-        }
-        guard !current.isEmpty else { return }
+        let groups = subscribers.withLock { $0.currentGroups() }
+        var frames: [EventFrame]?
         var overflowed: [UInt64] = []
         var deliveries = 0
-        for event in events {
-            var delivery: Delivery?
-            for subscriber in current where subscriber.filter.matches(event) {
-                if delivery == nil {
-                    let frame = ByteBuffer(string: SSEEncoder.frame(for: event))
-                    delivery = .event(id: event.id, bytes: frame, chunk: HTTPChunk.framed(frame), terminal: event.terminal)
-                }
-                if subscriber.queue.push(delivery!) {
-                    deliveries += 1
-                } else if subscriber.queue.end == .overflow {
-                    overflowed.append(subscriber.id)
+        if !groups.isEmpty {
+            frames = events.map(EventFrame.init)
+            for frame in frames! {
+                let delivery = Delivery.event(frame)
+                for group in groups where group.filter.matches(channel: frame.channel, key: frame.key) {
+                    for member in group.members {
+                        if member.queue.push(delivery) {
+                            deliveries += 1
+                        } else if member.queue.end == .overflow {
+                            overflowed.append(member.id)
+                        }
+                    }
                 }
             }
         }
-        Counter(label: "herald_deliveries_total").increment(by: deliveries)
-        for id in Set(overflowed) {
-            logger.notice("slow subscriber disconnected; it resumes by id", metadata: ["subscriber": "\(id)"])
-            Counter(label: "herald_subscribers_dropped_total").increment()
-            remove(id)
+        let fanouts = LoopFanout.active()
+        if !fanouts.isEmpty {
+            let frames = frames ?? events.map(EventFrame.init)
+            for fanout in fanouts { fanout.post(frames) }
         }
+        if deliveries > 0 { HubMetrics.deliveries.increment(by: deliveries) }
+        for id in Set(overflowed) { dropSlow(id) }
     }
 
     /// Queues a keepalive comment on every stream.
     func keepalive() {
-        for subscriber in subscribers.withLock({ Array($0.byID.values) }) { subscriber.queue.push(.keepalive) }
+        for subscriber in subscribers.withLock({ Array($0.byID.values) }) where !subscriber.direct {
+            subscriber.queue.push(.keepalive)
+        }
+        for fanout in LoopFanout.active() { fanout.postKeepalive() }
     }
 
     /// Ends every stream (graceful shutdown); clients reconnect with Last-Event-ID.
@@ -140,4 +190,10 @@ public final class Hub: Sendable {
         }
         for subscriber in all { subscriber.queue.finish(.shutdown) }
     }
+}
+
+/// Made once: a metric looked up by label costs a lock and a hash per fan-out.
+enum HubMetrics {
+    static let deliveries = Counter(label: "herald_deliveries_total")
+    static let dropped = Counter(label: "herald_subscribers_dropped_total")
 }

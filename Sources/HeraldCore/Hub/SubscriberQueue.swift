@@ -3,17 +3,31 @@ import Synchronization
 
 /// What a stream writes next.
 enum Delivery: Sendable {
-    /// `bytes` is the SSE frame; `chunk` the same frame framed as an HTTP/1.1 chunk, for the
-    /// direct lane. Both are made once per event and shared by every subscriber.
-    case event(id: Int64, bytes: ByteBuffer, chunk: ByteBuffer, terminal: Bool)
+    case event(EventFrame)
     case keepalive
 }
 
-/// Where a queue in direct mode hands each delivery as it comes, instead of keeping it for a
-/// reading task (see `LiveStream`). Called under the queue's lock, so deliveries arrive in order.
-protocol DirectSink: AnyObject, Sendable {
-    func enqueue(_ delivery: Delivery)
+/// One event as it goes out, made once per event and shared by every subscriber (a class, so a
+/// copy costs one retain). `bytes` is the SSE frame; `chunk` the same frame as an HTTP/1.1
+/// chunk, for the direct lane.
+final class EventFrame: Sendable {
+    let id: Int64
+    let channel: String
+    let key: String?
+    let bytes: ByteBuffer
+    let chunk: ByteBuffer
+    let terminal: Bool
+
+    init(_ event: StoredEvent) {
+        id = event.id
+        channel = event.channel
+        key = event.key
+        bytes = ByteBuffer(string: SSEEncoder.frame(for: event))
+        chunk = HTTPChunk.framed(bytes)
+        terminal = event.terminal
+    }
 }
+
 
 /// What the reader takes at once: usually the one delivery a waiting reader was handed (no array
 /// allocated per event), or everything that waited while it was busy.
@@ -41,10 +55,8 @@ final class SubscriberQueue: Sendable {
         var waiter: UnsafeContinuation<Deliveries?, Never>?
         var endWaiters: [CheckedContinuation<Void, Never>] = []
         var end: End?
-        /// Direct mode: deliveries go to the sink; `inFlight` counts those not yet written to the
-        /// socket, which the capacity bounds as `items.count` does otherwise.
-        var direct: (any DirectSink)?
-        var inFlight = 0
+        /// Direct mode: the stream's events come from its loop's fan-out (`LiveStream`), not from here.
+        var direct = false
     }
 
     private let state = Mutex(State())
@@ -59,16 +71,7 @@ final class SubscriberQueue: Sendable {
     func push(_ delivery: Delivery) -> Bool {
         let (waiter, accepted) = state.withLock { state -> (UnsafeContinuation<Deliveries?, Never>?, Bool) in
             guard state.end == nil else { return (nil, false) }
-            if let sink = state.direct {
-                guard state.inFlight < capacity else {
-                    state.end = .overflow
-                    state.direct = nil
-                    return (nil, false)
-                }
-                state.inFlight += 1
-                sink.enqueue(delivery)
-                return (nil, true)
-            }
+            if state.direct { return (nil, true) }
             if let waiter = state.waiter {
                 state.waiter = nil
                 return (waiter, true)
@@ -86,27 +89,19 @@ final class SubscriberQueue: Sendable {
         return accepted
     }
 
-    /// Switches to direct mode: what waits goes to `sink` first, then every later delivery.
-    /// False when the queue has already ended.
-    func goDirect(_ sink: any DirectSink) -> Bool {
+    /// Switches to direct mode and hands over what waits; later pushes are turned away (the
+    /// stream takes them from its loop's fan-out). Nil when the queue has already ended.
+    func goDirect() -> [Delivery]? {
         state.withLock { state in
-            guard state.end == nil else { return false }
-            for item in state.items { sink.enqueue(item) }
-            state.inFlight = state.items.count
-            state.items = []
-            state.direct = sink
-            return true
+            guard state.end == nil else { return nil }
+            state.direct = true
+            defer { state.items = [] }
+            return state.items
         }
-    }
-
-    /// Direct mode: `count` deliveries left the sink (written, or skipped as already sent).
-    func delivered(_ count: Int) {
-        state.withLock { $0.inFlight -= count }
     }
 
     func finish(_ end: End) {
         let waiter = state.withLock { state in
-            state.direct = nil
             if state.end == nil { state.end = end }
             defer { state.waiter = nil }
             return state.waiter

@@ -120,11 +120,14 @@ struct EventStream {
     /// cancelled and the connection closed.
     private func live(_ subscription: Hub.Subscription, after cursor: Int64, to writer: StreamWriter) async throws {
         if let channel = directLane,
-           let stream = try await LiveStream.start(on: channel, queue: subscription.queue, after: cursor,
-                                                   endsWithJob: request.filter.key != nil) {
+           let stream = try await LiveStream.start(on: channel, subscription: subscription, filter: request.filter,
+                                                   after: cursor, capacity: runtime.hub.queueCapacity) {
             await subscription.queue.waitUntilEnded()
             stream.end()
-            if subscription.queue.end == .overflow { throw SlowSubscriber() }
+            if subscription.queue.end == .overflow {
+                runtime.hub.dropSlow(subscription.id)
+                throw SlowSubscriber()
+            }
             return
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -150,12 +153,12 @@ struct EventStream {
             var lastSent = cursor
             while let next = await queue.next() {
                 switch next {
-                case .one(.event(let id, let bytes, _, let terminal)):
+                case .one(.event(let frame)):
                     // The usual case: the hub's bytes go out as they are, shared by every subscriber.
-                    guard id > lastSent else { continue }
-                    try await writer.write(bytes)
-                    lastSent = id
-                    if terminal && endsWithJob { return }
+                    guard frame.id > lastSent else { continue }
+                    try await writer.write(frame.bytes)
+                    lastSent = frame.id
+                    if frame.terminal && endsWithJob { return }
                 case .one(.keepalive):
                     try await writer.write(Self.keepalive)
                 case .many(let deliveries):
@@ -163,10 +166,10 @@ struct EventStream {
                     var buffer = ByteBuffer()
                     for delivery in deliveries {
                         switch delivery {
-                        case .event(let id, var bytes, _, let terminal) where id > lastSent:
-                            buffer.writeBuffer(&bytes)
-                            lastSent = id
-                            if terminal && endsWithJob {
+                        case .event(let frame) where frame.id > lastSent:
+                            buffer.writeImmutableBuffer(frame.bytes)
+                            lastSent = frame.id
+                            if frame.terminal && endsWithJob {
                                 try await writer.write(buffer)
                                 return
                             }

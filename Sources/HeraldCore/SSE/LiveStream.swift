@@ -1,102 +1,120 @@
 import NIOCore
 
-/// A live SSE stream on the direct lane (plain HTTP/1.1): the hub's deliveries go, through the
-/// loop's `LoopOutbox`, straight to the connection's `SocketOutlet` as pre-framed HTTP chunks.
+/// A live SSE stream on the direct lane (plain HTTP/1.1): its events come from its loop's
+/// `LoopFanout` and go straight to the connection's `SocketOutlet` as pre-framed HTTP chunks.
 /// No task wakes up per event and nothing is encoded per subscriber; the stream's own task only
 /// waits for the end. Everything else about the stream (history, `$reset`, the end of the
 /// response) still goes through Hummingbird's writer, and always before or after the live part:
-/// the loop runs tasks in order, and the stream switches here only after its last history write
-/// returned, and closes this lane before it ends the response.
-final class LiveStream: DirectSink, Sendable {
-    private let outbox: LoopOutbox
+/// the loop runs tasks in order, the stream switches here only after its last history write
+/// returned, and it leaves this lane before it ends the response.
+final class LiveStream: Sendable {
+    private let fanout: LoopFanout
     private let state: NIOLoopBound<LoopState>
 
-    private init(outbox: LoopOutbox, state: NIOLoopBound<LoopState>) {
-        self.outbox = outbox
+    private init(fanout: LoopFanout, state: NIOLoopBound<LoopState>) {
+        self.fanout = fanout
         self.state = state
     }
 
-    /// Switches `queue` to this connection's socket; nil when the queue has already ended.
-    static func start(on channel: any Channel, queue: SubscriberQueue, after cursor: Int64,
-                      endsWithJob: Bool) async throws -> LiveStream? {
+    /// Moves `subscription` onto this connection's loop: what its queue holds is written first,
+    /// then every later event comes from the loop's fan-out. Nil when the queue has already ended.
+    ///
+    /// No event falls between the two: the hub offers each event to the queue first and posts it
+    /// to the loops after, so an event the queue turns away (it is direct by then) is posted after
+    /// this stream joined its loop. One both queued and posted is skipped by id.
+    static func start(on channel: any Channel, subscription: Hub.Subscription, filter: EventFilter,
+                      after cursor: Int64, capacity: Int) async throws -> LiveStream? {
         let loop = channel.eventLoop
         return try await loop.submit {
+            let fanout = LoopFanout.of(loop)  // on the loop: it is made there the first time
             let outlet = try SocketOutlet.of(channel)
-            let state = LoopState(outlet: outlet, queue: queue, lastSent: cursor, endsWithJob: endsWithJob)
-            let stream = LiveStream(outbox: .of(loop), state: NIOLoopBound(state, eventLoop: loop))
-            guard queue.goDirect(stream) else { return nil }
+            let state = LoopState(outlet: outlet, queue: subscription.queue, filter: filter, lastSent: cursor, capacity: capacity)
+            fanout.register(state)
+            guard let waiting = subscription.queue.goDirect() else {
+                fanout.unregister(state)
+                return nil
+            }
             outlet.stream = state
-            return stream
+            var touched: [LoopState] = []
+            for delivery in waiting {
+                switch delivery {
+                case .event(let frame): _ = state.send(frame, chunk: frame.chunk, touched: &touched)
+                case .keepalive: state.sendKeepalive(touched: &touched)
+                }
+            }
+            for stream in touched { stream.flush() }
+            subscription.wentDirect()
+            return LiveStream(fanout: fanout, state: NIOLoopBound(state, eventLoop: loop))
         }.get()
     }
 
-    func enqueue(_ delivery: Delivery) {
-        outbox.add(self, delivery)
-    }
-
-    /// On the loop: true when this is the stream's first delivery since its last flush.
-    func write(_ delivery: Delivery) -> Bool { state.value.write(delivery) }
-
-    /// On the loop, once per outbox drain.
-    func flush() { state.value.flush() }
-
-    /// Stops this lane; called before the response ends, so that nothing is written after its end.
+    /// Leaves the lane; called before the response ends, so that nothing is written after its end.
     func end() {
-        let state = self.state
-        outbox.loop.execute { state.value.close() }
+        let state = self.state, fanout = self.fanout
+        fanout.loop.execute {
+            state.value.close()
+            fanout.unregister(state.value)
+        }
     }
 
     /// What only the connection's event loop touches.
     final class LoopState {
         let outlet: SocketOutlet
         let queue: SubscriberQueue
+        let filter: EventFilter
         let endsWithJob: Bool
-        /// Live events at or below it were sent already (by history, or earlier here).
+        let capacity: Int
+        /// Events at or below it were sent already (by history, or earlier here).
         var lastSent: Int64
-        /// Held while the socket takes no more writes; the queue's capacity bounds them.
-        var pending: [Delivery] = []
-        /// Deliveries handled since the last flush, reported to the queue at the flush.
-        var handled = 0
+        /// Held while the socket takes no more writes; more than `capacity` cuts the stream off.
+        var pending: [(frame: EventFrame?, chunk: ByteBuffer)] = []
         var wrote = false
+        var touched = false
         var finished = false
         var closed = false
 
-        init(outlet: SocketOutlet, queue: SubscriberQueue, lastSent: Int64, endsWithJob: Bool) {
-            (self.outlet, self.queue, self.lastSent, self.endsWithJob) = (outlet, queue, lastSent, endsWithJob)
+        init(outlet: SocketOutlet, queue: SubscriberQueue, filter: EventFilter, lastSent: Int64, capacity: Int) {
+            (self.outlet, self.queue, self.filter, self.lastSent, self.capacity) = (outlet, queue, filter, lastSent, capacity)
+            endsWithJob = filter.key != nil
         }
 
-        func write(_ delivery: Delivery) -> Bool {
-            guard !closed else { return false }
-            let first = handled == 0 && pending.isEmpty
-            if pending.isEmpty && outlet.isWritable {
-                send(delivery)
-            } else {
-                pending.append(delivery)
-            }
-            return first
+        /// True when the event counts as delivered (written, or held for a full socket).
+        func send(_ frame: EventFrame, chunk: ByteBuffer, touched list: inout [LoopState]) -> Bool {
+            guard !closed, !finished, frame.id > lastSent else { return false }
+            lastSent = frame.id
+            put(frame, chunk, touched: &list)
+            return true
         }
 
-        private func send(_ delivery: Delivery) {
-            handled += 1
-            guard !finished else { return }
-            switch delivery {
-            case .event(let id, _, let chunk, let terminal):
-                guard id > lastSent else { return }
-                outlet.write(chunk)
-                lastSent = id
-                finished = terminal && endsWithJob
-            case .keepalive:
-                outlet.write(LiveStream.keepalive)
+        func sendKeepalive(touched list: inout [LoopState]) {
+            guard !closed, !finished else { return }
+            put(nil, LiveStream.keepalive, touched: &list)
+        }
+
+        private func put(_ frame: EventFrame?, _ chunk: ByteBuffer, touched list: inout [LoopState]) {
+            guard pending.isEmpty && outlet.isWritable else {
+                pending.append((frame, chunk))
+                if pending.count > capacity { overflow() }
+                return
             }
+            write(frame, chunk)
+            if !touched {
+                touched = true
+                list.append(self)
+            }
+        }
+
+        private func write(_ frame: EventFrame?, _ chunk: ByteBuffer) {
+            outlet.write(chunk)
             wrote = true
+            if let frame, frame.terminal && endsWithJob { finished = true }
         }
 
         func flush() {
+            touched = false
             guard !closed else { return }
             if wrote { outlet.flush() }
             wrote = false
-            if handled > 0 { queue.delivered(handled) }
-            handled = 0
             if finished { queue.finish(.completed) }
         }
 
@@ -104,12 +122,19 @@ final class LiveStream: DirectSink, Sendable {
         func resume() {
             guard !closed else { return }
             var sent = 0
-            while sent < pending.count && outlet.isWritable {
-                send(pending[sent])
+            while sent < pending.count && outlet.isWritable && !finished {
+                write(pending[sent].frame, pending[sent].chunk)
                 sent += 1
             }
             pending.removeFirst(sent)
             flush()
+        }
+
+        /// A client that stopped reading: the stream's task sees the overflow and closes the connection.
+        private func overflow() {
+            pending = []
+            closed = true
+            queue.finish(.overflow)
         }
 
         func close() {

@@ -14,18 +14,22 @@ final class SocketOutlet: ChannelInboundHandler, RemovableChannelHandler {
     /// The live stream writing through this connection now, if any (one at a time on HTTP/1.1).
     var stream: LiveStream.LoopState?
 
-    var isWritable: Bool { context?.channel.isWritable ?? false }
+    /// Kept from the writability events: asking the channel costs more than a write.
+    private(set) var isWritable = false
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        isWritable = context.channel.isWritable
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        isWritable = false
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { stream?.resume() }
+        isWritable = context.channel.isWritable
+        if isWritable { stream?.resume() }
         context.fireChannelWritabilityChanged()
     }
 

@@ -1,0 +1,123 @@
+import Metrics
+import NIOCore
+import Synchronization
+
+/// The direct lane's fan-out on one event loop. The hub posts each committed batch once per loop
+/// that has live streams; the loop takes everything posted in one task, matches each event once
+/// per group of streams with the same filter, writes it to each stream's socket (from a copy of
+/// the chunk local to this loop, so a thousand writes do not fight over one reference count
+/// across cores) and flushes each socket once. No lock, task or object per delivery.
+final class LoopFanout: Sendable {
+    private enum Posted {
+        case events([EventFrame])
+        case keepalive
+    }
+
+    private struct Mailbox {
+        var posted: [Posted] = []
+        var scheduled = false
+    }
+
+    /// The streams on this loop, grouped by filter; only the loop touches them.
+    private final class Streams {
+        var groups: [String: (filter: EventFilter, members: [LiveStream.LoopState])] = [:]
+    }
+
+    let loop: any EventLoop
+    private let mailbox = Mutex(Mailbox())
+    private let streams: NIOLoopBound<Streams>
+    /// Read by the hub's thread to skip loops without streams.
+    private let streamCount = Atomic<Int>(0)
+
+    private init(loop: any EventLoop) {
+        self.loop = loop
+        self.streams = NIOLoopBound(Streams(), eventLoop: loop)
+    }
+
+    // MARK: From the hub's thread
+
+    func post(_ frames: [EventFrame]) { post(.events(frames)) }
+    func postKeepalive() { post(.keepalive) }
+
+    private func post(_ item: Posted) {
+        let schedule = mailbox.withLock { mailbox in
+            mailbox.posted.append(item)
+            defer { mailbox.scheduled = true }
+            return !mailbox.scheduled
+        }
+        if schedule { loop.execute { self.drain() } }
+    }
+
+    var hasStreams: Bool { streamCount.load(ordering: .sequentiallyConsistent) > 0 }
+
+    // MARK: On the loop
+
+    func register(_ stream: LiveStream.LoopState) {
+        let identity = stream.filter.identity
+        streams.value.groups[identity, default: (stream.filter, [])].members.append(stream)
+        streamCount.add(1, ordering: .sequentiallyConsistent)
+    }
+
+    func unregister(_ stream: LiveStream.LoopState) {
+        let identity = stream.filter.identity
+        guard var group = streams.value.groups[identity],
+              let index = group.members.firstIndex(where: { $0 === stream }) else { return }
+        group.members.remove(at: index)
+        streams.value.groups[identity] = group.members.isEmpty ? nil : group
+        streamCount.subtract(1, ordering: .sequentiallyConsistent)
+    }
+
+    private func drain() {
+        let posted = mailbox.withLock { mailbox in
+            mailbox.scheduled = false
+            defer { mailbox.posted = [] }
+            return mailbox.posted
+        }
+        let groups = Array(streams.value.groups.values)
+        var touched: [LiveStream.LoopState] = []
+        var deliveries = 0
+        for item in posted {
+            switch item {
+            case .events(let frames):
+                for frame in frames {
+                    var local: ByteBuffer?
+                    for group in groups where group.filter.matches(channel: frame.channel, key: frame.key) {
+                        if local == nil {  // this loop's own copy
+                            local = ByteBufferAllocator().buffer(capacity: frame.chunk.readableBytes)
+                            local!.writeImmutableBuffer(frame.chunk)
+                        }
+                        for stream in group.members where stream.send(frame, chunk: local!, touched: &touched) {
+                            deliveries += 1
+                        }
+                    }
+                }
+            case .keepalive:
+                for group in groups {
+                    for stream in group.members { stream.sendKeepalive(touched: &touched) }
+                }
+            }
+        }
+        for stream in touched { stream.flush() }
+        if deliveries > 0 { HubMetrics.deliveries.increment(by: deliveries) }
+    }
+
+    // MARK: Registry
+
+    /// One fan-out per event loop, for the process's life (loops are few and live as long).
+    /// Called on `loop`.
+    static func of(_ loop: any EventLoop) -> LoopFanout {
+        all.withLock { all in
+            if let fanout = all[ObjectIdentifier(loop)] { return fanout }
+            let fanout = LoopFanout(loop: loop)
+            all[ObjectIdentifier(loop)] = fanout
+            return fanout
+        }
+    }
+
+    /// The fan-outs with streams now, for the hub.
+    static func active() -> [LoopFanout] {
+        all.withLock { Array($0.values) }.filter(\.hasStreams)
+    }
+
+    private static let all = Mutex<[ObjectIdentifier: LoopFanout]>([:])
+}
