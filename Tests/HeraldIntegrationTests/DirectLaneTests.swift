@@ -1,0 +1,91 @@
+import Foundation
+import Testing
+
+/// Live events on plain HTTP/1.1 skip Hummingbird's writer and go to the socket pre-framed
+/// (`LiveStream`). Read as raw bytes here, so that any framing slip fails: the response must be
+/// valid chunked transfer coding from its first chunk to its last, with history, keepalives and
+/// live events in the right order, and a job's stream must end with the terminating chunk.
+@Suite struct DirectLaneTests {
+    @Test func liveEventsAndKeepalivesAreWellFramedChunksAfterTheHistory() async throws {
+        let dir = try TempDir()
+        let herald = try await HeraldInstance(dir: dir, config: "server: { keepalive_seconds: 0.2 }\n")
+        let first = try await herald.publish("lane", #"{"data":{"n":0}}"#)
+        let socket = try RawHTTP(port: herald.port, path: "/sse?channel=lane&replay=10")
+        try await Task.sleep(for: .milliseconds(500))  // a keepalive or two before the live events
+        var ids = [first]
+        for n in 1...3 { ids.append(try await herald.publish("lane", #"{"data":{"n":\#(n)}}"#)) }
+        let body = try socket.readChunkedBody(until: { $0.contains("id: \(ids.last!)\n") }, seconds: 10)
+        #expect(body.hasPrefix("retry: 3000\n"))
+        let order = body.components(separatedBy: "\n").filter { $0.hasPrefix("id: ") || $0 == ":keepalive" }
+        #expect(order.filter { $0.hasPrefix("id: ") } == ids.map { "id: \($0)" })
+        #expect(order.firstIndex(of: ":keepalive").map { $0 > 0 } == true, "a keepalive between history and live: \(order)")
+    }
+
+    @Test func aJobStreamEndsWithTheTerminatingChunkAfterItsLastEvent() async throws {
+        let dir = try TempDir()
+        let herald = try await HeraldInstance(dir: dir)
+        _ = try await herald.publish("jobs", #"{"key":"j1","data":{"state":"running","progress":10}}"#)
+        let socket = try RawHTTP(port: herald.port, path: "/sse?channel=jobs&key=j1")
+        try await Task.sleep(for: .milliseconds(300))
+        let last = try await herald.publish("jobs", #"{"key":"j1","data":{"state":"succeeded","progress":100}}"#)
+        let body = try socket.readChunkedBody(until: { _ in false }, seconds: 10)  // to the final chunk
+        #expect(body.contains("id: \(last)\n"))
+    }
+}
+
+/// A bare HTTP/1.1 client on a socket: sends one GET and decodes the chunked body strictly.
+private struct RawHTTP {
+    let fd: Int32
+
+    init(port: Int, path: String) throws {
+        guard let fd = connectLoopback(port: port) else { throw TestFailure("cannot connect to \(port)") }
+        self.fd = fd
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+    }
+
+    /// The body's bytes, de-chunked, once `done` says so or the final zero-size chunk came.
+    /// Throws on anything that is not a well-formed chunk, and after `seconds`.
+    func readChunkedBody(until done: (String) -> Bool, seconds: Double) throws -> String {
+        defer { close(fd) }
+        let deadline = Date().addingTimeInterval(seconds)
+        var raw: [UInt8] = []
+        var headersEnd: Int?
+        var body: [UInt8] = []
+        var offset = 0
+        while Date() < deadline {
+            var pollFD = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pollFD, 1, 100) > 0 else { continue }
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { throw TestFailure("connection closed before the body ended: \(String(decoding: body, as: UTF8.self))") }
+            raw += buffer[..<count]
+            if headersEnd == nil, let end = raw.firstRange(of: Array("\r\n\r\n".utf8))?.upperBound {
+                let head = String(decoding: raw[..<end], as: UTF8.self).lowercased()
+                guard head.hasPrefix("http/1.1 200"), head.contains("transfer-encoding: chunked") else {
+                    throw TestFailure("not a chunked 200 response: \(head)")
+                }
+                headersEnd = end
+                offset = end
+            }
+            guard headersEnd != nil else { continue }
+            // Every complete chunk: <hex size>\r\n<size bytes>\r\n.
+            while let lineEnd = raw[offset...].firstRange(of: Array("\r\n".utf8))?.lowerBound {
+                guard let size = Int(String(decoding: raw[offset..<lineEnd], as: UTF8.self), radix: 16) else {
+                    throw TestFailure("bad chunk size line at byte \(offset): \(String(decoding: raw[offset..<lineEnd], as: UTF8.self))")
+                }
+                let dataStart = lineEnd + 2
+                guard raw.count >= dataStart + size + 2 else { break }
+                guard raw[dataStart + size] == 13, raw[dataStart + size + 1] == 10 else {
+                    throw TestFailure("chunk of \(size) bytes at \(offset) not followed by CRLF")
+                }
+                if size == 0 { return String(decoding: body, as: UTF8.self) }
+                body += raw[dataStart..<dataStart + size]
+                offset = dataStart + size + 2
+            }
+            let text = String(decoding: body, as: UTF8.self)
+            if done(text) { return text }
+        }
+        throw TestFailure("timed out; body so far: \(String(decoding: body, as: UTF8.self))")
+    }
+}
