@@ -85,6 +85,12 @@ extension EventLog {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v5-mqtt-receipts-by-seq") { db in
+            // Receipts are only looked up for the first messages of a resumed session, and only
+            // among the last `MQTTDedupe.window` rows (a range of seq); the index on mid cost every
+            // MQTT message a second b-tree insert for lookups that a short range scan answers.
+            try db.execute(sql: "DROP INDEX mqtt_receipts_by_mid")
+        }
         return migrator
     }
 }

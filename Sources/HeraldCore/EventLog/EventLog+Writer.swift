@@ -62,26 +62,28 @@ extension EventLog: Service {
     /// committed or failed. The writer takes them together, so a burst of MQTT messages costs one
     /// commit and one wake-up instead of one each.
     func appendBlocking(_ requests: [(drafts: [EventDraft], dedupe: MQTTDedupe?)]) -> [Result<AppendOutcome, any Error>] {
-        guard !requests.isEmpty else { return [] }
-        let done = DispatchSemaphore(value: 0)
-        let results = Mutex(BlockingResults(count: requests.count))
+        submit(requests).wait()
+    }
+
+    /// Hands the requests to the writer and returns at once (waiting only while the queue is
+    /// full); `wait()` on the result blocks until every one is committed or failed.
+    func submit(_ requests: [(drafts: [EventDraft], dedupe: MQTTDedupe?)]) -> PendingAppends {
+        let pending = PendingAppends(count: requests.count)
+        guard !requests.isEmpty else { return pending }
         let appends = requests.enumerated().map { index, request in
-            AppendRequest(drafts: request.drafts, dedupe: request.dedupe) { outcome in
-                if results.withLock({ $0.set(index, outcome) }) { done.signal() }
-            }
+            AppendRequest(drafts: request.drafts, dedupe: request.dedupe) { pending.set(index, $0) }
         }
         while true {
             do {
                 try queue.submit(contentsOf: appends)
-                break
+                return pending
             } catch .overloaded {
                 usleep(5_000)
             } catch {
-                return requests.map { _ in .failure(error) }
+                for index in requests.indices { pending.set(index, .failure(error)) }
+                return pending
             }
         }
-        done.wait()
-        return results.withLock { $0.results.map { $0! } }
     }
 
     private func commit(_ batch: [AppendRequest]) {
@@ -169,20 +171,32 @@ extension EventLog: Service {
     }
 }
 
-/// Outcomes of `appendBlocking`'s requests as they arrive; `set` says when the last one came.
-private struct BlockingResults {
-    var results: [Result<AppendOutcome, any Error>?]
-    var missing: Int
-
-    init(count: Int) {
-        results = Array(repeating: nil, count: count)
-        missing = count
+/// The outcomes of requests handed to the writer, as they arrive; `wait` blocks for all of them.
+final class PendingAppends: Sendable {
+    private struct State {
+        var results: [Result<AppendOutcome, any Error>?]
+        var missing: Int
     }
 
-    mutating func set(_ index: Int, _ outcome: Result<AppendOutcome, any Error>) -> Bool {
-        results[index] = outcome
-        missing -= 1
-        return missing == 0
+    private let state: Mutex<State>
+    private let done = DispatchSemaphore(value: 0)
+
+    init(count: Int) {
+        state = Mutex(State(results: Array(repeating: nil, count: count), missing: count))
+    }
+
+    func set(_ index: Int, _ outcome: Result<AppendOutcome, any Error>) {
+        let last = state.withLock { state in
+            state.results[index] = outcome
+            state.missing -= 1
+            return state.missing == 0
+        }
+        if last { done.signal() }
+    }
+
+    func wait() -> [Result<AppendOutcome, any Error>] {
+        if state.withLock({ $0.missing > 0 }) { done.wait() }
+        return state.withLock { $0.results.map { $0! } }
     }
 }
 

@@ -47,16 +47,20 @@ struct MQTTDedupe: Sendable {
         }
         guard mid != 0, mayBeRedelivery else { return false }  // QoS 0 has no packet id and is never redelivered
         let statement = try db.cachedStatement(sql: """
-            SELECT EXISTS(SELECT 1 FROM mqtt_receipts WHERE mid = ? AND topic = ? AND digest = ?
-                          AND seq > (SELECT coalesce(max(seq), 0) FROM mqtt_receipts) - ?)
+            SELECT EXISTS(SELECT 1 FROM mqtt_receipts WHERE seq > (SELECT coalesce(max(seq), 0) FROM mqtt_receipts) - ?
+                          AND mid = ? AND topic = ? AND digest = ?)
             """)
-        return try Bool.fetchOne(statement, arguments: [mid, topic, digest, Self.window]) ?? false
+        return try Bool.fetchOne(statement, arguments: [Self.window, mid, topic, digest]) ?? false
     }
 
     func record(in db: Database) throws {
         // Every message, not only retained ones: a message forwarded live arrives without the retain
         // flag, and its retained copy comes later, on the next subscribe.
-        try RawStatement(statement: db.cachedStatement(sql: "INSERT OR REPLACE INTO mqtt_last_payload(topic, digest) VALUES (?, ?)"), db: db)
+        // An upsert changes the row in place; INSERT OR REPLACE would delete and insert it.
+        try RawStatement(statement: db.cachedStatement(sql: """
+            INSERT INTO mqtt_last_payload(topic, digest) VALUES (?, ?)
+            ON CONFLICT(topic) DO UPDATE SET digest = excluded.digest
+            """), db: db)
             .execute(.text(topic), .text(digest))
         guard mid != 0 else { return }
         try RawStatement(statement: db.cachedStatement(sql: "INSERT INTO mqtt_receipts(mid, topic, digest) VALUES (?, ?, ?)"), db: db)

@@ -50,6 +50,7 @@ final class MQTTBridge: Service, Sendable {
             onDisconnect: { [self] code in disconnected(code: code) },
             onConnectFailed: { [self] code, retryIn in connectFailed(code: code, retryIn: retryIn) },
             onMessages: { [self] messages in receive(messages) },
+            onBurstEnd: { [self] in settle() },
             onSubscribe: { [self] mid in subscribed(mid) })
         let client = try MosquittoClient(options: options, handlers: handlers)
         // Before start: the connect callback, which subscribes through it, may run at once.
@@ -193,7 +194,18 @@ final class MQTTBridge: Service, Sendable {
         }
     }
 
-    /// Runs on the client's network thread with one read burst; returning lets the PUBACKs go.
+    /// A slice of a read burst, handed to the writer and not yet settled.
+    struct InFlight {
+        var messages: [MQTTMessage]
+        var requests: [(drafts: [EventDraft], dedupe: MQTTDedupe?)]
+        var appends: PendingAppends
+    }
+
+    /// Only the network thread touches it; the Mutex is for the compiler, never contended.
+    let inFlight = Mutex<[InFlight]>([])
+
+    /// Runs on the client's network thread with a slice of a read burst: drafts the events and
+    /// hands them to the writer without waiting, so the writer stores it while the thread reads on.
     private func receive(_ messages: [MQTTMessage]) {
         var requests: [(drafts: [EventDraft], dedupe: MQTTDedupe?)] = []
         var stored: [MQTTMessage] = []
@@ -211,15 +223,22 @@ final class MQTTBridge: Service, Sendable {
             requests.append(([draft(for: message)], dedupe))
             stored.append(message)
         }
-        let outcomes = runtime.log.appendBlocking(requests)
-        for (index, outcome) in outcomes.enumerated() {
-            switch outcome {
-            case .success(.stored): BridgeMetrics.messages.increment()
-            case .success(.duplicate): BridgeMetrics.duplicates.increment()
-            case .failure(let error): retry(stored[index], request: requests[index], after: error)
+        let slice = InFlight(messages: stored, requests: requests, appends: runtime.log.submit(requests))
+        inFlight.withLock { $0.append(slice) }
+    }
+
+    /// The burst is read: returns once every slice is stored, which lets the PUBACKs go.
+    private func settle() {
+        for slice in inFlight.withLock({ inFlight in defer { inFlight = [] }; return inFlight }) {
+            for (index, outcome) in slice.appends.wait().enumerated() {
+                switch outcome {
+                case .success(.stored): BridgeMetrics.messages.increment()
+                case .success(.duplicate): BridgeMetrics.duplicates.increment()
+                case .failure(let error): retry(slice.messages[index], request: slice.requests[index], after: error)
+                }
             }
+            for message in slice.messages { TestHooks.crashIfRequested(.afterCommit, topic: message.topic) }
         }
-        for message in stored { TestHooks.crashIfRequested(.afterCommit, topic: message.topic) }
     }
 
     /// The store refused a message (disk full, say): try again until it takes it, keeping the

@@ -22,8 +22,10 @@ struct MosquittoOptions: Sendable {
     var caFile: String? = nil          // when set: mosquitto_tls_set(ca) → mqtts
     var reconnectDelayMin: Int = 1     // seconds, doubled after each failed attempt up to the max
     var reconnectDelayMax: Int = 30
-    /// Messages read before they are handed over (and acknowledged) together; bounds one burst's memory.
+    /// Messages read before they are acknowledged together; bounds one burst's memory.
     var maxBurst: Int = 1_000
+    /// Messages read before a slice of the burst is handed over (`onMessages`).
+    var slice: Int = 8
 }
 
 struct MosquittoError: Error, CustomStringConvertible {
@@ -39,9 +41,12 @@ struct MosquittoHandlers: Sendable {
     var onDisconnect: @Sendable (_ code: Int32) -> Void = { _ in }
     /// A connection attempt failed before any CONNACK; the next one follows after `retryIn` seconds.
     var onConnectFailed: @Sendable (_ code: Int32, _ retryIn: Int) -> Void = { _, _ in }
-    /// Every message read in one burst, in arrival order. Their QoS 1 PUBACKs are written only
-    /// after this returns, so returning means "these are safe" (DESIGN §5).
+    /// Messages of the current read burst, in arrival order, handed over in slices while the rest
+    /// is still being read, so that storing them overlaps reading. Need not wait for the store.
     var onMessages: @Sendable ([MQTTMessage]) -> Void = { _ in }
+    /// The burst is over: return once everything handed to `onMessages` is stored. Their QoS 1
+    /// PUBACKs are written only after this returns, so returning means "these are safe" (DESIGN §5).
+    var onBurstEnd: @Sendable () -> Void = {}
     /// The SUBACK for `subscribe`'s packet id: from here on the broker routes to us.
     var onSubscribe: @Sendable (_ mid: Int32) -> Void = { _ in }
 }

@@ -10,7 +10,7 @@ import Synchronization
 /// by `mosquitto_loop_write`. That is what lets a burst's PUBACKs wait for its commit: read every
 /// packet the socket holds, call `onMessages` once, then write.
 ///
-/// Why `@unchecked Sendable` is sound: `burst` and `connack` are touched only by the
+/// Why `@unchecked Sendable` is sound: `burst`, `handedOver` and `connack` are touched only by the
 /// network thread (`run` and the callbacks it triggers); the rest is immutable, atomic, or a
 /// libmosquitto handle that locks its own state.
 final class MosquittoNetworkThread: @unchecked Sendable {
@@ -22,7 +22,9 @@ final class MosquittoNetworkThread: @unchecked Sendable {
     private let wakeWriteFD: Int32
     private let stopRequested = Atomic<Bool>(false)
 
+    /// Messages read and not yet handed over; `handedOver` counts those that were, this burst.
     private var burst: [MQTTMessage] = []
+    private var handedOver = 0
     /// The current connection's CONNACK code, once one came.
     private var connack: Int32? = nil
 
@@ -177,10 +179,10 @@ final class MosquittoNetworkThread: @unchecked Sendable {
             if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 || !drained {
                 (drained, code) = readBurst()
             }
-            if !burst.isEmpty {
-                let messages = burst
-                burst.removeAll(keepingCapacity: true)
-                handlers.onMessages(messages)  // returns once they are committed
+            if handedOver > 0 || !burst.isEmpty {
+                handOver()
+                handlers.onBurstEnd()  // returns once everything handed over is committed
+                handedOver = 0
             }
             if code != MosquittoClient.success || mosquitto_socket(mosq) < 0 { return code }
             if mosquitto_want_write(mosq) || fds[0].revents & Int16(POLLOUT) != 0 {
@@ -196,7 +198,8 @@ final class MosquittoNetworkThread: @unchecked Sendable {
     /// Reads packets until the socket is empty or a burst is full; false when it stopped at the cap
     /// (more may wait, possibly inside TLS buffers that poll cannot see).
     private func readBurst() -> (drained: Bool, code: Int32) {
-        while burst.count < options.maxBurst {
+        while handedOver + burst.count < options.maxBurst {
+            if burst.count >= options.slice { handOver() }
             errno = 0
             let code = mosquitto_loop_read(mosq, 1)
             // An error ends the connection; libmosquitto has reported it (onDisconnect) and closed.
@@ -206,6 +209,14 @@ final class MosquittoNetworkThread: @unchecked Sendable {
             if errno == EAGAIN || errno == EWOULDBLOCK, !socketReadable() { return (true, code) }
         }
         return (false, MosquittoClient.success)
+    }
+
+    private func handOver() {
+        guard !burst.isEmpty else { return }
+        handedOver += burst.count
+        let messages = burst
+        burst.removeAll(keepingCapacity: true)
+        handlers.onMessages(messages)
     }
 
     private func socketReadable() -> Bool {
