@@ -119,33 +119,43 @@ extension EventLog: Service {
     /// One transaction for the whole batch. Not `isolated`: the first failing request throws and
     /// rolls everything back. `isolated`: each request in its own savepoint, failing alone.
     private func write(_ batch: [AppendRequest], isolated: Bool) throws -> [Result<AppendOutcome, any Error>] {
-        try pool.write { db in
-            let newChannels = self.knownChannels.unseen(Set(batch.flatMap { $0.drafts.map(\.channel) }))
-            for name in newChannels {
-                try db.execute(sql: "INSERT OR IGNORE INTO channels(name) VALUES (?)", arguments: [name])
-            }
-            let insert = RawStatement(statement: try db.cachedStatement(sql: """
-                INSERT INTO events(channel, type, key, time, data, source) VALUES (?, ?, ?, ?, ?, ?)
-                """), db: db)
-            var outcomes: [Result<AppendOutcome, any Error>] = []
-            outcomes.reserveCapacity(batch.count)
-            for request in batch {
-                if isolated {
-                    outcomes.append(Result {
-                        var outcome = AppendOutcome.duplicate
-                        try db.inSavepoint {
-                            outcome = try self.apply(request, insert: insert, in: db)
-                            return .commit
-                        }
-                        return outcome
-                    })
-                } else {
-                    outcomes.append(.success(try self.apply(request, insert: insert, in: db)))
+        var added: [String] = []
+        do {
+            return try pool.write { db in
+                let newChannels = self.knownChannels.unseen(Set(batch.flatMap { $0.drafts.map(\.channel) }))
+                for name in newChannels {
+                    try db.execute(sql: "INSERT OR IGNORE INTO channels(name) VALUES (?)", arguments: [name])
                 }
+                let insert = RawStatement(statement: try db.cachedStatement(sql: """
+                    INSERT INTO events(channel, type, key, time, data, source) VALUES (?, ?, ?, ?, ?, ?)
+                    """), db: db)
+                var outcomes: [Result<AppendOutcome, any Error>] = []
+                outcomes.reserveCapacity(batch.count)
+                for request in batch {
+                    if isolated {
+                        outcomes.append(Result {
+                            var outcome = AppendOutcome.duplicate
+                            try db.inSavepoint {
+                                outcome = try self.apply(request, insert: insert, in: db)
+                                return .commit
+                            }
+                            return outcome
+                        })
+                        // Some errors (disk full, I/O) roll back the whole transaction, not just the
+                        // savepoint: what follows would run in autocommit, so fail the batch instead.
+                        if case .failure(let error) = outcomes.last!, !db.isInsideTransaction { throw error }
+                    } else {
+                        outcomes.append(.success(try self.apply(request, insert: insert, in: db)))
+                    }
+                }
+                // Known before the commit is visible: see `EventLog.clause(for:in:)`.
+                self.knownChannels.add(newChannels)
+                added = newChannels
+                return outcomes
             }
-            // Known before the commit is visible: see `EventLog.clause(for:in:)`.
-            self.knownChannels.add(newChannels)
-            return outcomes
+        } catch {
+            knownChannels.remove(added)  // the commit failed: their rows are not there
+            throw error
         }
     }
 

@@ -248,4 +248,9 @@ final class KnownChannels: Sendable {
     func add(_ channels: [String]) {
         storage.withLock { $0.formUnion(channels) }
     }
+
+    /// For names added inside a transaction that then failed to commit.
+    func remove(_ channels: [String]) {
+        storage.withLock { $0.subtract(channels) }
+    }
 }

@@ -48,7 +48,7 @@ final class MQTTBridge: Service, Sendable {
         let handlers = MosquittoHandlers(
             onConnect: { [self] code, sessionPresent in connected(code: code, sessionPresent: sessionPresent) },
             onDisconnect: { [self] code in disconnected(code: code) },
-            onConnectFailed: { [self] code, retryIn in connectFailed(code: code, retryIn: retryIn) },
+            onConnectFailed: { [self] reason, retryIn in connectFailed(reason: reason, retryIn: retryIn) },
             onMessages: { [self] messages in receive(messages) },
             onBurstEnd: { [self] in settle() },
             onSubscribe: { [self] mid in subscribed(mid) })
@@ -73,10 +73,7 @@ final class MQTTBridge: Service, Sendable {
     let clientBox = Mutex<MosquittoClient?>(nil)
 
     private func connected(code: Int32, sessionPresent: Bool) {
-        guard code == 0 else {
-            runtime.logger.warning("mqtt connection refused", metadata: ["reason": "\(MosquittoClient.errorString(code))"])
-            return
-        }
+        guard code == 0 else { return }  // refused: reported by `connectFailed`, once a minute
         if !sessionPresent {
             // The broker kept no session for us, so nothing can be redelivered.
             try? runtime.log.forgetMQTTReceipts()
@@ -103,8 +100,7 @@ final class MQTTBridge: Service, Sendable {
     /// How many of the next messages may still be redeliveries (see `MQTTDedupe.mayBeRedelivery`).
     let possibleRedeliveries = Atomic<Int>(MQTTDedupe.window)
 
-    private func connectFailed(code: Int32, retryIn: Int) {
-        let reason = MosquittoClient.errorString(code)
+    private func connectFailed(reason: String, retryIn: Int) {
         deadLetterLog.warn(runtime.logger, key: "connect: " + reason, "mqtt broker not reachable; retrying",
                            metadata: ["broker": "\(options.host):\(options.port)", "reason": "\(reason)", "retry_in_s": "\(retryIn)"])
     }
@@ -227,35 +223,44 @@ final class MQTTBridge: Service, Sendable {
         inFlight.withLock { $0.append(slice) }
     }
 
-    /// The burst is read: returns once every slice is stored, which lets the PUBACKs go.
-    private func settle() {
+    /// The burst is read: returns once every slice is stored, which lets the PUBACKs go; false
+    /// when something could not be stored before Herald began to stop (nothing is acknowledged).
+    private func settle() -> Bool {
+        var allStored = true
         for slice in inFlight.withLock({ inFlight in defer { inFlight = [] }; return inFlight }) {
             for (index, outcome) in slice.appends.wait().enumerated() {
                 switch outcome {
                 case .success(.stored): BridgeMetrics.messages.increment()
                 case .success(.duplicate): BridgeMetrics.duplicates.increment()
-                case .failure(let error): retry(slice.messages[index], request: slice.requests[index], after: error)
+                case .failure(let error):
+                    if allStored { allStored = retry(slice.messages[index], request: slice.requests[index], after: error) }
                 }
             }
             for message in slice.messages { TestHooks.crashIfRequested(.afterCommit, topic: message.topic) }
         }
+        return allStored
     }
 
     /// The store refused a message (disk full, say): try again until it takes it, keeping the
     /// message unacknowledged meanwhile so the broker keeps it for us. Messages after it in the
     /// same burst may already be stored, so after a failure ids can differ from arrival order.
-    private func retry(_ message: MQTTMessage, request: (drafts: [EventDraft], dedupe: MQTTDedupe?), after error: any Error) {
+    /// Gives up only when Herald is stopping (false): the message then stays unacknowledged.
+    private func retry(_ message: MQTTMessage, request: (drafts: [EventDraft], dedupe: MQTTDedupe?), after error: any Error) -> Bool {
         var error = error
         var delay: UInt32 = 50_000
         while true {
             runtime.logger.error("mqtt message not stored; retrying", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
             BridgeMetrics.storeFailures.increment()
-            if stopping.load(ordering: .sequentiallyConsistent), case AppendError.shuttingDown = error { return }
+            if stopping.load(ordering: .sequentiallyConsistent) { return false }
             usleep(delay)
             delay = min(delay * 2, 5_000_000)
             switch runtime.log.appendBlocking(request.drafts, dedupe: request.dedupe) {
-            case .success(.stored): return BridgeMetrics.messages.increment()
-            case .success(.duplicate): return BridgeMetrics.duplicates.increment()
+            case .success(.stored):
+                BridgeMetrics.messages.increment()
+                return true
+            case .success(.duplicate):
+                BridgeMetrics.duplicates.increment()
+                return true
             case .failure(let next): error = next
             }
         }

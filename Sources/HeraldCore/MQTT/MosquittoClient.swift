@@ -37,16 +37,18 @@ struct MosquittoError: Error, CustomStringConvertible {
 /// What the network thread tells its owner. All of it runs on that thread, one call at a time.
 struct MosquittoHandlers: Sendable {
     var onConnect: @Sendable (_ code: Int32, _ sessionPresent: Bool) -> Void = { _, _ in }
-    /// After a connection that got as far as a CONNACK ends; `code` 0 means we disconnected.
+    /// After a connection the broker accepted ends; `code` 0 means we disconnected.
     var onDisconnect: @Sendable (_ code: Int32) -> Void = { _ in }
-    /// A connection attempt failed before any CONNACK; the next one follows after `retryIn` seconds.
-    var onConnectFailed: @Sendable (_ code: Int32, _ retryIn: Int) -> Void = { _, _ in }
+    /// A connection attempt failed (unreachable, or refused by the broker); the next one follows
+    /// after `retryIn` seconds.
+    var onConnectFailed: @Sendable (_ reason: String, _ retryIn: Int) -> Void = { _, _ in }
     /// Messages of the current read burst, in arrival order, handed over in slices while the rest
     /// is still being read, so that storing them overlaps reading. Need not wait for the store.
     var onMessages: @Sendable ([MQTTMessage]) -> Void = { _ in }
     /// The burst is over: return once everything handed to `onMessages` is stored. Their QoS 1
-    /// PUBACKs are written only after this returns, so returning means "these are safe" (DESIGN §5).
-    var onBurstEnd: @Sendable () -> Void = {}
+    /// PUBACKs are written only after this returns true (DESIGN §5); false (something could not
+    /// be stored and Herald is stopping) drops the connection instead, so none is acknowledged.
+    var onBurstEnd: @Sendable () -> Bool = { true }
     /// The SUBACK for `subscribe`'s packet id: from here on the broker routes to us.
     var onSubscribe: @Sendable (_ mid: Int32) -> Void = { _ in }
 }

@@ -92,7 +92,7 @@ final class MosquittoNetworkThread: @unchecked Sendable {
         }
         mosquitto_disconnect_callback_set(mosq) { _, userdata, rc in
             let network = MosquittoNetworkThread.from(userdata)
-            guard network.connack != nil else { return }  // a failed attempt: `run` reports it with its backoff
+            guard network.connack == 0 else { return }  // a failed or refused attempt: `run` reports it
             network.handlers.onDisconnect(rc)
         }
         mosquitto_message_callback_set(mosq) { _, userdata, message in
@@ -149,7 +149,8 @@ final class MosquittoNetworkThread: @unchecked Sendable {
             if gotThrough {
                 delay = shortest
             } else {
-                handlers.onConnectFailed(connack ?? code, delay)
+                let reason = connack.map(MosquittoClient.connackString) ?? MosquittoClient.errorString(code)
+                handlers.onConnectFailed(reason, delay)
             }
             waitForWake(milliseconds: Int32(clamping: delay * 1000))
             if !gotThrough { delay = min(delay * 2, longest) }
@@ -176,13 +177,21 @@ final class MosquittoNetworkThread: @unchecked Sendable {
             if fds[1].revents & Int16(POLLIN) != 0 { drainWake() }
 
             var code = MosquittoClient.success
-            if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 || !drained {
+            // Before the CONNACK a writable socket may also mean a TLS handshake waiting to go on,
+            // which libmosquitto drives from its read path.
+            let handshaking = connack == nil && fds[0].revents & Int16(POLLOUT) != 0
+            if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 || !drained || handshaking {
                 (drained, code) = readBurst()
             }
             if handedOver > 0 || !burst.isEmpty {
                 handOver()
-                handlers.onBurstEnd()  // returns once everything handed over is committed
                 handedOver = 0
+                guard handlers.onBurstEnd() else {  // returns once everything handed over is committed
+                    // Not all stored and stopping: no PUBACK may leave, so drop the connection;
+                    // the broker delivers the unacknowledged messages again next time.
+                    shutdown(mosquitto_socket(mosq), Int32(SHUT_RDWR))
+                    return MosquittoClient.code(MOSQ_ERR_CONN_LOST)
+                }
             }
             if code != MosquittoClient.success || mosquitto_socket(mosq) < 0 { return code }
             if mosquitto_want_write(mosq) || fds[0].revents & Int16(POLLOUT) != 0 {
@@ -206,10 +215,22 @@ final class MosquittoNetworkThread: @unchecked Sendable {
             if code != MosquittoClient.success || mosquitto_socket(mosq) < 0 { return (true, code) }
             // EAGAIN: a read found nothing more. libmosquitto can also leave EAGAIN from writing its
             // wake-up byte, so ask the socket itself before ending the burst.
-            if errno == EAGAIN || errno == EWOULDBLOCK, !socketReadable() { return (true, code) }
+            if errno == EAGAIN || errno == EWOULDBLOCK, !socketReadable(), !tlsHasPending() { return (true, code) }
+            if stopping { return (true, code) }
         }
         return (false, MosquittoClient.success)
     }
+
+    /// Bytes OpenSSL has read and decrypted but libmosquitto not yet taken (poll cannot see them).
+    /// `SSL_pending` is looked up at run time: libssl is loaded with libmosquitto, and Herald
+    /// builds without OpenSSL's headers.
+    private func tlsHasPending() -> Bool {
+        guard options.caFile != nil, let pending = Self.sslPending, let ssl = mosquitto_ssl_get(mosq) else { return false }
+        return pending(ssl) > 0
+    }
+
+    private static let sslPending: (@convention(c) (UnsafeMutableRawPointer) -> Int32)? =
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "SSL_pending").map { unsafeBitCast($0, to: (@convention(c) (UnsafeMutableRawPointer) -> Int32).self) }
 
     private func handOver() {
         guard !burst.isEmpty else { return }

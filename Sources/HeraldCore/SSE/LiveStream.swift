@@ -137,6 +137,12 @@ final class LiveStream: Sendable {
             queue.finish(.overflow)
         }
 
+        func connectionClosed() {
+            guard !closed else { return }
+            close()
+            queue.finish(.shutdown)
+        }
+
         func close() {
             closed = true
             pending = []

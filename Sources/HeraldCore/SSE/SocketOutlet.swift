@@ -25,6 +25,14 @@ final class SocketOutlet: ChannelInboundHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         isWritable = false
+        stream?.connectionClosed()
+    }
+
+    /// The client went away: end its stream now, not when its unwritten events would overflow.
+    func channelInactive(context: ChannelHandlerContext) {
+        isWritable = false
+        stream?.connectionClosed()
+        context.fireChannelInactive()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
