@@ -31,6 +31,20 @@ import Testing
         let body = try socket.readChunkedBody(until: { _ in false }, seconds: 10)  // to the final chunk
         #expect(body.contains("id: \(last)\n"))
     }
+
+    /// A client that sends a second request behind its stream and goes away is not noticed by
+    /// Hummingbird's inbound-close watch; the socket's own close must end the stream at once.
+    @Test func aStreamEndsWhenItsClientGoesAwayWithARequestPipelinedBehindIt() async throws {
+        let dir = try TempDir()
+        let herald = try await HeraldInstance(dir: dir)
+        let fd = try #require(connectLoopback(port: herald.port))
+        let requests = "GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        _ = requests.withCString { send(fd, $0, strlen($0), 0) }
+        try await eventually("the stream to be counted") { try await herald.get("/metrics").body.contains("herald_sse_clients 1") }
+        close(fd)
+        _ = try await herald.publish("lane", #"{"data":1}"#)  // something to write to the gone client
+        try await eventually("the stream to end", seconds: 5) { try await herald.get("/metrics").body.contains("herald_sse_clients 0") }
+    }
 }
 
 /// A bare HTTP/1.1 client on a socket: sends one GET and decodes the chunked body strictly.
