@@ -43,11 +43,23 @@ wait_for() {  # until the last message of a run ({"n": N-1} on key $1) is stored
 }
 now() { date +%s.%N; }
 
+cpu_ticks() { awk '{print $14 + $15}' "$1/stat"; }  # user + system, in clock ticks (1/100 s)
+broker_pid=${pids[0]}
+
+# The publisher alone, to a topic nobody subscribes to: what the live figure cannot exceed here.
+t0=$(now); mosquitto_pub -h 127.0.0.1 -p "$mport" -t nobody/listens -q 1 -l < "$work/lines"; t1=$(now)
+publisher=$(python3 -c "print(round($n / ($t1 - $t0)))")
+
 # Backlog: register the persistent session, stop Herald, queue N messages, start and time the drain.
 start_herald; kill "$hpid"; wait "$hpid" 2>/dev/null || true
 mosquitto_pub -h 127.0.0.1 -p "$mport" -t sensors/bench/backlog -q 1 -l < "$work/lines"
+broker0=$(cpu_ticks "/proc/$broker_pid")
 t0=$(now); start_herald; wait_for bench/backlog; t1=$(now)
 backlog=$(python3 -c "print(round($n / ($t1 - $t0)))")
+# Where the drain's CPU went: Herald's busiest threads (the writer, the MQTT thread) and the broker.
+threads=$(for task in /proc/$hpid/task/*; do cpu_ticks "$task"; done | sort -rn | head -3 | \
+    awk -v n="$n" '{printf "%s%.1f", (NR > 1 ? ", " : ""), $1 * 10000 / n}')
+broker_us=$(python3 -c "print(round(($(cpu_ticks "/proc/$broker_pid") - $broker0) * 10000 / $n, 1))")
 
 # Live: Herald running, mosquitto_pub streaming.
 t0=$(now)
@@ -57,4 +69,7 @@ live=$(python3 -c "print(round($n / ($t1 - $t0)))")
 
 printf 'MQTT ingest, QoS 1, %d messages, broker in-flight window %d: backlog drain %s msg/s, live %s msg/s (committed)\n' \
     "$n" "$inflight" "$backlog" "$live"
-printf '{"bench":"ingest","messages":%d,"inflight":%d,"backlog_per_s":%s,"live_per_s":%s}\n' "$n" "$inflight" "$backlog" "$live"
+printf '  publisher alone (no subscriber): %s msg/s\n' "$publisher"
+printf '  CPU per message during the drain: Herald'"'"'s three busiest threads %s µs, broker %s µs\n' "$threads" "$broker_us"
+printf '{"bench":"ingest","messages":%d,"inflight":%d,"backlog_per_s":%s,"live_per_s":%s,"publisher_alone_per_s":%s}\n' \
+    "$n" "$inflight" "$backlog" "$live" "$publisher"
