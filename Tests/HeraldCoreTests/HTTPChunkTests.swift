@@ -4,7 +4,7 @@ import Testing
 
 /// The direct lane's framing (RFC 9112 §7.1) and its grouping of streams by filter.
 @Suite struct HTTPChunkTests {
-    @Test(arguments: [(0, "0"), (9, "9"), (26, "1a"), (255, "ff"), (4_096, "1000")])
+    @Test(arguments: [(1, "1"), (9, "9"), (26, "1a"), (255, "ff"), (4_096, "1000")])
     func aChunkIsItsHexSizeTheBytesAndCRLF(size: Int, hex: String) {
         let body = String(repeating: "x", count: size)
         let chunk = HTTPChunk.framed(ByteBuffer(string: body))

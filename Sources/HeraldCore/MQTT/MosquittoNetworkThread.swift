@@ -30,6 +30,8 @@ final class MosquittoNetworkThread: @unchecked Sendable {
 
     /// How long a DISCONNECT may take to leave before we close without it.
     private static let disconnectGrace: Int64 = 2_000
+    /// A connection shorter than this does not reset the backoff.
+    private static let stableMilliseconds: Int64 = 10_000
     /// The longest wait in poll: keepalive checks (`mosquitto_loop_misc`) need a tick.
     private static let tickMilliseconds: Int32 = 500
 
@@ -143,13 +145,17 @@ final class MosquittoNetworkThread: @unchecked Sendable {
             connack = nil
             var code = mosquitto_connect_async(mosq, options.host, Int32(clamping: options.port),
                                                Int32(clamping: options.keepaliveSeconds))
+            let started = Clock.nowMilliseconds()
             if code == MosquittoClient.success { code = serveConnection() }
             if stopping { break }
-            let gotThrough = connack == 0
+            // A connection that is dropped at once (another client with our id, say) counts as
+            // failed, so that flapping backs off too.
+            let gotThrough = connack == 0 && Clock.nowMilliseconds() - started >= Self.stableMilliseconds
             if gotThrough {
                 delay = shortest
             } else {
-                let reason = connack.map(MosquittoClient.connackString) ?? MosquittoClient.errorString(code)
+                let reason = connack == 0 ? "the broker dropped the connection at once: \(MosquittoClient.errorString(code))"
+                    : connack.map(MosquittoClient.connackString) ?? MosquittoClient.errorString(code)
                 handlers.onConnectFailed(reason, delay)
             }
             waitForWake(milliseconds: Int32(clamping: delay * 1000))

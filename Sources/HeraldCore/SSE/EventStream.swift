@@ -123,7 +123,7 @@ struct EventStream {
            let stream = try await LiveStream.start(on: channel, subscription: subscription, filter: request.filter,
                                                    after: cursor, capacity: runtime.hub.queueCapacity) {
             await subscription.queue.waitUntilEnded()
-            stream.end()
+            await stream.end()
             if subscription.queue.end == .overflow {
                 runtime.hub.dropSlow(subscription.id)
                 throw SlowSubscriber()

@@ -4,6 +4,8 @@ import NIOCore
 /// encoder on the direct lane (`LiveStream`): `<size in hex>\r\n<bytes>\r\n`.
 enum HTTPChunk {
     static func framed(_ body: ByteBuffer) -> ByteBuffer {
+        // A chunk of size 0 is the end of the body; no SSE frame or comment is ever empty.
+        precondition(body.readableBytes > 0, "an empty chunk would end the response")
         let size = String(body.readableBytes, radix: 16)
         var chunk = ByteBuffer()
         chunk.reserveCapacity(size.utf8.count + body.readableBytes + 4)

@@ -48,13 +48,14 @@ final class LiveStream: Sendable {
         }.get()
     }
 
-    /// Leaves the lane; called before the response ends, so that nothing is written after its end.
-    func end() {
+    /// Leaves the lane; returns once the loop has closed it, so whatever the stream writes next
+    /// (the end of the response) comes after the last chunk, however its writes are scheduled.
+    func end() async {
         let state = self.state, fanout = self.fanout
-        fanout.loop.execute {
+        try? await fanout.loop.submit {
             state.value.close()
             fanout.unregister(state.value)
-        }
+        }.get()
     }
 
     /// What only the connection's event loop touches.
