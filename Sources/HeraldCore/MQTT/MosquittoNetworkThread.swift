@@ -137,7 +137,8 @@ final class MosquittoNetworkThread: @unchecked Sendable {
     // MARK: The thread
 
     /// Connect, serve, back off, again — until `requestStop`. The backoff doubles after each failed
-    /// attempt (no CONNACK, or a refusing one) and starts afresh after a connection that got through.
+    /// attempt (no CONNACK, a refusing one, or a connection dropped within `stableMilliseconds`)
+    /// and starts afresh after a connection that lasted.
     func run() {
         let shortest = max(1, options.reconnectDelayMin), longest = max(shortest, options.reconnectDelayMax)
         var delay = shortest
