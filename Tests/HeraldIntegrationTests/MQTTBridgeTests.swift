@@ -87,6 +87,13 @@ import Testing
         #expect(Date().timeIntervalSince(stopping) < 5)
     }
 
+    /// Waits for Herald to exit in the crash hook with the hook's status, then starts it without.
+    static func expectDeathInHook(_ hook: String, _ herald: HeraldInstance) async throws {
+        try await eventually("herald to die in the hook") { !herald.process.isRunning }
+        #expect(herald.process.process.terminationStatus == (hook.hasSuffix("BEFORE_COMMIT") ? 86 : 87))
+        try await herald.restart(environment: [:])
+    }
+
     @Test(arguments: ["HERALD_TEST_CRASH_BEFORE_COMMIT", "HERALD_TEST_CRASH_AFTER_COMMIT"])
     func aCrashAroundTheCommitStoresTheMessageExactlyOnce(hook: String) async throws {
         let dir = try TempDir()
@@ -94,9 +101,7 @@ import Testing
         try await broker.publish("sensors/before/x", lines: ["{\"n\":0}"])
         try await eventually("a first event") { try await herald.allEvents(channel: "sensors").count == 1 }
         try await broker.publish("sensors/crash/x", lines: ["{\"n\":1}"])
-        try await eventually("herald to die in the hook") { !herald.process.isRunning }
-        #expect(herald.process.process.terminationStatus == (hook.hasSuffix("BEFORE_COMMIT") ? 86 : 87))
-        try await herald.restart(environment: [:])
+        try await Self.expectDeathInHook(hook, herald)
         try await eventually("the redelivered message") { try await herald.allEvents(channel: "sensors").count >= 2 }
         try await Task.sleep(for: .milliseconds(500))
         let events = try await herald.allEvents(channel: "sensors")
@@ -116,9 +121,7 @@ import Testing
         try await broker.publish("sensors/crash/x", lines: ["{\"n\":150}"])
         try await broker.publish("sensors/burst/b", lines: (151..<300).map { "{\"n\":\($0)}" })
         try await herald.restart(environment: [hook: "sensors/crash/x"], healthy: false)  // may die before it answers
-        try await eventually("herald to die in the hook") { !herald.process.isRunning }
-        #expect(herald.process.process.terminationStatus == (hook.hasSuffix("BEFORE_COMMIT") ? 86 : 87))
-        try await herald.restart(environment: [:])
+        try await Self.expectDeathInHook(hook, herald)
         try await eventually("300 events") { try await herald.allEvents(channel: "sensors").count >= 300 }
         try await Task.sleep(for: .milliseconds(500))
         let events = try await herald.allEvents(channel: "sensors")

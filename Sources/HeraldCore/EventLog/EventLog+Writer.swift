@@ -55,19 +55,14 @@ extension EventLog: Service {
     /// For the MQTT network thread: blocks until the events are committed (or recognised as a
     /// duplicate), because the PUBACK goes out when the caller returns. Waits while the queue is full.
     func appendBlocking(_ drafts: [EventDraft], dedupe: MQTTDedupe?) -> Result<AppendOutcome, any Error> {
-        appendBlocking([(drafts, dedupe)])[0]
-    }
-
-    /// Many requests at once, each all-or-nothing on its own, in order; returns when every one is
-    /// committed or failed. The writer takes them together, so a burst of MQTT messages costs one
-    /// commit and one wake-up instead of one each.
-    func appendBlocking(_ requests: [(drafts: [EventDraft], dedupe: MQTTDedupe?)]) -> [Result<AppendOutcome, any Error>] {
-        submit(requests).wait()
+        submit([(drafts, dedupe)]).wait()[0]
     }
 
     /// Hands the requests to the writer and returns at once (waiting only while the queue is
-    /// full); `wait()` on the result blocks until every one is committed or failed.
-    func submit(_ requests: [(drafts: [EventDraft], dedupe: MQTTDedupe?)]) -> PendingAppends {
+    /// full); `wait()` on the result blocks until every one is committed or failed. Each request
+    /// is all-or-nothing on its own; the writer takes them together, so a burst of MQTT messages
+    /// costs one commit and one wake-up instead of one each.
+    func submit(_ requests: [AppendItem]) -> PendingAppends {
         let pending = PendingAppends(count: requests.count)
         guard !requests.isEmpty else { return pending }
         let appends = requests.enumerated().map { index, request in
@@ -180,6 +175,10 @@ extension EventLog: Service {
         return .stored(events)
     }
 }
+
+/// One request for `submit`: events stored all or nothing, with what recognises a redelivered
+/// MQTT message.
+typealias AppendItem = (drafts: [EventDraft], dedupe: MQTTDedupe?)
 
 /// The outcomes of requests handed to the writer, as they arrive; `wait` blocks for all of them.
 final class PendingAppends: Sendable {

@@ -8,14 +8,13 @@ enum Delivery: Sendable {
 }
 
 /// One event as it goes out, made once per event and shared by every subscriber (a class, so a
-/// copy costs one retain). `bytes` is the SSE frame; `chunk` the same frame as an HTTP/1.1
-/// chunk, for the direct lane.
+/// copy costs one retain). `bytes` is the SSE frame; the direct lane frames it as an HTTP chunk
+/// once per loop (`LoopFanout`).
 final class EventFrame: Sendable {
     let id: Int64
     let channel: String
     let key: String?
     let bytes: ByteBuffer
-    let chunk: ByteBuffer
     let terminal: Bool
 
     init(_ event: StoredEvent) {
@@ -23,11 +22,9 @@ final class EventFrame: Sendable {
         channel = event.channel
         key = event.key
         bytes = ByteBuffer(string: SSEEncoder.frame(for: event))
-        chunk = HTTPChunk.framed(bytes)
         terminal = event.terminal
     }
 }
-
 
 /// What the reader takes at once: usually the one delivery a waiting reader was handed (no array
 /// allocated per event), or everything that waited while it was busy.

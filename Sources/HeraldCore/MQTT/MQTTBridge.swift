@@ -6,10 +6,10 @@ import Synchronization
 
 /// Subscribes to the routes' topics and turns every message into a committed event.
 ///
-/// The client's network thread hands over every message of a read burst at once and writes their
-/// QoS 1 PUBACKs only after `receive` returns, and `receive` returns only once the burst is
-/// committed (one group commit): a crash before that makes the broker deliver the messages
-/// again (DESIGN §5).
+/// The client's network thread hands over the messages of a read burst in slices (`receive`, which
+/// passes them to the writer without waiting) and writes their QoS 1 PUBACKs only after `settle`
+/// returned true, once the whole burst is committed: a crash before that makes the broker deliver
+/// the messages again (DESIGN §5).
 final class MQTTBridge: Service, Sendable {
     let runtime: HeraldRuntime
     let router: TopicRouter
@@ -17,7 +17,8 @@ final class MQTTBridge: Service, Sendable {
     let filters: [String]
     let qos: Int
     let stopping = Atomic<Bool>(false)
-    let deadLetterLog = OncePerMinuteLog()
+    /// Dead letters per topic and failed connects per reason: logged once a minute each.
+    let onceAMinute = OncePerMinuteLog()
 
     init(runtime: HeraldRuntime) throws {
         let config = runtime.config.mqtt
@@ -101,7 +102,7 @@ final class MQTTBridge: Service, Sendable {
     let possibleRedeliveries = Atomic<Int>(MQTTDedupe.window)
 
     private func connectFailed(reason: String, retryIn: Int) {
-        deadLetterLog.warn(runtime.logger, key: "connect: " + reason, "mqtt broker not reachable; retrying",
+        onceAMinute.warn(runtime.logger, key: "connect: " + reason, "mqtt broker not reachable; retrying",
                            metadata: ["broker": "\(options.host):\(options.port)", "reason": "\(reason)", "retry_in_s": "\(retryIn)"])
     }
 
@@ -193,7 +194,7 @@ final class MQTTBridge: Service, Sendable {
     /// A slice of a read burst, handed to the writer and not yet settled.
     struct InFlight {
         var messages: [MQTTMessage]
-        var requests: [(drafts: [EventDraft], dedupe: MQTTDedupe?)]
+        var requests: [AppendItem]
         var appends: PendingAppends
     }
 
@@ -203,7 +204,7 @@ final class MQTTBridge: Service, Sendable {
     /// Runs on the client's network thread with a slice of a read burst: drafts the events and
     /// hands them to the writer without waiting, so the writer stores it while the thread reads on.
     private func receive(_ messages: [MQTTMessage]) {
-        var requests: [(drafts: [EventDraft], dedupe: MQTTDedupe?)] = []
+        var requests: [AppendItem] = []
         var stored: [MQTTMessage] = []
         requests.reserveCapacity(messages.count)
         stored.reserveCapacity(messages.count)
@@ -245,7 +246,7 @@ final class MQTTBridge: Service, Sendable {
     /// message unacknowledged meanwhile so the broker keeps it for us. Messages after it in the
     /// same burst may already be stored, so after a failure ids can differ from arrival order.
     /// Gives up only when Herald is stopping (false): the message then stays unacknowledged.
-    private func retry(_ message: MQTTMessage, request: (drafts: [EventDraft], dedupe: MQTTDedupe?), after error: any Error) -> Bool {
+    private func retry(_ message: MQTTMessage, request: AppendItem, after error: any Error) -> Bool {
         var error = error
         var delay: UInt32 = 50_000
         while true {
@@ -310,7 +311,7 @@ final class MQTTBridge: Service, Sendable {
 
     private func deadLetter(_ message: MQTTMessage, reason: String, type: String, includePayload: Bool, source: String) -> EventDraft {
         Counter(label: "herald_deadletter_total", dimensions: [("reason", type)]).increment()
-        deadLetterLog.warn(runtime.logger, key: message.topic, "mqtt message sent to $deadletter",
+        onceAMinute.warn(runtime.logger, key: message.topic, "mqtt message sent to $deadletter",
                            metadata: ["topic": "\(message.topic)", "reason": "\(reason)", "size": "\(message.payload.count)"])
         var data = "{\"topic\":\(JSONText.quoted(message.topic)),\"size\":\(message.payload.count),\"reason\":\(JSONText.quoted(reason))"
         if includePayload { data += ",\"payload\":" + PayloadNormalizer.json(for: message.payload) }

@@ -57,8 +57,9 @@ struct MosquittoHandlers: Sendable {
 ///
 /// Herald drives the connection from a thread of its own instead of `mosquitto_loop_start`, so that
 /// messages can be stored in bursts: the thread reads every packet the socket holds, hands the
-/// messages over in one call (one group commit), and only then writes the PUBACKs that libmosquitto
-/// queued while reading. With `loop_start` every message had to be its own commit.
+/// messages over in slices as it reads (`onMessages`), waits until all are stored (`onBurstEnd`),
+/// and only then writes the PUBACKs that libmosquitto queued while reading. With `loop_start`
+/// every message had to be its own commit.
 ///
 /// Why `@unchecked Sendable` is sound: `mosq` is created in init and destroyed in the network
 /// thread's deinit, after that thread has finished; libmosquitto locks its own state, so `publish`

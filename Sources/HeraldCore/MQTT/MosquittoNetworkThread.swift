@@ -8,7 +8,7 @@ import Synchronization
 /// libmosquitto runs in "externally threaded" mode (`mosquitto_threaded_set`), where a packet it
 /// queues (a PUBACK while reading, a PINGREQ, a publish from another thread) is only ever written
 /// by `mosquitto_loop_write`. That is what lets a burst's PUBACKs wait for its commit: read every
-/// packet the socket holds, call `onMessages` once, then write.
+/// packet the socket holds (handing messages over in slices), wait in `onBurstEnd`, then write.
 ///
 /// Why `@unchecked Sendable` is sound: `burst`, `handedOver` and `connack` are touched only by the
 /// network thread (`run` and the callbacks it triggers); the rest is immutable, atomic, or a
@@ -39,7 +39,6 @@ final class MosquittoNetworkThread: @unchecked Sendable {
         self.options = options
         self.handlers = handlers
         let id: String? = options.clientID.isEmpty ? nil : options.clientID  // nil → random id (clean sessions only)
-        // Unretained userdata: the thread object outlives its handle (deinit destroys the handle).
         guard let mosq = mosquitto_new(id, options.cleanSession, nil) else {
             throw MosquittoError(operation: "mosquitto_new",
                                  code: MosquittoClient.code(errno == ENOMEM ? MOSQ_ERR_NOMEM : MOSQ_ERR_INVAL))
@@ -82,6 +81,7 @@ final class MosquittoNetworkThread: @unchecked Sendable {
         if let caFile = options.caFile {  // fails here (MOSQ_ERR_INVAL) if the file is unreadable
             try check(mosquitto_tls_set(mosq, caFile, nil, nil, nil, nil), "mosquitto_tls_set")
         }
+        // Unretained userdata: this object outlives its handle (deinit destroys the handle).
         mosquitto_user_data_set(mosq, Unmanaged.passUnretained(self).toOpaque())
         // Capture-free closures, so they convert to C function pointers; state comes in via userdata.
         mosquitto_connect_with_flags_callback_set(mosq) { _, userdata, rc, flags in

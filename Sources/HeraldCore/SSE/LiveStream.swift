@@ -35,14 +35,7 @@ final class LiveStream: Sendable {
                 return nil
             }
             outlet.stream = state
-            var touched: [LoopState] = []
-            for delivery in waiting {
-                switch delivery {
-                case .event(let frame): _ = state.send(frame, chunk: frame.chunk, touched: &touched)
-                case .keepalive: state.sendKeepalive(touched: &touched)
-                }
-            }
-            for stream in touched { stream.flush() }
+            state.sendWaiting(waiting)
             subscription.wentDirect()
             return LiveStream(fanout: fanout, state: NIOLoopBound(state, eventLoop: loop))
         }.get()
@@ -90,6 +83,18 @@ final class LiveStream: Sendable {
         func sendKeepalive(touched list: inout [LoopState]) {
             guard !closed, !finished else { return }
             put(nil, LiveStream.keepalive, touched: &list)
+        }
+
+        /// What the queue held when the stream switched lanes, then a flush.
+        func sendWaiting(_ deliveries: [Delivery]) {
+            var touched: [LoopState] = []
+            for delivery in deliveries {
+                switch delivery {
+                case .event(let frame): _ = send(frame, chunk: HTTPChunk.framed(frame.bytes), touched: &touched)
+                case .keepalive: sendKeepalive(touched: &touched)
+                }
+            }
+            flush()
         }
 
         private func put(_ frame: EventFrame?, _ chunk: ByteBuffer, touched list: inout [LoopState]) {

@@ -4,9 +4,9 @@ import Synchronization
 
 /// The direct lane's fan-out on one event loop. The hub posts each committed batch once per loop
 /// that has live streams; the loop takes everything posted in one task, matches each event once
-/// per group of streams with the same filter, writes it to each stream's socket (from a copy of
-/// the chunk local to this loop, so a thousand writes do not fight over one reference count
-/// across cores) and flushes each socket once. No lock, task or object per delivery.
+/// per group of streams with the same filter, writes it to each stream's socket (as a chunk this
+/// loop frames for itself, so a thousand writes do not fight over one reference count across
+/// cores) and flushes each socket once. No lock, task or object per delivery.
 final class LoopFanout: Sendable {
     private enum Posted {
         case events([EventFrame])
@@ -80,13 +80,10 @@ final class LoopFanout: Sendable {
             switch item {
             case .events(let frames):
                 for frame in frames {
-                    var local: ByteBuffer?
+                    var chunk: ByteBuffer?
                     for group in groups where group.filter.matches(channel: frame.channel, key: frame.key) {
-                        if local == nil {  // this loop's own copy
-                            local = ByteBufferAllocator().buffer(capacity: frame.chunk.readableBytes)
-                            local!.writeImmutableBuffer(frame.chunk)
-                        }
-                        for stream in group.members where stream.send(frame, chunk: local!, touched: &touched) {
+                        if chunk == nil { chunk = HTTPChunk.framed(frame.bytes) }
+                        for stream in group.members where stream.send(frame, chunk: chunk!, touched: &touched) {
                             deliveries += 1
                         }
                     }
