@@ -32,6 +32,35 @@ import Testing
         #expect(body.contains("id: \(last)\n"))
     }
 
+    /// The stream is handed over to the connection's loop and Hummingbird goes back to reading
+    /// requests; one pipelined behind the stream must not get its answer written into the middle
+    /// of the stream's chunks.
+    @Test func aRequestPipelinedBehindAStreamNeverBreaksItsFraming() async throws {
+        let dir = try TempDir()
+        let herald = try await HeraldInstance(dir: dir)
+        let socket = try RawHTTP(port: herald.port, path: "/sse?channel=lane",
+                                 pipelined: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        try await eventually("the stream to be counted") { try await herald.get("/metrics").body.contains("herald_sse_clients 1") }
+        var ids: [Int64] = []
+        for n in 1...3 { ids.append(try await herald.publish("lane", #"{"data":{"n":\#(n)}}"#)) }
+        let body = try socket.readChunkedBody(until: { $0.contains("id: \(ids.last!)\n") }, seconds: 10)
+        #expect(body.components(separatedBy: "\n").filter { $0.hasPrefix("id: ") } == ids.map { "id: \($0)" })
+        #expect(!body.contains("HTTP/1.1"))
+    }
+
+    /// An SSE client that closes its sending side is leaving: the stream ends, with its
+    /// terminating chunk, and the connection's place is given back.
+    @Test func aClientThatClosesItsSendingSideGetsTheEndOfTheStream() async throws {
+        let dir = try TempDir()
+        let herald = try await HeraldInstance(dir: dir)
+        let socket = try RawHTTP(port: herald.port, path: "/sse?channel=lane")
+        try await eventually("the stream to be counted") { try await herald.get("/metrics").body.contains("herald_sse_clients 1") }
+        socket.closeSendingSide()
+        let body = try socket.readChunkedBody(until: { _ in false }, seconds: 5)  // to the final chunk
+        #expect(body.hasPrefix("retry: 3000\n"))
+        try await eventually("the stream to end", seconds: 5) { try await herald.get("/metrics").body.contains("herald_sse_clients 0") }
+    }
+
     /// A client that sends a second request behind its stream and goes away is not noticed by
     /// Hummingbird's inbound-close watch; the socket's own close must end the stream at once.
     @Test func aStreamEndsWhenItsClientGoesAwayWithARequestPipelinedBehindIt() async throws {
@@ -51,11 +80,16 @@ import Testing
 private struct RawHTTP {
     let fd: Int32
 
-    init(port: Int, path: String) throws {
+    /// `pipelined`: more requests, sent in the same write right behind the GET.
+    init(port: Int, path: String, pipelined: String = "") throws {
         guard let fd = connectLoopback(port: port) else { throw TestFailure("cannot connect to \(port)") }
         self.fd = fd
-        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n" + pipelined
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
+    }
+
+    func closeSendingSide() {
+        shutdown(fd, Int32(SHUT_WR))
     }
 
     /// The body's bytes, de-chunked, once `done` says so or the final zero-size chunk came.

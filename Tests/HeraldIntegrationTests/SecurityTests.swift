@@ -104,6 +104,8 @@ import Testing
         try await Task.sleep(for: .milliseconds(500))
         #expect(try await status(herald, .GET, "/healthz") == 429)
         for stream in streams { stream.cancel() }
+        // A stream's place is given back when its connection closes.
+        try await eventually("the places to be free", seconds: 5) { try await status(herald, .GET, "/healthz") == 200 }
     }
 
     @Test func staticFilesNeverLeaveTheWebRoot() async throws {

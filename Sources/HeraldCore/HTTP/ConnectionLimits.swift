@@ -1,5 +1,6 @@
 import Hummingbird
 import Metrics
+import NIOCore
 import Synchronization
 
 /// Caps concurrent requests, in all and per client address (429 past either). A stream is one
@@ -40,6 +41,33 @@ final class ConnectionLimits: Sendable {
         }
     }
 
+    /// One admitted request's place: freed when its response is done, or, for a stream handed
+    /// over to its connection's loop (`LiveStream`), when the connection closes.
+    final class Slot: Sendable {
+        private let limits: ConnectionLimits
+        private let client: String
+        private let freed = Atomic<Bool>(false)
+        private let heldByConnection = Atomic<Bool>(false)
+
+        fileprivate init(limits: ConnectionLimits, client: String) {
+            (self.limits, self.client) = (limits, client)
+        }
+
+        /// The response outlives its request: keep the place until `channel` closes.
+        func holdUntilClosed(_ channel: any Channel) {
+            heldByConnection.store(true, ordering: .sequentiallyConsistent)
+            channel.closeFuture.whenComplete { _ in self.free() }
+        }
+
+        fileprivate func responseDone() {
+            if !heldByConnection.load(ordering: .sequentiallyConsistent) { free() }
+        }
+
+        fileprivate func free() {
+            if !freed.exchange(true, ordering: .sequentiallyConsistent) { limits.release(client) }
+        }
+    }
+
     struct Middleware: RouterMiddleware {
         typealias Context = HeraldRequestContext
         let limits: ConnectionLimits
@@ -52,17 +80,20 @@ final class ConnectionLimits: Sendable {
                 error.headers[.retryAfter] = "5"
                 throw error
             }
+            let slot = Slot(limits: limits, client: client)
+            var context = context
+            context.connectionSlot = slot
             do {
                 var response = try await next(request, context)
-                // Released when the body is done: for a stream, when it ends.
+                // Freed when the body is done: for a stream, when it ends.
                 let body = response.body
                 response.body = ResponseBody(contentLength: body.contentLength) { writer in
-                    defer { limits.release(client) }
+                    defer { slot.responseDone() }
                     try await body.write(writer)
                 }
                 return response
             } catch {
-                limits.release(client)
+                slot.free()
                 throw error
             }
         }

@@ -7,6 +7,8 @@ public struct HeraldRequestContext: RequestContext, RemoteAddressRequestContext 
     public let remoteAddress: SocketAddress?
     /// The connection; a live SSE stream on plain HTTP/1.1 writes to it directly (`LiveStream`).
     let channel: any Channel
+    /// Set by `ConnectionLimits.Middleware`: a stream handed over to its connection keeps it.
+    var connectionSlot: ConnectionLimits.Slot?
     /// Set by `AuthMiddleware`.
     public var access = Access.everything
 

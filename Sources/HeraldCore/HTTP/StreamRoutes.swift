@@ -29,8 +29,11 @@ struct StreamRoutes {
             replay: try request.queryInt("replay", in: 0...100_000, default: runtime.config.server.replay),
             snapshot: request.queryValue("snapshot") == "1" || request.queryValue("snapshot") == "true")
         let runtime = self.runtime
-        // The direct lane writes next to the socket, so only where no TLS sits in between.
-        let directLane = runtime.config.server.tlsCertificate == nil ? context.channel : nil
+        // The direct lane writes next to the socket, so only where no TLS sits in between, and
+        // only on a connection Hummingbird keeps open after the request (it half-closes one that
+        // asked for `Connection: close` as soon as the handler returns).
+        let directLane = runtime.config.server.tlsCertificate == nil && request.headers[.connection] != "close"
+            ? context.channel : nil
         let eventStream = try EventStream(runtime: runtime, request: streamRequest, directLane: directLane)
         // A job's stream that resumes at or past its last event: 204 tells EventSource to stop.
         if case .after(let lastId) = streamRequest.resume, let terminal = eventStream.terminalId, lastId >= terminal {
@@ -43,9 +46,17 @@ struct StreamRoutes {
         ]
         return Response(status: .ok, headers: headers, body: .init { writer in
             let writer = StreamWriter(writer)
+            if directLane != nil {
+                // No watch on the inbound side: a client leaving fails the history writes, and the
+                // live part (handed over) is ended by the connection's loop when the socket closes.
+                // Hummingbird's watch would also end the connection's request stream on return.
+                guard try await eventStream.write(to: writer) == .handedOver else { return try await writer.finish() }
+                context.connectionSlot?.holdUntilClosed(context.channel)
+                return
+            }
             do {
                 // Ends the stream as soon as the client goes away, instead of at the next write.
-                try await request.body.consumeWithCancellationOnInboundClose { _ in
+                _ = try await request.body.consumeWithCancellationOnInboundClose { _ in
                     try await eventStream.write(to: writer)
                 }
             } catch let error as EventStream.SlowSubscriber {

@@ -79,6 +79,9 @@ public final class Hub: Sendable {
 
         func close() { hub.remove(id) }
 
+        /// Cut off for falling too far behind: logged and counted, then removed.
+        func dropSlow() { hub.dropSlow(id) }
+
         /// The stream now takes its events from its loop's fan-out (`LiveStream`).
         func wentDirect() { hub.markDirect(id) }
     }

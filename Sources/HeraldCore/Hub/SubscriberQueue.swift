@@ -51,6 +51,8 @@ final class SubscriberQueue: Sendable {
         /// the lock (`push`, `finish`).
         var waiter: UnsafeContinuation<Deliveries?, Never>?
         var endWaiters: [CheckedContinuation<Void, Never>] = []
+        /// What runs once at the end, for a stream no task waits for (`LiveStream`).
+        var onEnd: (@Sendable (End) -> Void)?
         var end: End?
         /// Direct mode: the stream's events come from its loop's fan-out (`LiveStream`), not from here.
         var direct = false
@@ -123,12 +125,26 @@ final class SubscriberQueue: Sendable {
         }
     }
 
-    private func wakeEndWaiters() {
-        let waiters = state.withLock { state in
-            defer { state.endWaiters.removeAll() }
-            return state.endWaiters
+    /// Runs `action` once when the queue ends, or now if it has.
+    func whenEnded(_ action: @escaping @Sendable (End) -> Void) {
+        let end = state.withLock { state in
+            if state.end == nil { state.onEnd = action }
+            return state.end
         }
-        for waiter in waiters { waiter.resume() }
+        if let end { action(end) }
+    }
+
+    /// Also called on a waiter's cancellation, before any end: `onEnd` only runs once ended.
+    private func wakeEndWaiters() {
+        typealias Woken = (waiters: [CheckedContinuation<Void, Never>], onEnd: (@Sendable (End) -> Void)?, end: End?)
+        let woken: Woken = state.withLock { state in
+            defer { state.endWaiters.removeAll() }
+            guard let end = state.end, let onEnd = state.onEnd else { return (state.endWaiters, nil, nil) }
+            state.onEnd = nil
+            return (state.endWaiters, onEnd, end)
+        }
+        for waiter in woken.waiters { waiter.resume() }
+        if let onEnd = woken.onEnd, let end = woken.end { onEnd(end) }
     }
 
     var end: End? { state.withLock { $0.end } }

@@ -14,7 +14,7 @@ struct EventStream {
 
     /// For a stream of one job (`key=`): the job's last event, after which the stream ends.
     let terminalId: Int64?
-    /// A plain HTTP/1.1 connection, for live delivery on the direct lane (`LiveStream`).
+    /// A plain HTTP/1.1 keep-alive connection, for live delivery on the direct lane (`LiveStream`).
     let directLane: (any Channel)?
 
     init(runtime: HeraldRuntime, request: StreamRequest, directLane: (any Channel)? = nil) throws {
@@ -27,17 +27,25 @@ struct EventStream {
     /// Thrown out of a history read or the live loop when the job's last event has been sent.
     private struct JobFinished: Error {}
 
-    func write(to writer: StreamWriter) async throws {
+    enum Outcome {
+        /// The response is complete; the caller ends it.
+        case ended
+        /// The live part went to the connection's event loop, which ends the response (`LiveStream`).
+        case handedOver
+    }
+
+    func write(to writer: StreamWriter) async throws -> Outcome {
         do {
-            try await stream(to: writer)
+            return try await stream(to: writer)
         } catch is JobFinished {
-            return
+            return .ended
         }
     }
 
-    private func stream(to writer: StreamWriter) async throws {
+    private func stream(to writer: StreamWriter) async throws -> Outcome {
         var subscription = runtime.hub.subscribe(request.filter)
-        defer { subscription.close() }
+        var outcome = Outcome.ended
+        defer { if outcome == .ended { subscription.close() } }
         var preamble = SSEEncoder.retry(milliseconds: 3000) + SSEEncoder.comment("herald stream")
         var cursor: Int64
 
@@ -55,7 +63,8 @@ struct EventStream {
             case .reset(.future, let bounds), .reset(.invalid, let bounds):
                 preamble += Self.reset(.future, oldest: bounds.oldestId, head: bounds.headId)
                 cursor = try await writeStart(preamble: preamble, to: writer)
-                return try await live(subscription, after: cursor, to: writer)
+                outcome = try await live(subscription, after: cursor, to: writer)
+                return outcome
             case .reset(let reason, let bounds):
                 preamble += Self.reset(reason, oldest: bounds.oldestId, head: bounds.headId)
                 try await writer.write(ByteBuffer(string: preamble))
@@ -71,7 +80,8 @@ struct EventStream {
             subscription.close()
             subscription = runtime.hub.subscribe(request.filter)
         }
-        try await live(subscription, after: cursor, to: writer)
+        outcome = try await live(subscription, after: cursor, to: writer)
+        return outcome
     }
 
     /// The start of a stream without a usable Last-Event-ID: the snapshot, or the recent events.
@@ -114,21 +124,15 @@ struct EventStream {
         }
     }
 
-    /// Live delivery. On the direct lane the hub writes to the socket itself and this task only
-    /// waits for the end. Otherwise a child task writes, watched: a subscriber cut off for falling
-    /// behind is usually stuck in a write to a client that stopped reading, so the write is
-    /// cancelled and the connection closed.
-    private func live(_ subscription: Hub.Subscription, after cursor: Int64, to writer: StreamWriter) async throws {
+    /// Live delivery. On the direct lane the stream is handed over to the connection's event loop
+    /// and this task returns. Otherwise a child task writes, watched: a subscriber cut off for
+    /// falling behind is usually stuck in a write to a client that stopped reading, so the write
+    /// is cancelled and the connection closed.
+    private func live(_ subscription: Hub.Subscription, after cursor: Int64, to writer: StreamWriter) async throws -> Outcome {
         if let channel = directLane,
-           let stream = try await LiveStream.start(on: channel, subscription: subscription, filter: request.filter,
-                                                   after: cursor, capacity: runtime.hub.queueCapacity) {
-            await subscription.queue.waitUntilEnded()
-            await stream.end()
-            if subscription.queue.end == .overflow {
-                runtime.hub.dropSlow(subscription.id)
-                throw SlowSubscriber()
-            }
-            return
+           try await LiveStream.handOver(subscription, on: channel, filter: request.filter, after: cursor,
+                                         capacity: runtime.hub.queueCapacity) {
+            return .handedOver
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -144,6 +148,7 @@ struct EventStream {
             }
             try await group.waitForAll()
         }
+        return .ended
     }
 
     private func deliver(_ subscription: Hub.Subscription, after cursor: Int64, to writer: StreamWriter) async throws {

@@ -16,4 +16,7 @@ enum HTTPChunk {
         chunk.writeStaticString("\r\n")
         return chunk
     }
+
+    /// The zero-size chunk that ends a chunked body (no trailers).
+    static let last = ByteBuffer(string: "0\r\n\r\n")
 }

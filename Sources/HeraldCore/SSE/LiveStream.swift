@@ -1,159 +1,165 @@
 import NIOCore
 
-/// A live SSE stream on the direct lane (plain HTTP/1.1): its events come from its loop's
-/// `LoopFanout` and go straight to the connection's `SocketOutlet` as pre-framed HTTP chunks.
-/// No task wakes up per event and nothing is encoded per subscriber; the stream's own task only
-/// waits for the end. Everything else about the stream (history, `$reset`, the end of the
-/// response) still goes through Hummingbird's writer, and always before or after the live part:
-/// the loop runs tasks in order, the stream switches here only after its last history write
-/// returned, and it leaves this lane before it ends the response.
-final class LiveStream: Sendable {
-    private let fanout: LoopFanout
-    private let state: NIOLoopBound<LoopState>
+/// A live SSE stream on the direct lane (plain HTTP/1.1 keep-alive). Once its history is
+/// written, the stream is handed over to its connection's event loop for the rest of its life:
+/// events come from the loop's `LoopFanout` and go straight to the connection's `SocketOutlet` as
+/// pre-framed HTTP chunks, and the loop ends the response (the terminating chunk, then close).
+/// The request's task returns at the hand-over, so a connection holding a live stream has no task
+/// of its own but Hummingbird's, parked waiting for a next request; nothing wakes per event and
+/// nothing is encoded per subscriber.
+///
+/// Only the connection's event loop touches an instance.
+final class LiveStream {
+    let outlet: SocketOutlet
+    let subscription: Hub.Subscription
+    let fanout: LoopFanout
+    let filter: EventFilter
+    let endsWithJob: Bool
+    let capacity: Int
+    /// Events at or below it were sent already (by history, or earlier here).
+    var lastSent: Int64
+    /// Held while the socket takes no more writes; more than `capacity` cuts the stream off.
+    var pending: [(frame: EventFrame?, chunk: ByteBuffer)] = []
+    var wrote = false
+    var touched = false
+    var finished = false
+    var closed = false
 
-    private init(fanout: LoopFanout, state: NIOLoopBound<LoopState>) {
-        self.fanout = fanout
-        self.state = state
+    private var queue: SubscriberQueue { subscription.queue }
+
+    private init(outlet: SocketOutlet, subscription: Hub.Subscription, fanout: LoopFanout, filter: EventFilter,
+                 lastSent: Int64, capacity: Int) {
+        (self.outlet, self.subscription, self.fanout, self.filter) = (outlet, subscription, fanout, filter)
+        (self.lastSent, self.capacity) = (lastSent, capacity)
+        endsWithJob = filter.key != nil
     }
 
-    /// Moves `subscription` onto this connection's loop: what its queue holds is written first,
-    /// then every later event comes from the loop's fan-out. Nil when the queue has already ended.
+    /// Hands `subscription` over to this connection's loop: what its queue holds is written first,
+    /// then every later event comes from the loop's fan-out, and the loop ends the response when
+    /// the queue ends. False (nothing handed over) when the queue has already ended.
     ///
     /// No event falls between the two: the hub offers each event to the queue first and posts it
     /// to the loops after, so an event the queue turns away (it is direct by then) is posted after
     /// this stream joined its loop. One both queued and posted is skipped by id.
-    static func start(on channel: any Channel, subscription: Hub.Subscription, filter: EventFilter,
-                      after cursor: Int64, capacity: Int) async throws -> LiveStream? {
+    static func handOver(_ subscription: Hub.Subscription, on channel: any Channel, filter: EventFilter,
+                         after cursor: Int64, capacity: Int) async throws -> Bool {
         let loop = channel.eventLoop
         return try await loop.submit {
             let fanout = LoopFanout.of(loop)  // on the loop: it is made there the first time
             let outlet = try SocketOutlet.of(channel)
-            let state = LoopState(outlet: outlet, queue: subscription.queue, filter: filter, lastSent: cursor, capacity: capacity)
-            fanout.register(state)
+            let stream = LiveStream(outlet: outlet, subscription: subscription, fanout: fanout, filter: filter,
+                                    lastSent: cursor, capacity: capacity)
+            fanout.register(stream)
             guard let waiting = subscription.queue.goDirect() else {
-                fanout.unregister(state)
-                return nil
+                fanout.unregister(stream)
+                return false
             }
-            outlet.stream = state
-            state.sendWaiting(waiting)
+            outlet.stream = stream
+            stream.sendWaiting(waiting)
             subscription.wentDirect()
-            return LiveStream(fanout: fanout, state: NIOLoopBound(state, eventLoop: loop))
-        }.get()
-    }
-
-    /// Leaves the lane; returns once the loop has closed it, so whatever the stream writes next
-    /// (the end of the response) comes after the last chunk, however its writes are scheduled.
-    func end() async {
-        let state = self.state, fanout = self.fanout
-        try? await fanout.loop.submit {
-            state.value.close()
-            fanout.unregister(state.value)
-        }.get()
-    }
-
-    /// What only the connection's event loop touches.
-    final class LoopState {
-        let outlet: SocketOutlet
-        let queue: SubscriberQueue
-        let filter: EventFilter
-        let endsWithJob: Bool
-        let capacity: Int
-        /// Events at or below it were sent already (by history, or earlier here).
-        var lastSent: Int64
-        /// Held while the socket takes no more writes; more than `capacity` cuts the stream off.
-        var pending: [(frame: EventFrame?, chunk: ByteBuffer)] = []
-        var wrote = false
-        var touched = false
-        var finished = false
-        var closed = false
-
-        init(outlet: SocketOutlet, queue: SubscriberQueue, filter: EventFilter, lastSent: Int64, capacity: Int) {
-            (self.outlet, self.queue, self.filter, self.lastSent, self.capacity) = (outlet, queue, filter, lastSent, capacity)
-            endsWithJob = filter.key != nil
-        }
-
-        /// True when the event counts as delivered (written, or held for a full socket).
-        func send(_ frame: EventFrame, chunk: ByteBuffer, touched list: inout [LoopState]) -> Bool {
-            guard !closed, !finished, frame.id > lastSent else { return false }
-            lastSent = frame.id
-            put(frame, chunk, touched: &list)
+            let bound = NIOLoopBound(stream, eventLoop: loop)
+            subscription.queue.whenEnded { end in loop.execute { bound.value.end(end) } }
             return true
-        }
+        }.get()
+    }
 
-        func sendKeepalive(touched list: inout [LoopState]) {
-            guard !closed, !finished else { return }
-            put(nil, LiveStream.keepalive, touched: &list)
-        }
+    /// True when the event counts as delivered (written, or held for a full socket).
+    func send(_ frame: EventFrame, chunk: ByteBuffer, touched list: inout [LiveStream]) -> Bool {
+        guard !closed, !finished, frame.id > lastSent else { return false }
+        lastSent = frame.id
+        put(frame, chunk, touched: &list)
+        return true
+    }
 
-        /// What the queue held when the stream switched lanes, then a flush.
-        func sendWaiting(_ deliveries: [Delivery]) {
-            var touched: [LoopState] = []
-            for delivery in deliveries {
-                switch delivery {
-                case .event(let frame): _ = send(frame, chunk: HTTPChunk.framed(frame.bytes), touched: &touched)
-                case .keepalive: sendKeepalive(touched: &touched)
-                }
-            }
-            flush()
-        }
+    func sendKeepalive(touched list: inout [LiveStream]) {
+        guard !closed, !finished else { return }
+        put(nil, Self.keepalive, touched: &list)
+    }
 
-        private func put(_ frame: EventFrame?, _ chunk: ByteBuffer, touched list: inout [LoopState]) {
-            guard pending.isEmpty && outlet.isWritable else {
-                pending.append((frame, chunk))
-                if pending.count > capacity { overflow() }
-                return
-            }
-            write(frame, chunk)
-            if !touched {
-                touched = true
-                list.append(self)
+    /// What the queue held when the stream switched lanes, then a flush.
+    private func sendWaiting(_ deliveries: [Delivery]) {
+        var touched: [LiveStream] = []
+        for delivery in deliveries {
+            switch delivery {
+            case .event(let frame): _ = send(frame, chunk: HTTPChunk.framed(frame.bytes), touched: &touched)
+            case .keepalive: sendKeepalive(touched: &touched)
             }
         }
+        flush()
+    }
 
-        private func write(_ frame: EventFrame?, _ chunk: ByteBuffer) {
-            outlet.write(chunk)
-            wrote = true
-            if let frame, frame.terminal && endsWithJob { finished = true }
+    private func put(_ frame: EventFrame?, _ chunk: ByteBuffer, touched list: inout [LiveStream]) {
+        guard pending.isEmpty && outlet.isWritable else {
+            pending.append((frame, chunk))
+            if pending.count > capacity { overflow() }
+            return
         }
+        write(frame, chunk)
+        if !touched {
+            touched = true
+            list.append(self)
+        }
+    }
 
-        func flush() {
-            touched = false
-            guard !closed else { return }
-            if wrote { outlet.flush() }
-            wrote = false
-            if finished { queue.finish(.completed) }
-        }
+    private func write(_ frame: EventFrame?, _ chunk: ByteBuffer) {
+        outlet.write(chunk)
+        wrote = true
+        if let frame, frame.terminal && endsWithJob { finished = true }
+    }
 
-        /// The socket takes writes again: what waited goes out.
-        func resume() {
-            guard !closed else { return }
-            var sent = 0
-            while sent < pending.count && outlet.isWritable && !finished {
-                write(pending[sent].frame, pending[sent].chunk)
-                sent += 1
-            }
-            pending.removeFirst(sent)
-            flush()
-        }
+    func flush() {
+        touched = false
+        guard !closed else { return }
+        if wrote { outlet.flush() }
+        wrote = false
+        if finished { queue.finish(.completed) }
+    }
 
-        /// A client that stopped reading: the stream's task sees the overflow and closes the connection.
-        private func overflow() {
-            pending = []
-            closed = true
-            queue.finish(.overflow)
+    /// The socket takes writes again: what waited goes out.
+    func resume() {
+        guard !closed else { return }
+        var sent = 0
+        while sent < pending.count && outlet.isWritable && !finished {
+            write(pending[sent].frame, pending[sent].chunk)
+            sent += 1
         }
+        pending.removeFirst(sent)
+        flush()
+    }
 
-        func connectionClosed() {
-            guard !closed else { return }
-            close()
-            queue.finish(.shutdown)
-        }
+    /// A client that stopped reading: cut off (it resumes by id), see `end`.
+    private func overflow() {
+        pending = []
+        closed = true
+        queue.finish(.overflow)
+    }
 
-        func close() {
-            closed = true
-            pending = []
-            if outlet.stream === self { outlet.stream = nil }
+    /// The client went away (or closed its side): the stream ends now, not when its unwritten
+    /// events would overflow.
+    func connectionClosed() {
+        guard !closed else { return }
+        closed = true
+        pending = []
+        queue.finish(.shutdown)
+    }
+
+    /// The queue ended (job done, shutdown, overflow, client gone): leave the lane and the hub,
+    /// and end the response. The connection closes with it: any request the client pipelined
+    /// behind the stream went unanswered (HTTP/1.1 clients retry those on a new connection).
+    private func end(_ reason: SubscriberQueue.End) {
+        closed = true
+        pending = []
+        fanout.unregister(self)
+        if outlet.stream === self { outlet.stream = nil }
+        if reason == .overflow {
+            subscription.dropSlow()
+            outlet.close()
+            return
         }
+        subscription.close()
+        outlet.write(HTTPChunk.last)
+        outlet.flush()
+        outlet.close()
     }
 
     static let keepalive = HTTPChunk.framed(EventStream.keepalive)

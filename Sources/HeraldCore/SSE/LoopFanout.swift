@@ -20,7 +20,7 @@ final class LoopFanout: Sendable {
 
     /// The streams on this loop, grouped by filter; only the loop touches them.
     private final class Streams {
-        var groups: [String: (filter: EventFilter, members: [LiveStream.LoopState])] = [:]
+        var groups: [String: (filter: EventFilter, members: [LiveStream])] = [:]
     }
 
     let loop: any EventLoop
@@ -52,13 +52,13 @@ final class LoopFanout: Sendable {
 
     // MARK: On the loop
 
-    func register(_ stream: LiveStream.LoopState) {
+    func register(_ stream: LiveStream) {
         let identity = stream.filter.identity
         streams.value.groups[identity, default: (stream.filter, [])].members.append(stream)
         streamCount.add(1, ordering: .sequentiallyConsistent)
     }
 
-    func unregister(_ stream: LiveStream.LoopState) {
+    func unregister(_ stream: LiveStream) {
         let identity = stream.filter.identity
         guard var group = streams.value.groups[identity],
               let index = group.members.firstIndex(where: { $0 === stream }) else { return }
@@ -74,7 +74,7 @@ final class LoopFanout: Sendable {
             return mailbox.posted
         }
         let groups = Array(streams.value.groups.values)
-        var touched: [LiveStream.LoopState] = []
+        var touched: [LiveStream] = []
         var deliveries = 0
         for item in posted {
             switch item {
