@@ -48,27 +48,28 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     }
 }
 
-/// Turns errors from anywhere (the router's 404, body limits, unexpected failures) into JSON.
-struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch let error as APIError {
-            throw error
-        } catch let error as HTTPError {
+extension APIError {
+    /// What a request that failed with `error` is answered with: Herald's own errors as they
+    /// are, Hummingbird's (no route, body too large, ...) in Herald's JSON shape, anything else
+    /// a logged 500.
+    static func answer(for error: any Error, to request: Request, context: some RequestContext) -> APIError {
+        switch error {
+        case let error as APIError:
+            return error
+        case let error as HTTPError:
             let detail = error.body ?? (error.status == .notFound ? "no route for \(request.method) \(request.uri.path)" : "")
             var answer = APIError(error.status, error.status.reasonPhrase.lowercased(), detail: detail)
             answer.headers = error.headers
-            throw answer
-        } catch let error as any HTTPResponseError {
+            return answer
+        case let error as any HTTPResponseError:
             if error.status == .contentTooLarge {
                 Counter(label: "herald_http_refused_total", dimensions: [("reason", "body_size")]).increment()
             }
             let detail = error.status == .contentTooLarge ? "the request body is larger than the configured limit" : "\(error)"
-            throw APIError(error.status, error.status.reasonPhrase.lowercased(), detail: detail)
-        } catch {
+            return APIError(error.status, error.status.reasonPhrase.lowercased(), detail: detail)
+        default:
             context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
-            throw APIError(.internalServerError, "internal error", detail: "\(error)")
+            return APIError(.internalServerError, "internal error", detail: "\(error)")
         }
     }
 }

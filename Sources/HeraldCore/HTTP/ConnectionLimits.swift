@@ -20,9 +20,9 @@ final class ConnectionLimits: Sendable {
         self.maxPerClient = maxPerClient
     }
 
-    /// Takes a slot, or says which limit is full.
-    func admit(_ client: String) -> String? {
-        state.withLock { state in
+    /// A place for a request from `client`, or 429 when either limit is full.
+    func admit(_ client: String) throws(APIError) -> Slot {
+        let refusal: String? = state.withLock { state in
             if state.total >= maxTotal { return "the server is at its limit of \(maxTotal) connections" }
             if state.perClient[client, default: 0] >= maxPerClient {
                 return "this address is at its limit of \(maxPerClient) connections"
@@ -31,9 +31,14 @@ final class ConnectionLimits: Sendable {
             state.perClient[client, default: 0] += 1
             return nil
         }
+        guard let refusal else { return Slot(limits: self, client: client) }
+        Counter(label: "herald_http_refused_total", dimensions: [("reason", "connections")]).increment()
+        var error = APIError(.tooManyRequests, "too many connections", detail: refusal)
+        error.headers[.retryAfter] = "5"
+        throw error
     }
 
-    func release(_ client: String) {
+    fileprivate func release(_ client: String) {
         state.withLock { state in
             state.total -= 1
             let left = state.perClient[client, default: 1] - 1
@@ -63,39 +68,17 @@ final class ConnectionLimits: Sendable {
             if !heldByConnection.load(ordering: .sequentiallyConsistent) { free() }
         }
 
-        fileprivate func free() {
+        func free() {
             if !freed.exchange(true, ordering: .sequentiallyConsistent) { limits.release(client) }
         }
     }
 
-    struct Middleware: RouterMiddleware {
-        typealias Context = HeraldRequestContext
-        let limits: ConnectionLimits
-
-        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-            let client = context.remoteAddress?.ipAddress ?? "unknown"
-            if let refusal = limits.admit(client) {
-                Counter(label: "herald_http_refused_total", dimensions: [("reason", "connections")]).increment()
-                var error = APIError(.tooManyRequests, "too many connections", detail: refusal)
-                error.headers[.retryAfter] = "5"
-                throw error
-            }
-            let slot = Slot(limits: limits, client: client)
-            var context = context
-            context.connectionSlot = slot
-            do {
-                var response = try await next(request, context)
-                // Freed when the body is done: for a stream, when it ends.
-                let body = response.body
-                response.body = ResponseBody(contentLength: body.contentLength) { writer in
-                    defer { slot.responseDone() }
-                    try await body.write(writer)
-                }
-                return response
-            } catch {
-                slot.free()
-                throw error
-            }
+    /// Frees `slot` once `response`'s body is done: for a stream, when it ends.
+    func free(_ slot: Slot, after response: inout Response) {
+        let body = response.body
+        response.body = ResponseBody(contentLength: body.contentLength) { writer in
+            defer { slot.responseDone() }
+            try await body.write(writer)
         }
     }
 }

@@ -12,14 +12,13 @@ extension HeraldServer {
         let server = runtime.config.server
         let authority = TokenAuthority(runtime.config.tokens)
         let router = Router(context: HeraldRequestContext.self)
-        router.add(middleware: JSONErrorMiddleware())
-        router.add(middleware: ConnectionLimits.Middleware(limits: ConnectionLimits(
-            maxTotal: server.maxConnections, maxPerClient: server.maxConnectionsPerClient)))
-        if !server.corsOrigins.isEmpty { router.add(middleware: CORSAllowList(origins: Set(server.corsOrigins))) }
-        // Static files need no token (the page shows its own sign-in); no-cache makes browsers
-        // revalidate (ETag), so an upgraded app.js is picked up at once.
-        router.add(middleware: StaticFiles(root: server.webRoot, logger: runtime.logger))
-        router.add(middleware: AuthMiddleware(authority: authority, log: runtime.log, allowQueryToken: server.allowQueryToken))
+        router.add(middleware: FrontDoor(
+            limits: ConnectionLimits(maxTotal: server.maxConnections, maxPerClient: server.maxConnectionsPerClient),
+            cors: server.corsOrigins.isEmpty ? nil : CORSAllowList(origins: Set(server.corsOrigins)),
+            // Static files need no token (the page shows its own sign-in); no-cache makes browsers
+            // revalidate (ETag), so an upgraded app.js is picked up at once.
+            staticFiles: StaticFiles(root: server.webRoot, logger: runtime.logger),
+            authenticator: Authenticator(authority: authority, log: runtime.log, allowQueryToken: server.allowQueryToken)))
         SessionRoutes(runtime: runtime, authority: authority).register(on: router)
         StreamRoutes(runtime: runtime).register(on: router)
         PublishRoutes(runtime: runtime).register(on: router)

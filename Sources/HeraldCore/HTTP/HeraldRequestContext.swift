@@ -7,9 +7,9 @@ public struct HeraldRequestContext: RequestContext, RemoteAddressRequestContext 
     public let remoteAddress: SocketAddress?
     /// The connection; a live SSE stream on plain HTTP/1.1 writes to it directly (`LiveStream`).
     let channel: any Channel
-    /// Set by `ConnectionLimits.Middleware`: a stream handed over to its connection keeps it.
+    /// Set by `FrontDoor`: a stream handed over to its connection keeps it.
     var connectionSlot: ConnectionLimits.Slot?
-    /// Set by `AuthMiddleware`.
+    /// Set by `FrontDoor`.
     public var access = Access.everything
 
     public init(source: ApplicationRequestContextSource) {

@@ -25,16 +25,16 @@ struct SessionRoutes {
             try runtime.log.createSession(idHash: TokenAuthority.sha256Hex(session), tokenName: name,
                                           expiresAt: Clock.nowMilliseconds() + Int64(lifetime * 1000))
             var response = jsonResponse("{\"session\":true,\"name\":\(JSONText.quoted(name)),\"admin\":\(access.admin)}")
-            response.setCookie(Cookie(name: AuthMiddleware.cookieName, value: session, maxAge: Int(lifetime), path: "/",
+            response.setCookie(Cookie(name: Authenticator.cookieName, value: session, maxAge: Int(lifetime), path: "/",
                                       secure: runtime.config.server.tlsCertificate != nil, httpOnly: true, sameSite: .strict))
             return response
         }
         router.delete("/api/session") { request, _ in
-            if let session = request.cookies[AuthMiddleware.cookieName]?.value {
+            if let session = request.cookies[Authenticator.cookieName]?.value {
                 try runtime.log.deleteSession(idHash: TokenAuthority.sha256Hex(session))
             }
             var response = jsonResponse("{\"session\":false}")
-            response.setCookie(Cookie(name: AuthMiddleware.cookieName, value: "", maxAge: 0, path: "/",
+            response.setCookie(Cookie(name: Authenticator.cookieName, value: "", maxAge: 0, path: "/",
                                       secure: runtime.config.server.tlsCertificate != nil, httpOnly: true, sameSite: .strict))
             return response
         }

@@ -5,7 +5,7 @@ import Logging
 /// The dashboard's files from the web root, and nothing outside it: `..` in any spelling
 /// (`%2e%2e`, `%252e` decoded twice), NUL, backslashes, and symlinks that lead out of the root
 /// all answer 404, the same as a file that is not there.
-struct StaticFiles: RouterMiddleware {
+struct StaticFiles: Sendable {
     typealias Context = HeraldRequestContext
     let files: FileMiddleware<HeraldRequestContext, LocalFileSystem>
     let root: String
@@ -18,17 +18,16 @@ struct StaticFiles: RouterMiddleware {
                                     searchForIndexHtml: true, logger: logger)
     }
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard request.method == .get || request.method == .head else { return try await next(request, context) }
-        switch lookup(request.uri.path) {
-        case .outside:
-            throw APIError.notFound("no such file")
-        case .absent:
-            return try await next(request, context)
-        case .file:
-            // Served here, before authentication: the page must load to show its sign-in.
-            return try await files.handle(request, context: context) { _, _ in throw APIError.notFound("no such file") }
-        }
+    /// Whether the request is for a file here: GET or HEAD of a path under the root that exists.
+    /// Every `..` trick is `.outside` (404); a path that is not a file is `.absent` (the routes').
+    func lookup(_ request: Request) -> Lookup {
+        guard request.method == .get || request.method == .head else { return .absent }
+        return lookup(request.uri.path)
+    }
+
+    /// The file `lookup` found. Served before authentication: the page must load to show its sign-in.
+    func serve(_ request: Request, context: Context) async throws -> Response {
+        try await files.handle(request, context: context) { _, _ in throw APIError.notFound("no such file") }
     }
 
     enum Lookup { case file, absent, outside }

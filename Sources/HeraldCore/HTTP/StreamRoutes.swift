@@ -7,7 +7,7 @@ struct StreamRoutes {
 
     func register(on router: Router<HeraldRequestContext>) {
         router.get("/sse") { request, context in
-            try await stream(request, context: context, filter: context.access.narrow(try request.eventFilter()))
+            try stream(request, context: context, filter: context.access.narrow(try request.eventFilter()))
         }
         router.get("/channels/**") { request, context in
             var segments = try context.catchAllSegments()
@@ -17,11 +17,13 @@ struct StreamRoutes {
             let name = segments.joined(separator: "/")
             do { try Names.validateChannel(name, allowReserved: true) } catch let error as InvalidName { throw APIError.badRequest(error.description) }
             try context.requireRead(name)
-            return try await stream(request, context: context, filter: try request.eventFilter(defaultChannel: name).narrowed(to: name))
+            return try stream(request, context: context, filter: try request.eventFilter(defaultChannel: name).narrowed(to: name))
         }
     }
 
-    private func stream(_ request: Request, context: HeraldRequestContext, filter: EventFilter) async throws -> Response {
+    /// Not async on purpose: it only builds the response, and an async function here would add
+    /// its frame to the connection task's stack for the connection's life (see `FrontDoor`).
+    private func stream(_ request: Request, context: HeraldRequestContext, filter: EventFilter) throws -> Response {
         let resumeText = request.headers[.lastEventID] ?? request.queryValue("lastEventId")
         let streamRequest = StreamRequest(
             filter: filter,

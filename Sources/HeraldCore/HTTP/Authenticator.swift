@@ -4,9 +4,9 @@ import Metrics
 
 /// Decides who is asking (DESIGN §8): a Bearer token, the session cookie made from one, or, when
 /// the config allows it, `?access_token=`. With no tokens configured everyone has full access.
-/// `/healthz`, `/readyz` and the session door are open; static files are served before this runs.
-struct AuthMiddleware: RouterMiddleware {
-    typealias Context = HeraldRequestContext
+/// `/healthz`, `/readyz` and the session door are open; static files are served before this runs
+/// (`FrontDoor`).
+struct Authenticator: Sendable {
     let authority: TokenAuthority
     let log: EventLog
     let allowQueryToken: Bool
@@ -14,19 +14,16 @@ struct AuthMiddleware: RouterMiddleware {
     static let cookieName = "herald_session"
     static let openPaths: Set = ["/healthz", "/readyz", "/api/session"]
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard authority.isEnabled, !Self.openPaths.contains(request.uri.path) else {
-            return try await next(request, context)
-        }
+    /// What the request may do; 401 without a valid credential where one is needed.
+    func access(to request: Request) throws -> Access {
+        guard authority.isEnabled, !Self.openPaths.contains(request.uri.path) else { return .everything }
         guard let access = try access(for: request) else {
             Counter(label: "herald_http_refused_total", dimensions: [("reason", "unauthorized")]).increment()
             var error = APIError(.unauthorized, "unauthorized", detail: "a valid token is needed: Authorization: Bearer TOKEN, or a session from POST /api/session")
             error.headers[.wwwAuthenticate] = "Bearer"
             throw error
         }
-        var context = context
-        context.access = access
-        return try await next(request, context)
+        return access
     }
 
     private func access(for request: Request) throws -> Access? {
