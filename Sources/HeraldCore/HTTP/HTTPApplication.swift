@@ -11,20 +11,27 @@ extension HeraldServer {
     static func makeApplication(runtime: HeraldRuntime, onListening: @escaping @Sendable (Int) async -> Void) throws -> some ApplicationProtocol {
         let server = runtime.config.server
         let authority = TokenAuthority(runtime.config.tokens)
+        let register = { (router: Router<HeraldRequestContext>) in
+            SessionRoutes(runtime: runtime, authority: authority).register(on: router)
+            StreamRoutes(runtime: runtime).register(on: router)
+            PublishRoutes(runtime: runtime).register(on: router)
+            QueryRoutes(runtime: runtime).register(on: router)
+            StateRoutes(runtime: runtime).register(on: router)
+            HealthRoutes(runtime: runtime).register(on: router)
+        }
         let router = Router(context: HeraldRequestContext.self)
+        // Middleware applies to the routes registered after it, so the routes' first segments
+        // (which static files leave alone) are read from a scratch router first.
+        let scratch = Router(context: HeraldRequestContext.self)
+        register(scratch)
         router.add(middleware: FrontDoor(
             limits: ConnectionLimits(maxTotal: server.maxConnections, maxPerClient: server.maxConnectionsPerClient),
             cors: server.corsOrigins.isEmpty ? nil : CORSAllowList(origins: Set(server.corsOrigins)),
             // Static files need no token (the page shows its own sign-in); no-cache makes browsers
             // revalidate (ETag), so an upgraded app.js is picked up at once.
-            staticFiles: StaticFiles(root: server.webRoot, logger: runtime.logger),
+            staticFiles: StaticFiles(root: server.webRoot, routes: scratch.routes.map(\.path.description), logger: runtime.logger),
             authenticator: Authenticator(authority: authority, log: runtime.log, allowQueryToken: server.allowQueryToken)))
-        SessionRoutes(runtime: runtime, authority: authority).register(on: router)
-        StreamRoutes(runtime: runtime).register(on: router)
-        PublishRoutes(runtime: runtime).register(on: router)
-        QueryRoutes(runtime: runtime).register(on: router)
-        StateRoutes(runtime: runtime).register(on: router)
-        HealthRoutes(runtime: runtime).register(on: router)
+        register(router)
 
         let listen = server.listen
         let logger = runtime.logger

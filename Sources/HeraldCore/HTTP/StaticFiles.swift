@@ -1,18 +1,26 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 
 /// The dashboard's files from the web root, and nothing outside it: `..` in any spelling
 /// (`%2e%2e`, `%252e` decoded twice), NUL, backslashes, and symlinks that lead out of the root
-/// all answer 404, the same as a file that is not there.
+/// all answer 404, the same as a file that is not there. Paths under a route's first segment
+/// (`/api/…`, `/sse`, …) belong to the routes and are never looked up on disk: a stream or API
+/// request costs no file-system calls here.
 struct StaticFiles: Sendable {
     typealias Context = HeraldRequestContext
     let files: FileMiddleware<HeraldRequestContext, LocalFileSystem>
     let root: String
     let realRoot: String
+    let routed: Set<Substring>
 
-    init(root: String, logger: Logger) {
+    /// `routes`: the router's paths; their literal first segments are taken (not `/`, `*`, `:id`).
+    init(root: String, routes: [String] = [], logger: Logger) {
         self.root = root
+        self.routed = Set(routes.map(Self.firstSegment).filter { segment in
+            !segment.isEmpty && !segment.hasPrefix("*") && !segment.hasPrefix(":") && !segment.hasPrefix("{")
+        })
         self.realRoot = URL(fileURLWithPath: root).resolvingSymlinksInPath().standardizedFileURL.path
         self.files = FileMiddleware(root, cacheControl: .init([(MediaType(type: .any), [.noCache])]),
                                     searchForIndexHtml: true, logger: logger)
@@ -21,8 +29,12 @@ struct StaticFiles: Sendable {
     /// Whether the request is for a file here: GET or HEAD of a path under the root that exists.
     /// Every `..` trick is `.outside` (404); a path that is not a file is `.absent` (the routes').
     func lookup(_ request: Request) -> Lookup {
-        guard request.method == .get || request.method == .head else { return .absent }
-        return lookup(request.uri.path)
+        lookup(method: request.method, path: request.uri.path)
+    }
+
+    func lookup(method: HTTPRequest.Method, path: String) -> Lookup {
+        guard method == .get || method == .head, !routed.contains(Self.firstSegment(of: path)) else { return .absent }
+        return lookup(path)
     }
 
     /// The file `lookup` found. Served before authentication: the page must load to show its sign-in.
@@ -31,6 +43,11 @@ struct StaticFiles: Sendable {
     }
 
     enum Lookup { case file, absent, outside }
+
+    /// `api` for `/api/channels/x`: what a route path and a request path are matched on here.
+    static func firstSegment(of path: some StringProtocol) -> Substring {
+        Substring(path.drop { $0 == "/" }.prefix { $0 != "/" })
+    }
 
     func lookup(_ rawPath: String) -> Lookup {
         guard isInsideRoot(rawPath) else { return .outside }
