@@ -61,6 +61,18 @@ import Testing
         try await eventually("the stream to end", seconds: 5) { try await herald.get("/metrics").body.contains("herald_sse_clients 0") }
     }
 
+    /// Hummingbird half-closes a `Connection: close` connection once the handler returns, so such
+    /// a stream is not handed over; it must still get its live events, well framed.
+    @Test func aStreamAskedWithConnectionCloseStillGetsItsLiveEvents() async throws {
+        let dir = try TempDir()
+        let herald = try await HeraldInstance(dir: dir)
+        let socket = try RawHTTP(port: herald.port, path: "/sse?channel=lane", headers: "Connection: close\r\n")
+        try await eventually("the stream to be counted") { try await herald.get("/metrics").body.contains("herald_sse_clients 1") }
+        let id = try await herald.publish("lane", #"{"data":1}"#)
+        let body = try socket.readChunkedBody(until: { $0.contains("id: \(id)\n") }, seconds: 10)
+        #expect(body.hasPrefix("retry: 3000\n"))
+    }
+
     /// A client that sends a second request behind its stream and goes away is not noticed by
     /// Hummingbird's inbound-close watch; the socket's own close must end the stream at once.
     @Test func aStreamEndsWhenItsClientGoesAwayWithARequestPipelinedBehindIt() async throws {
@@ -81,10 +93,10 @@ private struct RawHTTP {
     let fd: Int32
 
     /// `pipelined`: more requests, sent in the same write right behind the GET.
-    init(port: Int, path: String, pipelined: String = "") throws {
+    init(port: Int, path: String, headers: String = "", pipelined: String = "") throws {
         guard let fd = connectLoopback(port: port) else { throw TestFailure("cannot connect to \(port)") }
         self.fd = fd
-        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n" + pipelined
+        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\(headers)\r\n" + pipelined
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
     }
 
