@@ -33,19 +33,29 @@ import Testing
     }
 
     /// The stream is handed over to the connection's loop and Hummingbird goes back to reading
-    /// requests; one pipelined behind the stream must not get its answer written into the middle
-    /// of the stream's chunks.
-    @Test func aRequestPipelinedBehindAStreamNeverBreaksItsFraming() async throws {
+    /// requests. Requests pipelined behind the stream (a publish, a second stream) must not run,
+    /// nor get an answer written into the middle of the stream's chunks, nor restart the request
+    /// head deadline, which would cut the stream off.
+    @Test func requestsPipelinedBehindAStreamNeitherRunNorBreakIt() async throws {
         let dir = try TempDir()
-        let herald = try await HeraldInstance(dir: dir)
-        let socket = try RawHTTP(port: herald.port, path: "/sse?channel=lane",
-                                 pipelined: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        let herald = try await HeraldInstance(dir: dir, config: "server: { header_timeout_seconds: 0.5 }\n")
+        let publish = #"{"data":1}"#
+        let pipelined = "POST /api/channels/sneak/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + "Content-Length: \(publish.utf8.count)\r\n\r\n\(publish)"
+            + "GET /sse?channel=sneak HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        let socket = try RawHTTP(port: herald.port, path: "/sse?channel=lane", pipelined: pipelined)
         try await eventually("the stream to be counted") { try await herald.get("/metrics").body.contains("herald_sse_clients 1") }
+        try await Task.sleep(for: .milliseconds(1_200))  // past the head deadline
         var ids: [Int64] = []
         for n in 1...3 { ids.append(try await herald.publish("lane", #"{"data":{"n":\#(n)}}"#)) }
-        let body = try socket.readChunkedBody(until: { $0.contains("id: \(ids.last!)\n") }, seconds: 10)
+        #expect(try await herald.get("/metrics").body.contains("herald_sse_clients 1"), "one stream, not two")
+        #expect(!(try await herald.get("/api/channels").body.contains("sneak")), "the pipelined publish did not run")
+        let body = try socket.readChunkedBody(until: { $0.contains("id: \(ids.last!)\n") }, seconds: 10)  // closes it
         #expect(body.components(separatedBy: "\n").filter { $0.hasPrefix("id: ") } == ids.map { "id: \($0)" })
         #expect(!body.contains("HTTP/1.1"))
+        try await eventually("the stream to end with its connection", seconds: 5) {
+            try await herald.get("/metrics").body.contains("herald_sse_clients 0")
+        }
     }
 
     /// An SSE client that closes its sending side is leaving: the stream ends, with its

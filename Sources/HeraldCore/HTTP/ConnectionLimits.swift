@@ -58,6 +58,9 @@ final class ConnectionLimits: Sendable {
             (self.limits, self.client) = (limits, client)
         }
 
+        /// A response dropped before its body ran (its head could not be written) frees it here.
+        deinit { free() }
+
         /// The response outlives its request: keep the place until `channel` closes.
         func holdUntilClosed(_ channel: any Channel) {
             heldByConnection.store(true, ordering: .sequentiallyConsistent)

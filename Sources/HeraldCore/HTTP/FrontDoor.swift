@@ -19,6 +19,11 @@ struct FrontDoor: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var slot: ConnectionLimits.Slot?
         do {
+            // A request pipelined behind a live stream: the stream keeps the connection, so the
+            // answer could never be sent; it is not run at all (the client retries it elsewhere).
+            if ConnectionOwners.contains(context.channel) {
+                throw APIError(.serviceUnavailable, "connection taken", detail: "this connection carries an event stream; send other requests on another connection")
+            }
             let admitted = try limits.admit(context.remoteAddress?.ipAddress ?? "unknown")
             slot = admitted
             var response: Response

@@ -47,6 +47,7 @@ final class LiveStream {
         return try await loop.submit {
             let fanout = LoopFanout.of(loop)  // on the loop: it is made there the first time
             let outlet = try SocketOutlet.of(channel)
+            guard !outlet.owned else { return false }
             let stream = LiveStream(outlet: outlet, subscription: subscription, fanout: fanout, filter: filter,
                                     lastSent: cursor, capacity: capacity)
             fanout.register(stream)
@@ -54,7 +55,7 @@ final class LiveStream {
                 fanout.unregister(stream)
                 return false
             }
-            outlet.stream = stream
+            _ = outlet.own(for: stream)
             stream.sendWaiting(waiting)
             subscription.wentDirect()
             let bound = NIOLoopBound(stream, eventLoop: loop)
@@ -144,22 +145,20 @@ final class LiveStream {
     }
 
     /// The queue ended (job done, shutdown, overflow, client gone): leave the lane and the hub,
-    /// and end the response. The connection closes with it: any request the client pipelined
-    /// behind the stream went unanswered (HTTP/1.1 clients retry those on a new connection).
+    /// and end the response. The connection closes with it: a request the client pipelined
+    /// behind the stream was refused unrun and its answer never sent (`FrontDoor`); HTTP/1.1
+    /// clients retry such requests on a new connection.
     private func end(_ reason: SubscriberQueue.End) {
         closed = true
         pending = []
         fanout.unregister(self)
-        if outlet.stream === self { outlet.stream = nil }
         if reason == .overflow {
             subscription.dropSlow()
-            outlet.close()
-            return
+            outlet.finish(with: nil)
+        } else {
+            subscription.close()
+            outlet.finish(with: HTTPChunk.last)
         }
-        subscription.close()
-        outlet.write(HTTPChunk.last)
-        outlet.flush()
-        outlet.close()
     }
 
     static let keepalive = HTTPChunk.framed(EventStream.keepalive)

@@ -1,11 +1,12 @@
 import NIOCore
+import Synchronization
 
 /// The front of a plain HTTP/1.1 connection's pipeline, next to the socket: where a `LiveStream`
-/// writes its pre-framed chunks, past Hummingbird's response path and HTTP encoder. While a
-/// stream owns the connection, nothing else reaches the socket or Hummingbird: bytes from the
-/// client are dropped (an SSE client has nothing more to say on this connection) and whatever
-/// Hummingbird writes (the answer to a request pipelined behind the stream) waits, unwritten,
-/// until the connection closes with the stream's end. Otherwise it passes everything through.
+/// writes its pre-framed chunks, past Hummingbird's response path and HTTP encoder. Once a stream
+/// owns the connection, nothing else reaches the socket or Hummingbird until it closes: bytes
+/// from the client are dropped (an SSE client has nothing more to say on this connection), and
+/// whatever Hummingbird writes (its refusal of a request pipelined behind the stream, see
+/// `FrontDoor`) is never sent; the connection closes with the stream's end.
 ///
 /// Only for connections without TLS: at the front of a TLS pipeline the bytes would skip
 /// encryption, and an HTTP/2 stream has no socket of its own.
@@ -16,8 +17,11 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = IOData
 
     private var context: ChannelHandlerContext?
-    /// The live stream that owns this connection now, if any (one at a time on HTTP/1.1).
-    var stream: LiveStream?
+    /// The live stream writing through this connection, until it ends.
+    private(set) var stream: LiveStream?
+    /// Set when a stream takes the connection, and kept after it ended: the connection serves
+    /// nothing more and only closes.
+    private(set) var owned = false
     /// Hummingbird's writes held while a stream owns the connection; failed when it closes.
     private var held: [EventLoopPromise<Void>?] = []
 
@@ -37,7 +41,7 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard stream == nil else { return }
+        guard !owned else { return }
         context.fireChannelRead(data)
     }
 
@@ -49,9 +53,13 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
-    /// The client closed its sending side: for an SSE client, the same as leaving.
+    /// The client closed its sending side (for an SSE client, the same as leaving), or ours was
+    /// closed (Hummingbird does after a request it could not parse): the stream cannot go on.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .inputClosed = event as? ChannelEvent { stream?.connectionClosed() }
+        switch event as? ChannelEvent {
+        case .inputClosed?, .outputClosed?: stream?.connectionClosed()
+        default: break
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -62,7 +70,7 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard stream == nil else { return held.append(promise) }
+        guard !owned else { return held.append(promise) }
         context.write(data, promise: promise)
     }
 
@@ -74,6 +82,31 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: For the stream
 
+    /// `stream` takes the connection for good. False if one already did.
+    func own(for stream: LiveStream) -> Bool {
+        guard !owned, let context else { return false }
+        owned = true
+        self.stream = stream
+        // No more requests come through, so none is timed: the deadline would otherwise start
+        // at the answer to one pipelined behind the stream, and cut the stream off.
+        if let deadline = try? context.pipeline.syncOperations.context(handlerType: RequestHeadDeadline.self) {
+            context.pipeline.syncOperations.removeHandler(context: deadline, promise: nil)
+        }
+        ConnectionOwners.add(context.channel)
+        return true
+    }
+
+    /// The stream ended: its last bytes (if any) go out, then the connection closes. A client
+    /// that stopped reading never takes them, so it is closed a few seconds later regardless.
+    func finish(with last: ByteBuffer?) {
+        guard let context else { return }
+        stream = nil
+        let channel = context.channel
+        guard let last else { return channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(last))).whenComplete { _ in channel.close(promise: nil) }
+        channel.eventLoop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+    }
+
     func write(_ chunk: ByteBuffer) {
         context?.write(wrapOutboundOut(.byteBuffer(chunk)), promise: nil)
     }
@@ -82,9 +115,6 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
         context?.flush()
     }
 
-    func close() {
-        context?.close(promise: nil)
-    }
 
     /// This connection's outlet, put at the front of its pipeline on first use. On the event loop.
     static func of(_ channel: any Channel) throws -> SocketOutlet {
@@ -93,5 +123,22 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
         let outlet = SocketOutlet()
         try pipeline.addHandler(outlet, position: .first)
         return outlet
+    }
+}
+
+/// The connections a stream has taken (`SocketOutlet.own`), so that a request pipelined behind
+/// a stream is refused before it runs (`FrontDoor`): its answer could never be sent.
+enum ConnectionOwners {
+    private static let owned = Mutex(Set<ObjectIdentifier>())
+
+    static func add(_ channel: any Channel) {
+        let id = ObjectIdentifier(channel)
+        owned.withLock { _ = $0.insert(id) }
+        channel.closeFuture.whenComplete { _ in owned.withLock { _ = $0.remove(id) } }
+    }
+
+    static func contains(_ channel: any Channel) -> Bool {
+        let id = ObjectIdentifier(channel)
+        return owned.withLock { $0.contains(id) }
     }
 }
