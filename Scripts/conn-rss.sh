@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# RSS per connection of a fresh Herald, by what the connections did: `bare` (accepted, nothing
+# sent), `healthz` (one request served, then idle), `sse` (an idle event stream). Plain Python
+# sockets, so the client's own costs stay out of it. Loopback only; the server is started here
+# and stopped at the end.
+#
+# Usage: Scripts/conn-rss.sh [BINARY] [CONNECTIONS] [MODE ...]
+#        Scripts/conn-rss.sh .build/release/herald 2000 bare healthz sse
+set -euo pipefail
+bin=${1:-.build/release/herald}
+count=${2:-2000}
+shift $(( $# > 2 ? 2 : $# ))
+modes=${*:-bare healthz sse}
+ulimit -n "$(ulimit -Hn)"
+
+for mode in $modes; do
+    work=$(mktemp -d /tmp/herald-conn-rss.XXXXXX)
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    printf 'server:\n  max_connections: 20000\n  max_connections_per_client: 20000\n' > "$work/herald.yaml"
+    "$bin" serve --config "$work/herald.yaml" --listen "127.0.0.1:$port" --db "$work/herald.sqlite" --mqtt none \
+        --log-level warning > "$work/herald.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
+    python3 - "$port" "$count" "$mode" "$pid" <<'EOF'
+import socket, sys, time
+port, count, mode, pid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+requests = {
+    "bare": b"",
+    "healthz": b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    "sse": b"GET /sse?channel=bench HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n",
+}
+def rss_kib():
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+time.sleep(0.5)
+before = rss_kib()
+sockets = []
+for n in range(count):
+    s = socket.create_connection(("127.0.0.1", port))
+    if requests[mode]:
+        s.sendall(requests[mode])
+    sockets.append(s)
+    if n % 100 == 99:
+        time.sleep(0.02)
+time.sleep(3)
+for s in sockets:  # take what the server sent, so that no send buffer counts
+    s.setblocking(False)
+    try:
+        s.recv(65536)
+    except BlockingIOError:
+        pass
+time.sleep(1)
+after = rss_kib()
+print(f"{mode:8} {count} connections: RSS {before} -> {after} KiB, {(after - before) / count:.2f} KiB per connection")
+EOF
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    rm -rf "$work"
+done
