@@ -67,21 +67,17 @@ final class ConnectionLimits: Sendable {
             channel.closeFuture.whenComplete { _ in self.free() }
         }
 
-        fileprivate func responseDone() {
-            if !heldByConnection.load(ordering: .sequentiallyConsistent) { free() }
+        /// Frees the place once `response`'s body is done (for a stream handed over, at close).
+        func free(after response: inout Response) {
+            let body = response.body
+            response.body = ResponseBody(contentLength: body.contentLength) { writer in
+                defer { if !self.heldByConnection.load(ordering: .sequentiallyConsistent) { self.free() } }
+                try await body.write(writer)
+            }
         }
 
         func free() {
             if !freed.exchange(true, ordering: .sequentiallyConsistent) { limits.release(client) }
-        }
-    }
-
-    /// Frees `slot` once `response`'s body is done: for a stream, when it ends.
-    func free(_ slot: Slot, after response: inout Response) {
-        let body = response.body
-        response.body = ResponseBody(contentLength: body.contentLength) { writer in
-            defer { slot.responseDone() }
-            try await body.write(writer)
         }
     }
 }

@@ -43,7 +43,7 @@ struct FrontDoor: RouterMiddleware {
                 }
                 cors?.allow(&response, for: request)
             }
-            limits.free(admitted, after: &response)
+            admitted.free(after: &response)
             return response
         } catch {
             slot?.free()

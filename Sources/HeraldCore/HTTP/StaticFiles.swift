@@ -34,7 +34,7 @@ struct StaticFiles: Sendable {
 
     func lookup(method: HTTPRequest.Method, path: String) -> Lookup {
         guard method == .get || method == .head, !routed.contains(Self.firstSegment(of: path)) else { return .absent }
-        return lookup(path)
+        return onDisk(path)
     }
 
     /// The file `lookup` found. Served before authentication: the page must load to show its sign-in.
@@ -49,7 +49,8 @@ struct StaticFiles: Sendable {
         Substring(path.drop { $0 == "/" }.prefix { $0 != "/" })
     }
 
-    func lookup(_ rawPath: String) -> Lookup {
+    /// The file-system side of `lookup`.
+    private func onDisk(_ rawPath: String) -> Lookup {
         guard isInsideRoot(rawPath) else { return .outside }
         var isDirectory: ObjCBool = false
         let path = root + "/" + (rawPath.removingPercentEncoding ?? rawPath)
