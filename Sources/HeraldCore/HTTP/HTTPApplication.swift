@@ -7,7 +7,7 @@ import NIOCore
 import NIOSSL
 
 extension HeraldServer {
-    /// The HTTP side: middleware in the order a request meets it, then the routes.
+    /// The HTTP side: the front door every request passes first, then the routes.
     static func makeApplication(runtime: HeraldRuntime, onListening: @escaping @Sendable (Int) async -> Void) throws -> some ApplicationProtocol {
         let server = runtime.config.server
         let authority = TokenAuthority(runtime.config.tokens)

@@ -146,7 +146,7 @@ public final class Hub: Sendable {
 
     /// Offers each event to the queues of the streams it matches, then posts the batch to the
     /// loops whose direct-lane streams match for themselves (`LoopFanout`). In that order: a
-    /// stream moving to the direct lane relies on it (see `LiveStream.start`).
+    /// stream moving to the direct lane relies on it (see `LiveStream.handOver`).
     private func deliver(_ events: [StoredEvent]) {
         let groups = subscribers.withLock { $0.currentGroups() }
         var frames: [EventFrame]?

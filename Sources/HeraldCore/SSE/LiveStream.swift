@@ -55,7 +55,7 @@ final class LiveStream {
                 fanout.unregister(stream)
                 return false
             }
-            _ = outlet.own(for: stream)
+            outlet.own(for: stream)
             stream.sendWaiting(waiting)
             subscription.wentDirect()
             let bound = NIOLoopBound(stream, eventLoop: loop)
@@ -130,18 +130,21 @@ final class LiveStream {
 
     /// A client that stopped reading: cut off (it resumes by id), see `end`.
     private func overflow() {
-        pending = []
-        closed = true
-        queue.finish(.overflow)
+        stop(.overflow)
     }
 
     /// The client went away (or closed its side): the stream ends now, not when its unwritten
     /// events would overflow.
     func connectionClosed() {
         guard !closed else { return }
+        stop(.shutdown)
+    }
+
+    /// Nothing more is written; the queue's end brings `end` on the loop.
+    private func stop(_ reason: SubscriberQueue.End) {
         closed = true
         pending = []
-        queue.finish(.shutdown)
+        queue.finish(reason)
     }
 
     /// The queue ended (job done, shutdown, overflow, client gone): leave the lane and the hub,
@@ -149,7 +152,7 @@ final class LiveStream {
     /// behind the stream was refused unrun and its answer never sent (`FrontDoor`); HTTP/1.1
     /// clients retry such requests on a new connection.
     private func end(_ reason: SubscriberQueue.End) {
-        closed = true
+        closed = true  // also for ends from elsewhere: the job's last event, shutdown
         pending = []
         fanout.unregister(self)
         if reason == .overflow {

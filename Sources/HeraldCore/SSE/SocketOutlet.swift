@@ -82,9 +82,9 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: For the stream
 
-    /// `stream` takes the connection for good. False if one already did.
-    func own(for stream: LiveStream) -> Bool {
-        guard !owned, let context else { return false }
+    /// `stream` takes the connection for good (only one ever does: see `owned`).
+    func own(for stream: LiveStream) {
+        guard !owned, let context else { return }
         owned = true
         self.stream = stream
         // No more requests come through, so none is timed: the deadline would otherwise start
@@ -93,7 +93,6 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
             context.pipeline.syncOperations.removeHandler(context: deadline, promise: nil)
         }
         ConnectionOwners.add(context.channel)
-        return true
     }
 
     /// The stream ended: its last bytes (if any) go out, then the connection closes. A client
@@ -114,7 +113,6 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
     func flush() {
         context?.flush()
     }
-
 
     /// This connection's outlet, put at the front of its pipeline on first use. On the event loop.
     static func of(_ channel: any Channel) throws -> SocketOutlet {
