@@ -32,8 +32,9 @@ import Testing
         #expect(body.contains("id: \(last)\n"))
     }
 
-    /// The stream is handed over to the connection's loop and Hummingbird goes back to reading
-    /// requests. Requests pipelined behind the stream (a publish, a second stream) must not run,
+    /// The stream is handed over to the connection's loop and Hummingbird's task for the
+    /// connection ends. Requests pipelined behind the stream (a publish, a second stream; the task
+    /// may already have read them) must not run,
     /// nor get an answer written into the middle of the stream's chunks, nor restart the request
     /// head deadline, which would cut the stream off.
     @Test func requestsPipelinedBehindAStreamNeitherRunNorBreakIt() async throws {
@@ -81,6 +82,27 @@ import Testing
         let id = try await herald.publish("lane", #"{"data":1}"#)
         let body = try socket.readChunkedBody(until: { $0.contains("id: \(id)\n") }, seconds: 10)
         #expect(body.hasPrefix("retry: 3000\n"))
+    }
+
+    /// A handed-over stream holds no task: Hummingbird's task for its connection ends (a Swift task
+    /// keeps its deepest stack until it ends, which was most of an idle stream's memory). The
+    /// streams still get their events, and a stop still ends each with its terminating chunk.
+    @Test func handedOverStreamsHoldNoTaskAndStillEndCleanly() async throws {
+        let dir = try TempDir()
+        let herald = try await HeraldInstance(dir: dir)
+        let sockets = try (0..<30).map { _ in try RawHTTP(port: herald.port, path: "/sse?channel=lane") }
+        try await eventually("the streams to be counted") { try await herald.get("/metrics").body.contains("herald_sse_clients 30") }
+        let metrics = try await herald.get("/metrics").body
+        let tasks = metrics.split(separator: "\n").first { $0.hasPrefix("herald_http_connection_tasks ") }
+        let count = try #require(tasks.flatMap { Double($0.split(separator: " ")[1]) }, "\(metrics)")
+        #expect(count <= 2, "30 streams, \(count) connection tasks (the rest are this test's own requests)")
+        let id = try await herald.publish("lane", #"{"data":1}"#)
+        herald.process.signal(SIGTERM)
+        for socket in sockets {
+            let body = try socket.readChunkedBody(until: { _ in false }, seconds: 10)  // to the final chunk
+            #expect(body.contains("id: \(id)\n"))
+        }
+        #expect(await herald.process.stop(SIGTERM) == 0)
     }
 
     /// A client that sends a second request behind its stream and goes away is not noticed by

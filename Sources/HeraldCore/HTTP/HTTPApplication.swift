@@ -53,9 +53,12 @@ extension HeraldServer {
         guard let certificate = server.tlsCertificate, let key = server.tlsKey else {
             let headerLimit = server.maxHeaderBytes
             let headTimeout = TimeAmount.milliseconds(Int64(server.headerTimeoutSeconds * 1000))
-            return .http1(configuration: .init(
+            let configuration = HTTP1Channel.Configuration(
                 additionalChannelHandlers: [RequestHeadDeadline(timeout: headTimeout)],
-                httpDecoderConfiguration: .init(maxHeaderFieldSize: headerLimit, maxHeaderListSize: headerLimit)))
+                httpDecoderConfiguration: .init(maxHeaderFieldSize: headerLimit, maxHeaderListSize: headerLimit))
+            return HTTPServerBuilder { responder in
+                OutletHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: configuration))
+            }
         }
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }

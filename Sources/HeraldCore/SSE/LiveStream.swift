@@ -36,7 +36,8 @@ final class LiveStream {
 
     /// Hands `subscription` over to this connection's loop: what its queue holds is written first,
     /// then every later event comes from the loop's fan-out, and the loop ends the response when
-    /// the queue ends. False (nothing handed over) when the queue has already ended.
+    /// the queue ends. False (nothing handed over) when the queue has already ended; throws when
+    /// the client has left or half-closed.
     ///
     /// No event falls between the two: the hub offers each event to the queue first and posts it
     /// to the loops after, so an event the queue turns away (it is direct by then) is posted after
@@ -47,7 +48,7 @@ final class LiveStream {
         return try await loop.submit {
             let fanout = LoopFanout.of(loop)  // on the loop: it is made there the first time
             let outlet = try SocketOutlet.of(channel)
-            guard !outlet.owned else { return false }
+            guard try outlet.canBeOwned() else { return false }
             let stream = LiveStream(outlet: outlet, subscription: subscription, fanout: fanout, filter: filter,
                                     lastSent: cursor, capacity: capacity)
             fanout.register(stream)

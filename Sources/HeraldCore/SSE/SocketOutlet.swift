@@ -4,9 +4,14 @@ import Synchronization
 /// The front of a plain HTTP/1.1 connection's pipeline, next to the socket: where a `LiveStream`
 /// writes its pre-framed chunks, past Hummingbird's response path and HTTP encoder. Once a stream
 /// owns the connection, nothing else reaches the socket or Hummingbird until it closes: bytes
-/// from the client are dropped (an SSE client has nothing more to say on this connection), and
+/// from the client are dropped (an SSE client has nothing more to say on this connection),
 /// whatever Hummingbird writes (its refusal of a request pipelined behind the stream, see
-/// `FrontDoor`) is never sent; the connection closes with the stream's end.
+/// `FrontDoor`) is refused, and so is every close but the stream's own.
+///
+/// Taking the connection also ends Hummingbird's task for it: the outlet fails the connection's
+/// request sequence (`StreamTookConnection`), so the task's request loop throws, and the close it
+/// then makes on its way out is refused. A Swift task keeps the deepest stack it ever had until it
+/// ends (its allocator keeps its slabs), ~13 KiB here: most of what an idle stream cost.
 ///
 /// Only for connections without TLS: at the front of a TLS pipeline the bytes would skip
 /// encryption, and an HTTP/2 stream has no socket of its own.
@@ -22,11 +27,13 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
     /// Set when a stream takes the connection, and kept after it ended: the connection serves
     /// nothing more and only closes.
     private(set) var owned = false
-    /// Hummingbird's writes held while a stream owns the connection; failed when it closes.
-    private var held: [EventLoopPromise<Void>?] = []
+    /// Set when the stream ended: from then on the connection may close.
+    private var released = false
 
     /// Kept from the writability events: asking the channel costs more than a write.
     private(set) var isWritable = false
+    /// The client closed its sending side (or the connection is gone): no stream may take it.
+    private var inputClosed = false
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -37,7 +44,6 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = nil
         isWritable = false
         stream?.connectionClosed()
-        failHeld()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -45,11 +51,18 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelRead(data)
     }
 
+    /// An owned connection keeps reading, only to see the client leave: the handler behind that
+    /// fed Hummingbird's task stopped asking for reads when the task ended.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard !owned else { return context.read() }
+        context.fireChannelReadComplete()
+    }
+
     /// The client went away: end its stream now, not when its unwritten events would overflow.
     func channelInactive(context: ChannelHandlerContext) {
         isWritable = false
+        inputClosed = true
         stream?.connectionClosed()
-        failHeld()
         context.fireChannelInactive()
     }
 
@@ -57,7 +70,9 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
     /// closed (Hummingbird does after a request it could not parse): the stream cannot go on.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event as? ChannelEvent {
-        case .inputClosed?, .outputClosed?: stream?.connectionClosed()
+        case .inputClosed?, .outputClosed?:
+            inputClosed = true
+            stream?.connectionClosed()
         default: break
         }
         context.fireUserInboundEventTriggered(event)
@@ -70,29 +85,44 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard !owned else { return held.append(promise) }
+        guard !owned else { promise?.fail(StreamTookConnection()); return }
         context.write(data, promise: promise)
     }
 
-    private func failHeld() {
-        let promises = held
-        held = []
-        for promise in promises { promise?.fail(ChannelError.ioOnClosedChannel) }
+    /// While a stream owns the connection only the stream closes it (`finish`): the closes from
+    /// behind are Hummingbird's task leaving, or its quiescing an open response at shutdown
+    /// (the stream then ends with the hub and closes the connection itself).
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard !owned || released else { promise?.fail(StreamTookConnection()); return }
+        context.close(mode: mode, promise: promise)
     }
 
     // MARK: For the stream
 
-    /// `stream` takes the connection for good (only one ever does: see `owned`).
+    /// Whether a stream may take the connection: not yet taken, and the client still there.
+    /// Throws when the client has left or half-closed (the stream has nobody to go to).
+    func canBeOwned() throws -> Bool {
+        guard let context, context.channel.isActive, !inputClosed else { throw ChannelError.ioOnClosedChannel }
+        return !owned
+    }
+
+    /// `stream` takes the connection for good (only one ever does: see `owned`); `canBeOwned`
+    /// said it may.
     func own(for stream: LiveStream) {
         guard !owned, let context else { return }
         owned = true
         self.stream = stream
+        isWritable = context.channel.isWritable
         // No more requests come through, so none is timed: the deadline would otherwise start
         // at the answer to one pipelined behind the stream, and cut the stream off.
         if let deadline = try? context.pipeline.syncOperations.context(handlerType: RequestHeadDeadline.self) {
             context.pipeline.syncOperations.removeHandler(context: deadline, promise: nil)
         }
         ConnectionOwners.add(context.channel)
+        // Ends Hummingbird's request loop for this connection (see the type's comment), then
+        // keeps reading for the client's leaving.
+        context.fireErrorCaught(StreamTookConnection())
+        context.read()
     }
 
     /// The stream ended: its last bytes (if any) go out, then the connection closes. A client
@@ -100,6 +130,7 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
     func finish(with last: ByteBuffer?) {
         guard let context else { return }
         stream = nil
+        released = true
         let channel = context.channel
         guard let last else { return channel.close(promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(last))).whenComplete { _ in channel.close(promise: nil) }
@@ -114,15 +145,16 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
         context?.flush()
     }
 
-    /// This connection's outlet, put at the front of its pipeline on first use. On the event loop.
+    /// This connection's outlet (`OutletHTTP1Channel` puts one in every plain HTTP/1.1
+    /// connection). On the event loop.
     static func of(_ channel: any Channel) throws -> SocketOutlet {
-        let pipeline = channel.pipeline.syncOperations
-        if let outlet = try? pipeline.handler(type: SocketOutlet.self) { return outlet }
-        let outlet = SocketOutlet()
-        try pipeline.addHandler(outlet, position: .first)
-        return outlet
+        try channel.pipeline.syncOperations.handler(type: SocketOutlet.self)
     }
 }
+
+/// What Hummingbird's task for a connection a stream took meets: its request sequence fails with
+/// it, and its writes and closes are refused with it.
+struct StreamTookConnection: Error {}
 
 /// The connections a stream has taken (`SocketOutlet.own`), so that a request pipelined behind
 /// a stream is refused before it runs (`FrontDoor`): its answer could never be sent.
