@@ -20,11 +20,11 @@ import Testing
         let queue = SubscriberQueue(capacity: 2)
         let ends = Ends()
         queue.whenEnded(ends.record)
-        #expect(queue.push(frame(1)))
-        #expect(queue.push(frame(2)))
+        #expect(queue.push(frame(1)) == .queued)
+        #expect(queue.push(frame(2)) == .queued)
         #expect(ends.all.isEmpty)
-        #expect(!queue.push(frame(3)))
-        #expect(!queue.push(frame(4)))
+        #expect(queue.push(frame(3)) == .ended)
+        #expect(queue.push(frame(4)) == .ended)
         queue.finish(.shutdown)  // an end after the end changes nothing
         #expect(queue.end == .overflow)
         #expect(ends.all == [.overflow])
@@ -57,7 +57,8 @@ import Testing
         queue.push(.keepalive)
         let waiting = queue.goDirect()
         #expect(waiting?.count == 2)
-        #expect(queue.push(frame(2)))  // accepted: the loop's fan-out delivers it
+        // Turned away, and not as a delivery: the loop's fan-out delivers it and counts it.
+        #expect(queue.push(frame(2)) == .direct)
         #expect(queue.goDirect()?.isEmpty == true)
         queue.finish(.shutdown)
         #expect(queue.goDirect() == nil)

@@ -158,10 +158,10 @@ public final class Hub: Sendable {
                 let delivery = Delivery.event(frame)
                 for group in groups where group.filter.matches(channel: frame.channel, key: frame.key) {
                     for member in group.members {
-                        if member.queue.push(delivery) {
-                            deliveries += 1
-                        } else if member.queue.end == .overflow {
-                            overflowed.append(member.id)
+                        switch member.queue.push(delivery) {
+                        case .queued: deliveries += 1
+                        case .direct: break  // moving to its loop, whose fan-out delivers and counts it
+                        case .ended: if member.queue.end == .overflow { overflowed.append(member.id) }
                         }
                     }
                 }

@@ -65,27 +65,35 @@ final class SubscriberQueue: Sendable {
         self.capacity = capacity
     }
 
-    /// False when the queue overflowed (and is now ended).
+    enum Pushed: Equatable {
+        /// Taken: the stream writes it.
+        case queued
+        /// Turned away: the stream takes its events from its loop's fan-out, which counts it.
+        case direct
+        /// Turned away: the queue has ended (overflowed now, or ended before).
+        case ended
+    }
+
     @discardableResult
-    func push(_ delivery: Delivery) -> Bool {
-        let (waiter, accepted) = state.withLock { state -> (UnsafeContinuation<Deliveries?, Never>?, Bool) in
-            guard state.end == nil else { return (nil, false) }
-            if state.direct { return (nil, true) }
+    func push(_ delivery: Delivery) -> Pushed {
+        let (waiter, pushed) = state.withLock { state -> (UnsafeContinuation<Deliveries?, Never>?, Pushed) in
+            guard state.end == nil else { return (nil, .ended) }
+            if state.direct { return (nil, .direct) }
             if let waiter = state.waiter {
                 state.waiter = nil
-                return (waiter, true)
+                return (waiter, .queued)
             }
             guard state.items.count < capacity else {
                 state.end = .overflow
                 state.items.removeAll()
-                return (nil, false)
+                return (nil, .ended)
             }
             state.items.append(delivery)
-            return (nil, true)
+            return (nil, .queued)
         }
         waiter?.resume(returning: .one(delivery))
-        if !accepted { wakeEndWaiters() }
-        return accepted
+        if pushed == .ended { wakeEndWaiters() }
+        return pushed
     }
 
     /// Switches to direct mode and hands over what waits; later pushes are turned away (the

@@ -129,10 +129,13 @@ struct EventStream {
     /// falling behind is usually stuck in a write to a client that stopped reading, so the write
     /// is cancelled and the connection closed.
     private func live(_ subscription: Hub.Subscription, after cursor: Int64, to writer: StreamWriter) async throws -> Outcome {
-        if let channel = directLane,
-           try await LiveStream.handOver(subscription, on: channel, filter: request.filter, after: cursor,
-                                         capacity: runtime.hub.queueCapacity) {
-            return .handedOver
+        if let channel = directLane {
+            switch try await LiveStream.handOver(subscription, on: channel, filter: request.filter, after: cursor,
+                                                 capacity: runtime.hub.queueCapacity) {
+            case .handedOver: return .handedOver
+            case .clientLeft: return .ended  // with the terminating chunk, for a client still reading
+            case .declined: break
+            }
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {

@@ -34,34 +34,44 @@ final class LiveStream {
         endsWithJob = filter.key != nil
     }
 
+    enum HandOver {
+        /// The loop has the stream now and ends the response.
+        case handedOver
+        /// The queue has ended already (or a stream took the connection before): the caller
+        /// carries on as without the direct lane.
+        case declined
+        /// The client left or closed its sending side before: the caller ends the response now.
+        case clientLeft
+    }
+
     /// Hands `subscription` over to this connection's loop: what its queue holds is written first,
     /// then every later event comes from the loop's fan-out, and the loop ends the response when
-    /// the queue ends. False (nothing handed over) when the queue has already ended; throws when
-    /// the client has left or half-closed.
+    /// the queue ends.
     ///
     /// No event falls between the two: the hub offers each event to the queue first and posts it
     /// to the loops after, so an event the queue turns away (it is direct by then) is posted after
     /// this stream joined its loop. One both queued and posted is skipped by id.
     static func handOver(_ subscription: Hub.Subscription, on channel: any Channel, filter: EventFilter,
-                         after cursor: Int64, capacity: Int) async throws -> Bool {
+                         after cursor: Int64, capacity: Int) async throws -> HandOver {
         let loop = channel.eventLoop
         return try await loop.submit {
             let fanout = LoopFanout.of(loop)  // on the loop: it is made there the first time
             let outlet = try SocketOutlet.of(channel)
-            guard try outlet.canBeOwned() else { return false }
+            guard !outlet.clientLeft else { return .clientLeft }
+            guard !outlet.owned else { return .declined }
             let stream = LiveStream(outlet: outlet, subscription: subscription, fanout: fanout, filter: filter,
                                     lastSent: cursor, capacity: capacity)
             fanout.register(stream)
             guard let waiting = subscription.queue.goDirect() else {
                 fanout.unregister(stream)
-                return false
+                return .declined
             }
             outlet.own(for: stream)
             stream.sendWaiting(waiting)
             subscription.wentDirect()
             let bound = NIOLoopBound(stream, eventLoop: loop)
             subscription.queue.whenEnded { end in loop.execute { bound.value.end(end) } }
-            return true
+            return .handedOver
         }.get()
     }
 

@@ -99,15 +99,12 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: For the stream
 
-    /// Whether a stream may take the connection: not yet taken, and the client still there.
-    /// Throws when the client has left or half-closed (the stream has nobody to go to).
-    func canBeOwned() throws -> Bool {
-        guard let context, context.channel.isActive, !inputClosed else { throw ChannelError.ioOnClosedChannel }
-        return !owned
+    /// The client closed its sending side or is gone: a stream has nobody to go to.
+    var clientLeft: Bool {
+        inputClosed || !(context?.channel.isActive ?? false)
     }
 
-    /// `stream` takes the connection for good (only one ever does: see `owned`); `canBeOwned`
-    /// said it may.
+    /// `stream` takes the connection for good (only one ever does: see `owned`).
     func own(for stream: LiveStream) {
         guard !owned, let context else { return }
         owned = true
