@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# RSS per connection of a fresh Herald, by what the connections did: `bare` (accepted, nothing
+# RSS and server CPU per connection of a fresh Herald, by what the connections did: `bare` (accepted, nothing
 # sent), `healthz` (one request served, then idle), `sse` (an idle event stream). Plain Python
 # sockets, so the client's own costs stay out of it. Loopback only; the server is started here
 # and stopped at the end.
@@ -22,7 +22,7 @@ for mode in $modes; do
     pid=$!
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
     python3 - "$port" "$count" "$mode" "$pid" <<'EOF'
-import socket, sys, time
+import os, socket, sys, time
 port, count, mode, pid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 requests = {
     "bare": b"",
@@ -32,8 +32,13 @@ requests = {
 def rss_kib():
     with open(f"/proc/{pid}/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+def cpu_seconds():  # utime + stime
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 time.sleep(0.5)
 before = rss_kib()
+cpu_before = cpu_seconds()
 sockets = []
 for n in range(count):
     s = socket.create_connection(("127.0.0.1", port))
@@ -51,7 +56,9 @@ for s in sockets:  # take what the server sent, so that no send buffer counts
         pass
 time.sleep(1)
 after = rss_kib()
-print(f"{mode:8} {count} connections: RSS {before} -> {after} KiB, {(after - before) / count:.2f} KiB per connection")
+cpu = cpu_seconds() - cpu_before
+print(f"{mode:8} {count} connections: RSS {before} -> {after} KiB, {(after - before) / count:.2f} KiB per connection, "
+      f"server CPU {cpu * 1e6 / count:.0f} µs per connection")
 EOF
     kill "$pid"; wait "$pid" 2>/dev/null || true
     rm -rf "$work"
