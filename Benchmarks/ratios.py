@@ -32,6 +32,7 @@ metrics = [
     ("deliveries_per_s", "deliveries per second"),
     ("rss_per_conn_kib", "RSS per idle connection (KiB)"),
     ("connect_ms_p99", "connect p99 (ms)"),
+    ("cpu_us_per_connect", "server CPU per connect (µs)"),
     ("held", "connections held"),
 ]
 print("Herald / nchan, same load, same machine (2 cores shared with the load generator)")

@@ -272,6 +272,10 @@ struct FanoutRun {
             report.add("server_cpu_s", "server CPU while publishing", cpu, digits: 2, "s")
             report.add("cpu_us_per_delivery", "server CPU per delivery", deliveries > 0 ? cpu * 1e6 / Double(deliveries) : nil, digits: 2, "µs")
             report.add("bench_cpu_s", "load generator's own CPU", benchCPU, digits: 2, "s")
+            // Connecting and settling: the server's whole cost of taking a stream (request, history
+            // read, subscription), with nothing published yet.
+            report.add("cpu_us_per_connect", "server CPU per connect",
+                       held > 0 ? (idle.cpuSeconds - baseline.cpuSeconds) * 1e6 / Double(held) : nil, digits: 0, "µs")
             report.add("rss_before_kib", "server RSS before connecting", .int(baseline.rssKiB), "KiB")
             report.add("rss_idle_kib", "server RSS, clients idle", .int(idle.rssKiB), "KiB")
             report.add("rss_per_conn_kib", "server RSS per idle connection",
