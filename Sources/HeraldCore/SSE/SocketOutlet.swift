@@ -32,8 +32,8 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Kept from the writability events: asking the channel costs more than a write.
     private(set) var isWritable = false
-    /// The client closed its sending side (or the connection is gone): no stream may take it.
-    private var inputClosed = false
+    /// A side of the connection closed, or all of it: no stream may take it.
+    private var sideClosed = false
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -61,7 +61,7 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
     /// The client went away: end its stream now, not when its unwritten events would overflow.
     func channelInactive(context: ChannelHandlerContext) {
         isWritable = false
-        inputClosed = true
+        sideClosed = true
         stream?.connectionClosed()
         context.fireChannelInactive()
     }
@@ -71,7 +71,7 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event as? ChannelEvent {
         case .inputClosed?, .outputClosed?:
-            inputClosed = true
+            sideClosed = true
             stream?.connectionClosed()
         default: break
         }
@@ -101,7 +101,7 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The client closed its sending side or is gone: a stream has nobody to go to.
     var clientLeft: Bool {
-        inputClosed || !(context?.channel.isActive ?? false)
+        sideClosed || !(context?.channel.isActive ?? false)
     }
 
     /// `stream` takes the connection for good (only one ever does: see `owned`).
