@@ -35,8 +35,8 @@ import Testing
     /// The stream is handed over to the connection's loop and Hummingbird's task for the
     /// connection ends. Requests pipelined behind the stream (a publish, a second stream; the task
     /// may already have read them) must not run,
-    /// nor get an answer written into the middle of the stream's chunks, nor restart the request
-    /// head deadline, which would cut the stream off.
+    /// nor get an answer written into the middle of the stream's chunks, nor let the request head
+    /// deadline (restarted by that answer) cut the stream off.
     @Test func requestsPipelinedBehindAStreamNeitherRunNorBreakIt() async throws {
         let dir = try TempDir()
         let herald = try await HeraldInstance(dir: dir, config: "server: { header_timeout_seconds: 0.5 }\n")

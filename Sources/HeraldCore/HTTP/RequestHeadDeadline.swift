@@ -21,11 +21,6 @@ final class RequestHeadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
         if context.channel.isActive { arm(context) }
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
-    }
-
     func channelActive(context: ChannelHandlerContext) {
         arm(context)
         context.fireChannelActive()

@@ -22,7 +22,8 @@ struct StreamRoutes {
     }
 
     /// Not async on purpose: it only builds the response, and an async function here would add
-    /// its frame to the connection task's stack for the connection's life (see `FrontDoor`).
+    /// its frame to the connection task's stack for as long as that task lives: the whole stream
+    /// when it is not handed over (TLS, `Connection: close`), see `FrontDoor`.
     private func stream(_ request: Request, context: HeraldRequestContext, filter: EventFilter) throws -> Response {
         let resumeText = request.headers[.lastEventID] ?? request.queryValue("lastEventId")
         let streamRequest = StreamRequest(

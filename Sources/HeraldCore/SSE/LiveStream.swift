@@ -4,9 +4,9 @@ import NIOCore
 /// written, the stream is handed over to its connection's event loop for the rest of its life:
 /// events come from the loop's `LoopFanout` and go straight to the connection's `SocketOutlet` as
 /// pre-framed HTTP chunks, and the loop ends the response (the terminating chunk, then close).
-/// The request's task returns at the hand-over, so a connection holding a live stream has no task
-/// of its own but Hummingbird's, parked waiting for a next request; nothing wakes per event and
-/// nothing is encoded per subscriber.
+/// The request's task returns at the hand-over and the connection's task ends with it (see
+/// `SocketOutlet`), so a live stream has no task at all; nothing wakes per event and nothing is
+/// encoded per subscriber.
 ///
 /// Only the connection's event loop touches an instance.
 final class LiveStream {

@@ -90,8 +90,9 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// While a stream owns the connection only the stream closes it (`finish`): the closes from
-    /// behind are Hummingbird's task leaving, or its quiescing an open response at shutdown
-    /// (the stream then ends with the hub and closes the connection itself).
+    /// behind are Hummingbird's task leaving, its quiescing an open response at shutdown (the
+    /// stream then ends with the hub and closes the connection itself), or the request-head
+    /// deadline, restarted by the answer to a request pipelined behind the stream.
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         guard !owned || released else { promise?.fail(StreamTookConnection()); return }
         context.close(mode: mode, promise: promise)
@@ -110,11 +111,6 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
         owned = true
         self.stream = stream
         isWritable = context.channel.isWritable
-        // No more requests come through, so none is timed: the deadline would otherwise start
-        // at the answer to one pipelined behind the stream, and cut the stream off.
-        if let deadline = try? context.pipeline.syncOperations.context(handlerType: RequestHeadDeadline.self) {
-            context.pipeline.syncOperations.removeHandler(context: deadline, promise: nil)
-        }
         ConnectionOwners.add(context.channel)
         // Ends Hummingbird's request loop for this connection (see the type's comment), then
         // keeps reading for the client's leaving.
