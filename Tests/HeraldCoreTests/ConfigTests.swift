@@ -7,6 +7,7 @@ import Testing
         #expect(config.server.listen == ListenAddress(host: "127.0.0.1", port: 8080))
         #expect(config.store.path == "herald.sqlite")
         #expect(config.mqtt.host == "127.0.0.1" && config.mqtt.port == 1883)
+        #expect(config.server.coalesceMilliseconds == 10 && config.server.sendBufferBytes == nil)
         #expect(config.routes.map(\.topic.text).contains("sensors/+/+"))
     }
 
@@ -17,6 +18,8 @@ import Testing
               keepalive_seconds: 5
               replay: 10
               release_start_up_pages: false
+              coalesce_ms: 0
+              send_buffer_bytes: 65536
             store:
               path: /tmp/x.sqlite
               synchronous: full
@@ -32,12 +35,13 @@ import Testing
         #expect(config.server.listen.port == 9090)
         #expect(config.server.keepaliveSeconds == 5)
         #expect(!config.server.releaseStartUpPages)
+        #expect(config.server.coalesceMilliseconds == 0 && config.server.sendBufferBytes == 65_536)
         #expect(config.store.synchronousFull)
         #expect(config.store.maxEvents == 500)
         #expect(config.mqtt.tls && config.mqtt.host == "broker.local" && config.mqtt.port == 8883)
         #expect(config.routes.count == 2)
         #expect(config.routes[1].kind == .job)
-        #expect(config.routes[1].line == 16)
+        #expect(config.routes[1].line == 18)
     }
 
     @Test func everyProblemIsReportedWithItsLine() {
@@ -46,6 +50,7 @@ import Testing
                 server:
                   listen: nowhere
                   replay: -4
+                  coalesce_ms: 5000
                   colour: blue
                 store:
                   synchronous: sometimes
@@ -58,7 +63,7 @@ import Testing
             Issue.record("expected errors")
         } catch {
             let lines = error.problems.map(\.line)
-            #expect(lines == [2, 3, 4, 6, 8, 9, 10, 11], "\(error)")
+            #expect(lines == [2, 3, 4, 5, 7, 9, 10, 11, 12], "\(error)")
             #expect(error.description.contains("unknown key 'colour'"))
             #expect(error.description.contains("uses {2} but topic 'a/+' has only 1 '+'"))
             #expect(error.description.contains("unknown placeholder"))

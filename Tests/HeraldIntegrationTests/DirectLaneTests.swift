@@ -51,7 +51,8 @@ import Testing
         for n in 1...3 { ids.append(try await herald.publish("lane", #"{"data":{"n":\#(n)}}"#)) }
         #expect(try await herald.get("/metrics").body.contains("herald_sse_clients 1"), "one stream, not two")
         #expect(!(try await herald.get("/api/channels").body.contains("sneak")), "the pipelined publish did not run")
-        let body = try socket.readChunkedBody(until: { $0.contains("id: \(ids.last!)\n") }, seconds: 10)  // closes it
+        let body = try socket.readChunkedBody(until: { $0.contains("id: \(ids.last!)\n") }, seconds: 10)
+        socket.disconnect()
         #expect(body.components(separatedBy: "\n").filter { $0.hasPrefix("id: ") } == ids.map { "id: \($0)" })
         #expect(!body.contains("HTTP/1.1"))
         try await eventually("the stream to end with its connection", seconds: 5) {
@@ -124,6 +125,69 @@ import Testing
         _ = try await herald.publish("lane", #"{"data":1}"#)  // something to write to the gone client
         try await eventually("the stream to end", seconds: 5) { try await herald.get("/metrics").body.contains("herald_sse_clients 0") }
     }
+
+    /// Live events go straight to the socket (`DirectSocket`) while SwiftNIO holds none of the
+    /// connection's bytes. A client that reads slower than events come fills its socket (a small
+    /// one here, `send_buffer_bytes`): what the socket did not take goes through SwiftNIO, and so
+    /// does every later event until SwiftNIO has written it all, even when the socket has room
+    /// again before that; then the socket is written straight again. Nothing may be lost,
+    /// reordered or split at either switch.
+    @Test func aStreamWhoseSocketFillsGoesOnInOrderThroughSwiftNIOAndBack() async throws {
+        let dir = try TempDir()
+        let herald = try await HeraldInstance(dir: dir, config: "server: { send_buffer_bytes: 8192, subscriber_queue: 100000 }\n")
+        let socket = try RawHTTP(port: herald.port, path: "/sse?channel=fill&replay=0", receiveBuffer: 4_096)
+        try await eventually("the stream to be counted") { try await herald.get("/metrics").body.contains("herald_sse_clients 1") }
+        let first = try await herald.publish("fill", #"{"data":"first"}"#)
+        _ = try socket.readChunkedBody(until: { $0.contains("id: \(first)\n") }, seconds: 10)
+        #expect(writes("socket", in: try await herald.get("/metrics").body) == 1)
+
+        // Events of 30 KB, faster than this client reads them: most writes fill the socket.
+        let filler = String(repeating: "x", count: 30_000)
+        let count: Int64 = 150
+        let publisher = Task {
+            for _ in 0..<count {
+                _ = try await herald.publish("fill", #"{"data":"\#(filler)"}"#)
+                try await Task.sleep(for: .milliseconds(2))
+            }
+        }
+        let last = first + count
+        let body = try socket.readChunkedBody(until: { $0.contains("id: \(last)\n") }, seconds: 60)
+        try await publisher.value
+        let seen = body.split(separator: "\n").filter { $0.hasPrefix("id: ") }.compactMap { Int64($0.dropFirst(4)) }
+        #expect(seen == Array(first...last), "every event once, in order")
+        #expect((writes("channel", in: try await herald.get("/metrics").body) ?? 0) >= 1, "some went through SwiftNIO")
+
+        // SwiftNIO has written it all (the client read it): the next event goes straight again.
+        let before = writes("socket", in: try await herald.get("/metrics").body) ?? 0
+        let next = try await herald.publish("fill", #"{"data":"next"}"#)
+        _ = try socket.readChunkedBody(until: { $0.contains("id: \(next)\n") }, seconds: 10)
+        #expect((writes("socket", in: try await herald.get("/metrics").body) ?? 0) == before + 1)
+    }
+
+    /// An event loop writes to its streams at most once per `coalesce_ms`: events committed
+    /// within that time after a write wait for the next and go out together.
+    @Test func eventsCommittedSoonAfterAWriteGoOutTogetherInTheNext() async throws {
+        let dir = try TempDir()
+        let herald = try await HeraldInstance(dir: dir, config: "server: { coalesce_ms: 1000 }\n")
+        let socket = try RawHTTP(port: herald.port, path: "/sse?channel=burst&replay=0")
+        try await eventually("the stream to be counted") { try await herald.get("/metrics").body.contains("herald_sse_clients 1") }
+        let started = ContinuousClock.now
+        var ids: [Int64] = []
+        for n in 0..<8 { ids.append(try await herald.publish("burst", #"{"data":\#(n)}"#)) }
+        let body = try socket.readChunkedBody(until: { $0.contains("id: \(ids.last!)\n") }, seconds: 10)
+        let seconds = (ContinuousClock.now - started) / .seconds(1)
+        #expect(body.split(separator: "\n").filter { $0.hasPrefix("id: ") }.map(String.init) == ids.map { "id: \($0)" })
+        let metrics = try await herald.get("/metrics").body
+        let total = Int((writes("socket", in: metrics) ?? 0) + (writes("channel", in: metrics) ?? 0))
+        // One write at once, then at most one per second: 2 when the eight publishes take well
+        // under a second, as they do unless the machine is very busy (then the bound is looser).
+        #expect(total >= 1 && total <= 1 + Int(seconds.rounded(.up)), "8 events in \(total) writes in \(seconds) s")
+    }
+}
+
+/// `herald_stream_writes_total` for one path in `/metrics` text.
+private func writes(_ path: String, in metrics: String) -> Double? {
+    gauge("herald_stream_writes_total{path=\"\(path)\"}", in: metrics)
 }
 
 /// A gauge's value in `/metrics` text.
@@ -131,32 +195,47 @@ private func gauge(_ name: String, in metrics: String) -> Double? {
     metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
 }
 
-/// A bare HTTP/1.1 client on a socket: sends one GET and decodes the chunked body strictly.
-private struct RawHTTP {
+/// A bare HTTP/1.1 client on a socket: sends one GET and decodes the chunked body strictly,
+/// across as many reads as asked for.
+private final class RawHTTP {
     let fd: Int32
+    private var raw: [UInt8] = []
+    private var headersEnd: Int?
+    private var body: [UInt8] = []
+    private var offset = 0
+    private var ended = false
+    private var disconnected = false
 
-    /// `pipelined`: more requests, sent in the same write right behind the GET.
-    init(port: Int, path: String, headers: String = "", pipelined: String = "") throws {
-        guard let fd = connectLoopback(port: port) else { throw TestFailure("cannot connect to \(port)") }
+    /// `pipelined`: more requests, sent in the same write right behind the GET. `receiveBuffer`:
+    /// SO_RCVBUF, set before connecting (a small one fills quickly).
+    init(port: Int, path: String, headers: String = "", pipelined: String = "", receiveBuffer: Int32? = nil) throws {
+        guard let fd = connectLoopback(port: port, receiveBuffer: receiveBuffer) else {
+            throw TestFailure("cannot connect to \(port)")
+        }
         self.fd = fd
         let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\(headers)\r\n" + pipelined
         _ = request.withCString { send(fd, $0, strlen($0), 0) }
+    }
+
+    deinit { disconnect() }
+
+    func disconnect() {
+        guard !disconnected else { return }
+        disconnected = true
+        close(fd)
     }
 
     func closeSendingSide() {
         shutdown(fd, Int32(SHUT_WR))
     }
 
-    /// The body's bytes, de-chunked, once `done` says so or the final zero-size chunk came.
-    /// Throws on anything that is not a well-formed chunk, and after `seconds`.
+    /// The body's bytes so far, de-chunked, once `done` says so of the body's last 64 KiB (where
+    /// the latest event is) or the final zero-size chunk came. Throws on anything that is not a
+    /// well-formed chunk, and after `seconds`.
     func readChunkedBody(until done: (String) -> Bool, seconds: Double) throws -> String {
-        defer { close(fd) }
         let deadline = Date().addingTimeInterval(seconds)
-        var raw: [UInt8] = []
-        var headersEnd: Int?
-        var body: [UInt8] = []
-        var offset = 0
         while Date() < deadline {
+            guard !ended else { return String(decoding: body, as: UTF8.self) }
             var pollFD = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&pollFD, 1, 100) > 0 else { continue }
             var buffer = [UInt8](repeating: 0, count: 65_536)
@@ -172,23 +251,28 @@ private struct RawHTTP {
                 offset = end
             }
             guard headersEnd != nil else { continue }
-            // Every complete chunk: <hex size>\r\n<size bytes>\r\n.
-            while let lineEnd = raw[offset...].firstRange(of: Array("\r\n".utf8))?.lowerBound {
-                guard let size = Int(String(decoding: raw[offset..<lineEnd], as: UTF8.self), radix: 16) else {
-                    throw TestFailure("bad chunk size line at byte \(offset): \(String(decoding: raw[offset..<lineEnd], as: UTF8.self))")
-                }
-                let dataStart = lineEnd + 2
-                guard raw.count >= dataStart + size + 2 else { break }
-                guard raw[dataStart + size] == 13, raw[dataStart + size + 1] == 10 else {
-                    throw TestFailure("chunk of \(size) bytes at \(offset) not followed by CRLF")
-                }
-                if size == 0 { return String(decoding: body, as: UTF8.self) }
-                body += raw[dataStart..<dataStart + size]
-                offset = dataStart + size + 2
+            try takeChunks()
+            if ended || done(String(decoding: body.suffix(65_536), as: UTF8.self)) {
+                return String(decoding: body, as: UTF8.self)
             }
-            let text = String(decoding: body, as: UTF8.self)
-            if done(text) { return text }
         }
-        throw TestFailure("timed out; body so far: \(String(decoding: body, as: UTF8.self))")
+        throw TestFailure("timed out; body so far: \(String(decoding: body, as: UTF8.self).suffix(2_000))")
+    }
+
+    /// Every complete chunk: <hex size>\r\n<size bytes>\r\n.
+    private func takeChunks() throws {
+        while !ended, let lineEnd = raw[offset...].firstRange(of: Array("\r\n".utf8))?.lowerBound {
+            guard let size = Int(String(decoding: raw[offset..<lineEnd], as: UTF8.self), radix: 16) else {
+                throw TestFailure("bad chunk size line at byte \(offset): \(String(decoding: raw[offset..<lineEnd], as: UTF8.self))")
+            }
+            let dataStart = lineEnd + 2
+            guard raw.count >= dataStart + size + 2 else { break }
+            guard raw[dataStart + size] == 13, raw[dataStart + size + 1] == 10 else {
+                throw TestFailure("chunk of \(size) bytes at \(offset) not followed by CRLF")
+            }
+            body += raw[dataStart..<dataStart + size]
+            offset = dataStart + size + 2
+            ended = size == 0
+        }
     }
 }

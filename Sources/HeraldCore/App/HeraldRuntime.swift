@@ -17,7 +17,8 @@ public final class HeraldRuntime: Sendable {
         self.config = config
         self.logger = logger
         self.metrics = metrics
-        let hub = Hub(queueCapacity: config.server.subscriberQueue, logger: logger)
+        let hub = Hub(queueCapacity: config.server.subscriberQueue,
+                      coalescing: .milliseconds(Int64(config.server.coalesceMilliseconds)), logger: logger)
         self.hub = hub
         var options = EventLog.Options(path: config.store.path)
         options.synchronousFull = config.store.synchronousFull

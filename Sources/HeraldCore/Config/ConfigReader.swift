@@ -71,7 +71,8 @@ struct ConfigReader {
         let known: Set = ["listen", "web_root", "keepalive_seconds", "replay", "allow_anonymous",
                           "max_body_bytes", "subscriber_queue", "cors_origins", "allow_query_token", "max_connections",
                           "max_connections_per_client", "session_hours", "tls", "max_header_bytes", "header_timeout_seconds",
-                          "release_start_up_pages"]
+                          "release_start_up_pages", "coalesce_ms",
+                          "send_buffer_bytes"]
         for (key, value) in members(node, "server", known: known) {
             switch key {
             case "cors_origins": server.corsOrigins = strings(value, key)
@@ -98,6 +99,8 @@ struct ConfigReader {
             case "keepalive_seconds": server.keepaliveSeconds = number(value, key, min: 0.01) ?? server.keepaliveSeconds
             case "replay": server.replay = int(value, key, 0...100_000) ?? server.replay
             case "allow_anonymous": server.allowAnonymous = bool(value, key) ?? server.allowAnonymous
+            case "send_buffer_bytes": server.sendBufferBytes = int(value, key, 4_096...(64 << 20)) ?? server.sendBufferBytes
+            case "coalesce_ms": server.coalesceMilliseconds = int(value, key, 0...1_000) ?? server.coalesceMilliseconds
             case "max_body_bytes": server.maxBodyBytes = int(value, key, 1...1 << 30) ?? server.maxBodyBytes
             default: server.subscriberQueue = int(value, key, 16...1_000_000) ?? server.subscriberQueue
             }

@@ -9,6 +9,12 @@ public struct HeraldConfig: Sendable {
         public var maxBodyBytes = 1_048_576
         /// Events a stream may fall behind before it is cut off (it resumes by id).
         public var subscriberQueue = 4_096
+        /// An event loop writes to its live streams at most once per this many milliseconds;
+        /// events committed sooner after its last write go out together in its next one.
+        public var coalesceMilliseconds = 10
+        /// SO_SNDBUF of plain HTTP connections: what the kernel holds for a client that reads
+        /// slowly. nil: the kernel's autotuning (up to the third value of net.ipv4.tcp_wmem).
+        public var sendBufferBytes: Int?
         public var corsOrigins: [String] = []
         /// `?access_token=` for clients that cannot set headers; off by default (URLs end up in logs).
         public var allowQueryToken = false

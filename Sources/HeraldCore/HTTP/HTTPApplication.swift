@@ -57,7 +57,8 @@ extension HeraldServer {
                 additionalChannelHandlers: [RequestHeadDeadline(timeout: headTimeout)],
                 httpDecoderConfiguration: .init(maxHeaderFieldSize: headerLimit, maxHeaderListSize: headerLimit))
             return HTTPServerBuilder { responder in
-                OutletHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: configuration))
+                OutletHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: configuration),
+                                   sendBuffer: server.sendBufferBytes)
             }
         }
         do {

@@ -13,9 +13,14 @@ import Synchronization
 /// number of open non-stream connections however many streams are open.
 struct OutletHTTP1Channel: ServerChildChannel {
     let base: HTTP1Channel
+    /// SO_SNDBUF for every connection (`server.send_buffer_bytes`); nil leaves the kernel's.
+    let sendBuffer: Int?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
         do {
+            if let sendBuffer {
+                try channel.syncOptions?.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(sendBuffer))
+            }
             try channel.pipeline.syncOperations.addHandler(SocketOutlet(), position: .first)
         } catch {
             return channel.eventLoop.makeFailedFuture(error)

@@ -58,10 +58,13 @@ public final class Hub: Sendable {
     private let closed = Atomic<Bool>(false)
     private let nextID = Atomic<UInt64>(1)
     let queueCapacity: Int
+    /// How long an event loop's fan-out waits after a write before its next (`LoopFanout.post`).
+    let coalescing: TimeAmount
     let logger: Logger
 
-    public init(queueCapacity: Int = 1_024, logger: Logger) {
+    public init(queueCapacity: Int = 1_024, coalescing: TimeAmount = .zero, logger: Logger) {
         self.queueCapacity = queueCapacity
+        self.coalescing = coalescing
         self.logger = logger
     }
 
@@ -170,7 +173,7 @@ public final class Hub: Sendable {
         let fanouts = LoopFanout.active()
         if !fanouts.isEmpty {
             let frames = frames ?? events.map(EventFrame.init)
-            for fanout in fanouts { fanout.post(frames) }
+            for fanout in fanouts { fanout.post(frames, coalescing: coalescing) }
         }
         if deliveries > 0 { HubMetrics.deliveries.increment(by: deliveries) }
         for id in Set(overflowed) { dropSlow(id) }
@@ -181,7 +184,7 @@ public final class Hub: Sendable {
         for subscriber in subscribers.withLock({ Array($0.byID.values) }) where !subscriber.direct {
             subscriber.queue.push(.keepalive)
         }
-        for fanout in LoopFanout.active() { fanout.postKeepalive() }
+        for fanout in LoopFanout.active() { fanout.postKeepalive(coalescing: coalescing) }
     }
 
     /// Ends every stream (graceful shutdown); clients reconnect with Last-Event-ID.

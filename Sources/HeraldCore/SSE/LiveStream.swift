@@ -119,12 +119,15 @@ final class LiveStream {
         if let frame, frame.terminal && endsWithJob { finished = true }
     }
 
-    func flush() {
+    /// True when the bytes went straight to the socket (`SocketOutlet.flush`).
+    @discardableResult
+    func flush() -> Bool {
         touched = false
-        guard !closed else { return }
-        if wrote { outlet.flush() }
+        guard !closed else { return false }
+        let straight = wrote && outlet.flush()
         wrote = false
         if finished { queue.finish(.completed) }
+        return straight
     }
 
     /// The socket takes writes again: what waited goes out.

@@ -35,6 +35,19 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
     /// A side of the connection closed, or all of it: no stream may take it.
     private var sideClosed = false
 
+    /// The socket, written straight (`DirectSocket`) while a stream owns the connection and
+    /// SwiftNIO holds none of its bytes; nil once either side closed.
+    private var socket: DirectSocket?
+    /// The stream's chunks since its last flush, on their way to `socket`.
+    private var unsent: [ByteBuffer] = []
+    /// Where more than one chunk is joined for one `send`; kept for its capacity.
+    private var joined = ByteBuffer()
+    /// SwiftNIO holds bytes of this connection (the response's head and history at first, later
+    /// what a full socket did not take): the stream's bytes go the same way until they are out.
+    private var bytesInNIO = false
+    /// Counts the flushes through SwiftNIO, so that only the latest one clears `bytesInNIO`.
+    private var flushesThroughNIO = 0
+
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         isWritable = context.channel.isWritable
@@ -42,6 +55,7 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        socket = nil
         isWritable = false
         stream?.connectionClosed()
     }
@@ -60,6 +74,8 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The client went away: end its stream now, not when its unwritten events would overflow.
     func channelInactive(context: ChannelHandlerContext) {
+        // SwiftNIO closed the descriptor just before telling us, in the same call on this loop.
+        socket = nil
         isWritable = false
         sideClosed = true
         stream?.connectionClosed()
@@ -71,6 +87,7 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event as? ChannelEvent {
         case .inputClosed?, .outputClosed?:
+            socket = nil
             sideClosed = true
             stream?.connectionClosed()
         default: break
@@ -111,6 +128,8 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
         owned = true
         self.stream = stream
         isWritable = context.channel.isWritable
+        socket = DirectSocket.of(context.channel)
+        if socket != nil { flushThroughNIO(context) }  // the response so far may still wait there
         ConnectionOwners.add(context.channel)
         // Ends Hummingbird's request loop for this connection (see the type's comment), then
         // keeps reading for the client's leaving.
@@ -124,6 +143,8 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context else { return }
         stream = nil
         released = true
+        handUnsentToNIO(context)
+        socket = nil
         let channel = context.channel
         guard let last else { return channel.close(promise: nil) }
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(last))).whenComplete { _ in channel.close(promise: nil) }
@@ -131,11 +152,63 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(_ chunk: ByteBuffer) {
-        context?.write(wrapOutboundOut(.byteBuffer(chunk)), promise: nil)
+        if socket != nil && !bytesInNIO {
+            unsent.append(chunk)
+        } else {
+            context?.write(wrapOutboundOut(.byteBuffer(chunk)), promise: nil)
+        }
     }
 
-    func flush() {
-        context?.flush()
+    /// Sends what was written since the last flush. True when it went straight to the socket.
+    @discardableResult
+    func flush() -> Bool {
+        guard let context else { return false }
+        guard let socket, !unsent.isEmpty else {
+            if socket != nil && bytesInNIO { flushThroughNIO(context) } else { context.flush() }
+            return false
+        }
+        let bytes = unsent.count == 1 ? unsent[0] : joinUnsent()
+        unsent.removeAll(keepingCapacity: true)
+        switch socket.send(bytes) {
+        case .bytes(let sent) where sent == bytes.readableBytes:
+            return true
+        case .bytes(let sent):
+            // A full socket: SwiftNIO keeps the rest and tells when it is writable again.
+            context.write(wrapOutboundOut(.byteBuffer(bytes.getSlice(at: bytes.readerIndex + sent,
+                                                                     length: bytes.readableBytes - sent)!)),
+                          promise: nil)
+        case .failed:
+            // SwiftNIO meets the same error on this write and closes the channel its usual way.
+            self.socket = nil
+            context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+        }
+        flushThroughNIO(context)
+        return false
+    }
+
+    private func joinUnsent() -> ByteBuffer {
+        joined.clear()
+        for chunk in unsent { joined.writeImmutableBuffer(chunk) }
+        return joined
+    }
+
+    private func handUnsentToNIO(_ context: ChannelHandlerContext) {
+        for chunk in unsent { context.write(wrapOutboundOut(.byteBuffer(chunk)), promise: nil) }
+        unsent.removeAll()
+    }
+
+    /// Flushes SwiftNIO's bytes for the connection; the socket is written straight again once
+    /// they (and none written after them) are all out.
+    private func flushThroughNIO(_ context: ChannelHandlerContext) {
+        bytesInNIO = true
+        flushesThroughNIO += 1
+        let flush = flushesThroughNIO
+        // An empty write completes when everything before it is written.
+        let done = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer())), promise: done)
+        done.futureResult.assumeIsolated().whenSuccess {
+            if self.flushesThroughNIO == flush { self.bytesInNIO = false }
+        }
     }
 
     /// This connection's outlet (`OutletHTTP1Channel` puts one in every plain HTTP/1.1
