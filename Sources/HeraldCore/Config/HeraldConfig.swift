@@ -9,11 +9,13 @@ public struct HeraldConfig: Sendable {
         public var maxBodyBytes = 1_048_576
         /// Events a stream may fall behind before it is cut off (it resumes by id).
         public var subscriberQueue = 4_096
-        /// An event loop writes to its live streams at most once per this many milliseconds;
-        /// events committed sooner after its last write go out together in its next one.
+        /// An event loop takes the events posted to its live streams at most once per this many
+        /// milliseconds: events committed sooner after its last take go out together in its
+        /// next (see `LoopFanout.post`). 0: every commit at once.
         public var coalesceMilliseconds = 10
-        /// SO_SNDBUF of plain HTTP connections: what the kernel holds for a client that reads
-        /// slowly. nil: the kernel's autotuning (up to the third value of net.ipv4.tcp_wmem).
+        /// SO_SNDBUF of every plain HTTP connection (Linux doubles it): what the kernel holds for
+        /// a client that reads slowly. Setting it turns the kernel's autotuning off for them.
+        /// nil: autotuning, up to the third value of net.ipv4.tcp_wmem.
         public var sendBufferBytes: Int?
         public var corsOrigins: [String] = []
         /// `?access_token=` for clients that cannot set headers; off by default (URLs end up in logs).

@@ -58,7 +58,7 @@ public final class Hub: Sendable {
     private let closed = Atomic<Bool>(false)
     private let nextID = Atomic<UInt64>(1)
     let queueCapacity: Int
-    /// How long an event loop's fan-out waits after a write before its next (`LoopFanout.post`).
+    /// How long after an event loop's fan-out took its posts it takes the next (`LoopFanout.post`).
     let coalescing: TimeAmount
     let logger: Logger
 

@@ -97,7 +97,7 @@ final class LiveStream {
             case .keepalive: sendKeepalive(touched: &touched)
             }
         }
-        flush()
+        fanout.flush(self)
     }
 
     private func put(_ frame: EventFrame?, _ chunk: ByteBuffer, touched list: inout [LiveStream]) {
@@ -119,15 +119,14 @@ final class LiveStream {
         if let frame, frame.terminal && endsWithJob { finished = true }
     }
 
-    /// True when the bytes went straight to the socket (`SocketOutlet.flush`).
-    @discardableResult
-    func flush() -> Bool {
+    /// How the written chunks went (nil: none were written); see `SocketOutlet.flush`.
+    func flush(joiningIn scratch: inout ByteBuffer) -> SocketOutlet.Path? {
         touched = false
-        guard !closed else { return false }
-        let straight = wrote && outlet.flush()
+        guard !closed else { return nil }
+        let path = wrote ? outlet.flush(joiningIn: &scratch) : nil
         wrote = false
         if finished { queue.finish(.completed) }
-        return straight
+        return path
     }
 
     /// The socket takes writes again: what waited goes out.
@@ -139,7 +138,7 @@ final class LiveStream {
             sent += 1
         }
         pending.removeFirst(sent)
-        flush()
+        fanout.flush(self)
     }
 
     /// A client that stopped reading: cut off (it resumes by id), see `end`.

@@ -23,6 +23,8 @@ final class LoopFanout: Sendable {
     /// The streams on this loop, grouped by filter; only the loop touches them.
     private final class Streams {
         var groups: [String: (filter: EventFilter, members: [LiveStream])] = [:]
+        /// Where a stream's chunks of one drain are joined for one send: one buffer per loop.
+        var scratch = ByteBuffer()
     }
 
     let loop: any EventLoop
@@ -45,7 +47,8 @@ final class LoopFanout: Sendable {
     /// be: what commits meanwhile goes out with it, one write per stream for all of it. Under a
     /// steady stream of events that spares most of the system calls and TCP segments (each costs
     /// about as much as the kernel's loopback work for a small event, both ends woken per segment)
-    /// for at most `coalescing` of latency; an event after a quiet spell goes out at once.
+    /// for at most `coalescing` of latency; an event after a quiet spell goes out at once. (A
+    /// stream's hand-over and its socket's becoming writable again write outside drains.)
     private func post(_ item: Posted, _ coalescing: TimeAmount) {
         let wait: TimeAmount? = mailbox.withLock { mailbox in
             mailbox.posted.append(item)
@@ -87,7 +90,8 @@ final class LoopFanout: Sendable {
             defer { mailbox.posted = [] }
             return mailbox.posted
         }
-        let groups = Array(streams.value.groups.values)
+        let state = streams.value
+        let groups = Array(state.groups.values)
         var touched: [LiveStream] = []
         var deliveries = 0
         for item in posted {
@@ -108,11 +112,27 @@ final class LoopFanout: Sendable {
                 }
             }
         }
-        var straight = 0
-        for stream in touched where stream.flush() { straight += 1 }
+        var (straight, throughChannel) = (0, 0)
+        for stream in touched {
+            switch stream.flush(joiningIn: &state.scratch) {
+            case .socket?: straight += 1
+            case .channel?: throughChannel += 1
+            case nil: break
+            }
+        }
+        if state.scratch.capacity > 1 << 20 { state.scratch = ByteBuffer() }  // after a huge batch
         if deliveries > 0 { HubMetrics.deliveries.increment(by: deliveries) }
         if straight > 0 { Self.socketWrites.increment(by: straight) }
-        if touched.count > straight { Self.channelWrites.increment(by: touched.count - straight) }
+        if throughChannel > 0 { Self.channelWrites.increment(by: throughChannel) }
+    }
+
+    /// Flushes a stream outside a drain (at its hand-over, or its socket writable again).
+    func flush(_ stream: LiveStream) {
+        switch stream.flush(joiningIn: &streams.value.scratch) {
+        case .socket?: Self.socketWrites.increment()
+        case .channel?: Self.channelWrites.increment()
+        case nil: break
+        }
     }
 
     // MARK: Registry
@@ -133,8 +153,9 @@ final class LoopFanout: Sendable {
         all.withLock { Array($0.values) }.filter(\.hasStreams)
     }
 
-    /// A stream's writes of one drain, by the way they went (`SocketOutlet.flush`): `socket`
-    /// is the usual one; `channel` means a full socket, or one whose descriptor was not found.
+    /// Each stream's flushes, by the way they went (`SocketOutlet.flush`): `socket` is the usual
+    /// one; `channel` means a full socket (or the hand-over, behind the response's start), or a
+    /// connection whose descriptor was not confirmed.
     private static let socketWrites = Counter(label: "herald_stream_writes_total", dimensions: [("path", "socket")])
     private static let channelWrites = Counter(label: "herald_stream_writes_total", dimensions: [("path", "channel")])
 

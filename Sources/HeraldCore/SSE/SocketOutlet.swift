@@ -36,12 +36,12 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
     private var sideClosed = false
 
     /// The socket, written straight (`DirectSocket`) while a stream owns the connection and
-    /// SwiftNIO holds none of its bytes; nil once either side closed.
+    /// SwiftNIO holds none of its bytes. nil before a stream owns the connection, when its
+    /// descriptor could not be confirmed, after a send failed, once either side closed and once
+    /// the stream finished.
     private var socket: DirectSocket?
     /// The stream's chunks since its last flush, on their way to `socket`.
     private var unsent: [ByteBuffer] = []
-    /// Where more than one chunk is joined for one `send`; kept for its capacity.
-    private var joined = ByteBuffer()
     /// SwiftNIO holds bytes of this connection (the response's head and history at first, later
     /// what a full socket did not take): the stream's bytes go the same way until they are out.
     private var bytesInNIO = false
@@ -159,19 +159,23 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Sends what was written since the last flush. True when it went straight to the socket.
-    @discardableResult
-    func flush() -> Bool {
-        guard let context else { return false }
+    /// How a flush went: `socket` straight (`DirectSocket`), `channel` through SwiftNIO.
+    enum Path { case socket, channel }
+
+    /// Sends what was written since the last flush; more than one chunk is joined in `scratch`
+    /// (the loop's, so no connection keeps a buffer for it). nil when the handler is gone.
+    func flush(joiningIn scratch: inout ByteBuffer) -> Path? {
+        guard let context else { return nil }
         guard let socket, !unsent.isEmpty else {
+            // The chunks went to SwiftNIO: behind bytes it still holds, or there is no socket.
             if socket != nil && bytesInNIO { flushThroughNIO(context) } else { context.flush() }
-            return false
+            return .channel
         }
-        let bytes = unsent.count == 1 ? unsent[0] : joinUnsent()
+        let bytes = unsent.count == 1 ? unsent[0] : join(unsent, in: &scratch)
         unsent.removeAll(keepingCapacity: true)
         switch socket.send(bytes) {
         case .bytes(let sent) where sent == bytes.readableBytes:
-            return true
+            return .socket
         case .bytes(let sent):
             // A full socket: SwiftNIO keeps the rest and tells when it is writable again.
             context.write(wrapOutboundOut(.byteBuffer(bytes.getSlice(at: bytes.readerIndex + sent,
@@ -183,13 +187,13 @@ final class SocketOutlet: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
         }
         flushThroughNIO(context)
-        return false
+        return .channel
     }
 
-    private func joinUnsent() -> ByteBuffer {
-        joined.clear()
-        for chunk in unsent { joined.writeImmutableBuffer(chunk) }
-        return joined
+    private func join(_ chunks: [ByteBuffer], in scratch: inout ByteBuffer) -> ByteBuffer {
+        scratch.clear()  // a copy if SwiftNIO still holds the rest of an earlier one
+        for chunk in chunks { scratch.writeImmutableBuffer(chunk) }
+        return scratch
     }
 
     private func handUnsentToNIO(_ context: ChannelHandlerContext) {
