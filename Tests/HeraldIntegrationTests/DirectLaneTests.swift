@@ -141,15 +141,17 @@ import Testing
         // Events of 30 KB, faster than this client reads them: most writes fill the socket.
         let filler = String(repeating: "x", count: 30_000)
         let count: Int64 = 150
-        let publisher = Task {
+        // A child task: cancelled and awaited however this test leaves, so that Herald is never
+        // left running when the test process exits.
+        async let published: Void = {
             for _ in 0..<count {
                 _ = try await herald.publish("fill", #"{"data":"\#(filler)"}"#)
                 try await Task.sleep(for: .milliseconds(2))
             }
-        }
+        }()
         let last = first + count
         let body = try socket.readChunkedBody(until: { $0.contains("id: \(last)\n") }, seconds: 60)
-        try await publisher.value
+        try await published
         let seen = body.split(separator: "\n").filter { $0.hasPrefix("id: ") }.compactMap { Int64($0.dropFirst(4)) }
         #expect(seen == Array(first...last), "every event once, in order")
         #expect((writes("channel", in: try await herald.get("/metrics").body) ?? 0) >= 1, "some went through SwiftNIO")
