@@ -16,8 +16,7 @@ final class LoopFanout: Sendable {
     private struct Mailbox {
         var posted: [Posted] = []
         var scheduled = false
-        /// When the loop last took the mailbox (see `post`).
-        var lastDrain = NIODeadline.uptimeNanoseconds(0)
+        var pacer = DrainPacer()
     }
 
     /// The streams on this loop, grouped by filter; only the loop touches them.
@@ -43,18 +42,13 @@ final class LoopFanout: Sendable {
     func post(_ frames: [EventFrame], coalescing: TimeAmount) { post(.events(frames), coalescing) }
     func postKeepalive(coalescing: TimeAmount) { post(.keepalive, coalescing) }
 
-    /// The loop drains at once if its last drain is at least `coalescing` ago, else when it will
-    /// be: what commits meanwhile goes out with it, one write per stream for all of it. Under a
-    /// steady stream of events that spares most of the system calls and TCP segments (each costs
-    /// about as much as the kernel's loopback work for a small event, both ends woken per segment)
-    /// for at most `coalescing` of latency; an event after a quiet spell goes out at once. (A
-    /// stream's hand-over and its socket's becoming writable again write outside drains.)
+    /// The loop drains at once, or after the pause its last drain calls for (`DrainPacer`).
     private func post(_ item: Posted, _ coalescing: TimeAmount) {
         let wait: TimeAmount? = mailbox.withLock { mailbox in
             mailbox.posted.append(item)
             guard !mailbox.scheduled else { return nil }
             mailbox.scheduled = true
-            return mailbox.lastDrain + coalescing - .now()
+            return mailbox.pacer.wait(at: .now(), coalescing: coalescing)
         }
         guard let wait else { return }
         if wait <= .zero {
@@ -84,11 +78,15 @@ final class LoopFanout: Sendable {
     }
 
     private func drain() {
+        let began = NIODeadline.now()
         let posted = mailbox.withLock { mailbox in
             mailbox.scheduled = false
-            mailbox.lastDrain = .now()
             defer { mailbox.posted = [] }
             return mailbox.posted
+        }
+        defer {
+            let ended = NIODeadline.now()
+            mailbox.withLock { $0.pacer.drained(began: began, ended: ended) }
         }
         let state = streams.value
         let groups = Array(state.groups.values)
