@@ -43,13 +43,25 @@ public struct StoredEvent: Sendable, Equatable {
         var out = ""
         out.reserveCapacity(96 + draft.channel.utf8.count + draft.type.utf8.count + (draft.key?.utf8.count ?? 0)
                             + draft.data.utf8.count + (draft.source?.utf8.count ?? 0))
-        out += "{\"id\":" + String(id) + ",\"channel\":"
+        // Piece by piece: each `+` of a longer chain would build a temporary string.
+        out += "{\"id\":"
+        out += String(id)
+        out += ",\"channel\":"
         out += JSONText.quoted(draft.channel)
-        out += ",\"type\":" + JSONText.quoted(draft.type)
-        if let key = draft.key { out += ",\"key\":" + JSONText.quoted(key) }
-        out += ",\"time\":\"" + Clock.iso8601(milliseconds: draft.time) + "\""
-        out += ",\"data\":" + draft.data
-        if let source = draft.source { out += ",\"source\":" + source }
+        out += ",\"type\":"
+        out += JSONText.quoted(draft.type)
+        if let key = draft.key {
+            out += ",\"key\":"
+            out += JSONText.quoted(key)
+        }
+        out += ",\"time\":\""
+        out += Clock.iso8601(milliseconds: draft.time)
+        out += "\",\"data\":"
+        out += draft.data
+        if let source = draft.source {
+            out += ",\"source\":"
+            out += source
+        }
         out += "}"
         return out
     }

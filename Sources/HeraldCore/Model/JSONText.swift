@@ -62,7 +62,13 @@ public struct JSONText: Sendable {
     /// JSON for a Swift string, with everything escaped that JSON and the SSE wire need.
     public static func quoted(_ string: String) -> String {
         // Nearly every name, key and type needs no escape: check the bytes once, copy them whole.
-        if !string.utf8.contains(where: needsEscape) { return "\"" + string + "\"" }
+        if !string.containsByte(where: needsEscape) {
+            var out = "\""
+            out.reserveCapacity(string.utf8.count + 2)
+            out += string
+            out += "\""
+            return out
+        }
         var out = "\""
         out.reserveCapacity(string.utf8.count + 2)
         for scalar in string.unicodeScalars {

@@ -8,8 +8,17 @@ public enum SSEEncoder {
     public static func event(id: String?, name: String?, data: String) -> String {
         var out = ""
         out.reserveCapacity(data.utf8.count + 64)
-        if let id { out += "id: " + singleLine(id) + "\n" }
-        if let name { out += "event: " + singleLine(name) + "\n" }
+        // Appended piece by piece: `a + b + c` would build a temporary string for each `+`.
+        if let id {
+            out += "id: "
+            out += singleLine(id)
+            out += "\n"
+        }
+        if let name {
+            out += "event: "
+            out += singleLine(name)
+            out += "\n"
+        }
         appendData(data, to: &out)
         out += "\n"
         return out
@@ -33,8 +42,10 @@ public enum SSEEncoder {
 
     private static func appendData(_ data: String, to out: inout String) {
         // The common case (every envelope): one line, appended whole instead of scalar by scalar.
-        if !data.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
-            out += "data: " + data + "\n"
+        if !data.containsByte(where: { $0 == 0x0A || $0 == 0x0D }) {
+            out += "data: "
+            out += data
+            out += "\n"
             return
         }
         var line = Substring.UnicodeScalarView()
@@ -55,7 +66,7 @@ public enum SSEEncoder {
     }
 
     private static func singleLine(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D || $0 == 0 }) else { return text }
+        guard text.containsByte(where: { $0 == 0x0A || $0 == 0x0D || $0 == 0 }) else { return text }
         return String(text.unicodeScalars.filter { $0 != "\n" && $0 != "\r" && $0 != "\0" }.map(Character.init))
     }
 }
