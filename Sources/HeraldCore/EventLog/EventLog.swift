@@ -83,9 +83,9 @@ public final class EventLog: Sendable {
         try pool.read { db in
             let head = try Self.head(db)
             guard let clause = try self.clause(for: filter, in: db) else { return (head, []) }
-            let events = try Row.fetchAll(Self.statement(db, """
+            let events = try RawStatement(statement: Self.statement(db, """
                 SELECT \(Self.columns) FROM events WHERE id > ? \(clause.sql) ORDER BY id LIMIT ?
-                """), arguments: [after] + clause.arguments + [limit]).map(Self.event)
+                """), db: db).events([after] + clause.arguments + [limit])
             return (head, events)
         }
     }
@@ -95,9 +95,9 @@ public final class EventLog: Sendable {
         try pool.read { db in
             let head = try Self.head(db)
             guard count > 0, let clause = try self.clause(for: filter, in: db) else { return (head, []) }
-            let events = try Row.fetchAll(Self.statement(db, """
+            let events = try RawStatement(statement: Self.statement(db, """
                 SELECT \(Self.columns) FROM events WHERE 1 \(clause.sql) ORDER BY id DESC LIMIT ?
-                """), arguments: clause.arguments + [count]).map(Self.event)
+                """), db: db).events(clause.arguments + [count])
             return (head, events.reversed())
         }
     }

@@ -1,10 +1,11 @@
 import GRDB
 import GRDBSQLite
 
-/// Runs one of GRDB's cached statements through SQLite's C API. For the few statements the writer
-/// runs for every event (the insert, the MQTT receipt and last payload), GRDB's argument boxing
-/// cost more than SQLite's own work; this binds straight from the Swift strings instead.
-/// Only for statements that return no rows; the statement stays usable by GRDB afterwards.
+/// Runs one of GRDB's statements through SQLite's C API where GRDB's generality costs more than
+/// SQLite's own work: the statements the writer runs for every event (the insert, the MQTT
+/// receipt and last payload), bound straight from the Swift strings instead of boxed arguments;
+/// and history pages (`events`), read straight from SQLite's columns instead of copied into
+/// rows and decoded value by value through generic code. The statement stays usable by GRDB.
 struct RawStatement {
     enum Value {
         case text(String)
@@ -37,6 +38,43 @@ struct RawStatement {
         }
         let code = sqlite3_step(handle)
         if code != SQLITE_DONE { throw error(code) }
+    }
+
+    /// Runs a query whose columns are `EventLog.columns`, in that order, with `arguments` (bound
+    /// and checked by GRDB), and reads every row into an event.
+    func events(_ arguments: StatementArguments) throws -> [StoredEvent] {
+        try statement.setArguments(arguments)
+        let handle = statement.sqliteStatement
+        defer { sqlite3_reset(handle) }
+        var events: [StoredEvent] = []
+        while true {
+            switch sqlite3_step(handle) {
+            case SQLITE_ROW:
+                events.append(try event(at: handle))
+            case SQLITE_DONE:
+                return events
+            case let code:
+                throw error(code)
+            }
+        }
+    }
+
+    private func event(at handle: SQLiteStatement) throws -> StoredEvent {
+        guard let channel = Self.text(handle, 1), let type = Self.text(handle, 2), let data = Self.text(handle, 5) else {
+            // The schema says NOT NULL: only a damaged file gets here.
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "an event without channel, type or data",
+                                sql: statement.sql)
+        }
+        return StoredEvent(id: sqlite3_column_int64(handle, 0), draft: EventDraft(
+            channel: channel, type: type, key: Self.text(handle, 3), time: sqlite3_column_int64(handle, 4),
+            data: data, source: Self.text(handle, 6)))
+    }
+
+    /// A text column, nil for NULL. The text first, then its size, as SQLite asks.
+    private static func text(_ handle: SQLiteStatement, _ column: Int32) -> String? {
+        guard let bytes = sqlite3_column_text(handle, column) else { return nil }
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
     }
 
     /// The same error GRDB would have thrown (the disk-full check looks for SQLITE_FULL in it).
