@@ -72,11 +72,6 @@ public final class EventLog: Sendable {
 
     static let columns = "id, channel, type, key, time, data, source"
 
-    static func event(from row: Row) -> StoredEvent {
-        StoredEvent(id: row[0], draft: EventDraft(
-            channel: row[1], type: row[2], key: row[3], time: row[4], data: row[5], source: row[6]))
-    }
-
     /// Up to `limit` events with id > `after` that match, ascending, and the log's head as of
     /// the same read (so a stream knows how far this read covered, matching or not).
     public func events(after: Int64, matching filter: EventFilter, limit: Int) throws -> (head: Int64, events: [StoredEvent]) {
@@ -112,11 +107,11 @@ public final class EventLog: Sendable {
     /// first read in the transaction (see `clause(for:in:)`).
     private func latestPerKey(matching filter: EventFilter, in db: Database) throws -> [StoredEvent] {
         guard let clause = try clause(for: filter, in: db) else { return [] }
-        return try Row.fetchAll(db, sql: """
+        return try RawStatement(statement: Self.statement(db, """
             SELECT \(Self.columns) FROM events WHERE id IN (
                 SELECT max(id) FROM events WHERE 1 \(clause.sql) GROUP BY channel, key
             ) ORDER BY id
-            """, arguments: clause.arguments).map(Self.event)
+            """), db: db).events(clause.arguments)
     }
 
     /// The filter as SQL. Call it after a first read (the head), so the transaction has its snapshot:
