@@ -14,7 +14,7 @@ import Testing
         try await Task.sleep(for: .milliseconds(500))  // a keepalive or two before the live events
         var ids = [first]
         for n in 1...3 { ids.append(try await herald.publish("lane", #"{"data":{"n":\#(n)}}"#)) }
-        let body = try socket.readChunkedBody(until: { $0.contains("id: \(ids.last!)\n") }, seconds: 10)
+        let body = try await socket.readChunkedBody(through: ids.last!, seconds: 10)
         #expect(body.hasPrefix("retry: 3000\n"))
         let order = body.components(separatedBy: "\n").filter { $0.hasPrefix("id: ") || $0 == ":keepalive" }
         #expect(order.filter { $0.hasPrefix("id: ") } == ids.map { "id: \($0)" })
@@ -28,7 +28,7 @@ import Testing
         let socket = try RawHTTP(port: herald.port, path: "/sse?channel=jobs&key=j1")
         try await Task.sleep(for: .milliseconds(300))
         let last = try await herald.publish("jobs", #"{"key":"j1","data":{"state":"succeeded","progress":100}}"#)
-        let body = try socket.readChunkedBody(until: { _ in false }, seconds: 10)  // to the final chunk
+        let body = try await socket.readChunkedBody(through: nil, seconds: 10)  // to the final chunk
         #expect(body.contains("id: \(last)\n"))
     }
 
@@ -51,7 +51,7 @@ import Testing
         for n in 1...3 { ids.append(try await herald.publish("lane", #"{"data":{"n":\#(n)}}"#)) }
         #expect(try await herald.get("/metrics").body.contains("herald_sse_clients 1"), "one stream, not two")
         #expect(!(try await herald.get("/api/channels").body.contains("sneak")), "the pipelined publish did not run")
-        let body = try socket.readChunkedBody(until: { $0.contains("id: \(ids.last!)\n") }, seconds: 10)
+        let body = try await socket.readChunkedBody(through: ids.last!, seconds: 10)
         socket.disconnect()
         #expect(body.components(separatedBy: "\n").filter { $0.hasPrefix("id: ") } == ids.map { "id: \($0)" })
         #expect(!body.contains("HTTP/1.1"))
@@ -69,7 +69,7 @@ import Testing
         let socket = try RawHTTP(port: herald.port, path: "/sse?channel=lane")
         if afterHandOver { try await waitForHandOver(herald) }
         socket.closeSendingSide()
-        let body = try socket.readChunkedBody(until: { _ in false }, seconds: 5)  // to the final chunk
+        let body = try await socket.readChunkedBody(through: nil, seconds: 5)  // to the final chunk
         #expect(body.hasPrefix("retry: 3000\n"))
         try await eventually("the stream to end", seconds: 5) { try await herald.get("/metrics").body.contains("herald_sse_clients 0") }
     }
@@ -82,7 +82,7 @@ import Testing
         let socket = try RawHTTP(port: herald.port, path: "/sse?channel=lane", headers: "Connection: close\r\n")
         try await eventually("the stream to be counted") { try await herald.get("/metrics").body.contains("herald_sse_clients 1") }
         let id = try await herald.publish("lane", #"{"data":1}"#)
-        let body = try socket.readChunkedBody(until: { $0.contains("id: \(id)\n") }, seconds: 10)
+        let body = try await socket.readChunkedBody(through: id, seconds: 10)
         #expect(body.hasPrefix("retry: 3000\n"))
     }
 
@@ -101,7 +101,7 @@ import Testing
         let id = try await herald.publish("lane", #"{"data":1}"#)
         herald.process.signal(SIGTERM)
         for socket in sockets {
-            let body = try socket.readChunkedBody(until: { _ in false }, seconds: 10)  // to the final chunk
+            let body = try await socket.readChunkedBody(through: nil, seconds: 10)  // to the final chunk
             #expect(body.contains("id: \(id)\n"))
         }
         #expect(await herald.process.stop(SIGTERM) == 0)
@@ -135,12 +135,12 @@ import Testing
         let socket = try RawHTTP(port: herald.port, path: "/sse?channel=fill&replay=0", receiveBuffer: 4_096)
         try await waitForHandOver(herald)
         let first = try await herald.publish("fill", #"{"data":"first"}"#)
-        _ = try socket.readChunkedBody(until: { $0.contains("id: \(first)\n") }, seconds: 10)
+        _ = try await socket.readChunkedBody(through: first, seconds: 10)
         #expect(writes("socket", in: try await herald.get("/metrics").body) == 1)
 
-        // Events of 30 KB, faster than this client reads them: most writes fill the socket.
+        // Events of 30 KB, faster than this client reads them (`slowly`): most writes fill the socket.
         let filler = String(repeating: "x", count: 30_000)
-        let count: Int64 = 150
+        let count: Int64 = 60
         // A child task: cancelled and awaited however this test leaves, so that Herald is never
         // left running when the test process exits.
         async let published: Void = {
@@ -150,7 +150,7 @@ import Testing
             }
         }()
         let last = first + count
-        let body = try socket.readChunkedBody(until: { $0.contains("id: \(last)\n") }, seconds: 60)
+        let body = try await socket.readChunkedBody(through: last, seconds: 60, slowly: true)
         try await published
         let seen = body.split(separator: "\n").filter { $0.hasPrefix("id: ") }.compactMap { Int64($0.dropFirst(4)) }
         #expect(seen == Array(first...last), "every event once, in order")
@@ -159,7 +159,7 @@ import Testing
         // SwiftNIO has written it all (the client read it): the next event goes straight again.
         let before = try await herald.get("/metrics").body
         let next = try await herald.publish("fill", #"{"data":"next"}"#)
-        _ = try socket.readChunkedBody(until: { $0.contains("id: \(next)\n") }, seconds: 10)
+        _ = try await socket.readChunkedBody(through: next, seconds: 10)
         let after = try await herald.get("/metrics").body
         #expect(writes("socket", in: after) == (writes("socket", in: before) ?? 0) + 1)
         #expect(writes("channel", in: after) == writes("channel", in: before))
@@ -187,7 +187,7 @@ private func gauge(_ name: String, in metrics: String) -> Double? {
 
 /// A bare HTTP/1.1 client on a socket: sends one GET and decodes the chunked body strictly,
 /// across as many reads as asked for.
-private final class RawHTTP {
+private final class RawHTTP: @unchecked Sendable {  // one reader at a time, by construction
     let fd: Int32
     private var raw: [UInt8] = []
     private var headersEnd: Int?
@@ -219,16 +219,29 @@ private final class RawHTTP {
         shutdown(fd, Int32(SHUT_WR))
     }
 
-    /// The body's bytes so far, de-chunked, once `done` says so of the body's last 64 KiB (where
-    /// the latest event is) or the final zero-size chunk came. Throws on anything that is not a
-    /// well-formed chunk, and after `seconds`.
-    func readChunkedBody(until done: (String) -> Bool, seconds: Double) throws -> String {
+    /// The body's bytes so far, de-chunked, once the event with id `id` came (nil: once the
+    /// final zero-size chunk came). Throws on anything that is not a well-formed chunk, and after
+    /// `seconds`. The socket is read on a thread of its own: the reads block, and Swift's
+    /// cooperative pool (two threads here) is shared with every other test running.
+    /// `slowly`: at most 1 KiB a millisecond, a client that falls behind a fast stream and makes
+    /// room in its socket a little at a time.
+    func readChunkedBody(through id: Int64?, seconds: Double, slowly: Bool = false) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result { try self.read(through: id, seconds: seconds, slowly: slowly) })
+            }.start()
+        }
+    }
+
+    private func read(through id: Int64?, seconds: Double, slowly: Bool) throws -> String {
+        let needle = id.map { "id: \($0)\n" }
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             guard !ended else { return String(decoding: body, as: UTF8.self) }
             var pollFD = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&pollFD, 1, 100) > 0 else { continue }
-            var buffer = [UInt8](repeating: 0, count: 65_536)
+            if slowly { usleep(1_000) }
+            var buffer = [UInt8](repeating: 0, count: slowly ? 1_024 : 65_536)
             let count = recv(fd, &buffer, buffer.count, 0)
             if count <= 0 { throw TestFailure("connection closed before the body ended: \(String(decoding: body, as: UTF8.self))") }
             raw += buffer[..<count]
@@ -241,8 +254,10 @@ private final class RawHTTP {
                 offset = end
             }
             guard headersEnd != nil else { continue }
+            let seen = body.count
             try takeChunks()
-            if ended || done(String(decoding: body.suffix(65_536), as: UTF8.self)) {
+            // Chunks are whole frames, so the id line is within what this read added.
+            if ended || (needle.map { String(decoding: body[seen...], as: UTF8.self).contains($0) } ?? false) {
                 return String(decoding: body, as: UTF8.self)
             }
         }

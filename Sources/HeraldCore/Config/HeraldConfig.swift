@@ -9,9 +9,9 @@ public struct HeraldConfig: Sendable {
         public var maxBodyBytes = 1_048_576
         /// Events a stream may fall behind before it is cut off (it resumes by id).
         public var subscriberQueue = 4_096
-        /// An event loop takes the events posted to its live streams at most once per this many
-        /// milliseconds: events committed sooner after its last take go out together in its
-        /// next (see `LoopFanout.post`). 0: every commit at once.
+        /// The longest an event loop pauses between fan-outs to its live streams, so that what
+        /// commits meanwhile goes out in one write per stream; the pause is four times the last
+        /// fan-out's length up to this (see `DrainPacer`). 0: every commit at once.
         public var coalesceMilliseconds = 10
         /// SO_SNDBUF of every plain HTTP connection (Linux doubles it): what the kernel holds for
         /// a client that reads slowly. Setting it turns the kernel's autotuning off for them.

@@ -32,25 +32,34 @@ public struct EventFilter: Sendable {
 
     /// An SQL condition (starting with AND) for this filter, or nil when no known channel matches.
     /// Wildcards are resolved against the channels the log has seen, so SQLite can use its index.
-    func sqlClause(channels: Set<String>) -> (sql: String, arguments: StatementArguments)? {
+    func sqlClause(channels: Set<String>) -> SQLClause? {
         let matching = channels.filter(matches(channel:)).sorted()
         if matching.isEmpty { return nil }
-        var sql = ""
-        var arguments = StatementArguments()
+        var clause = SQLClause()
         if matching.count == 1 {
             // One channel: the (channel, id) and (channel, key, id) indexes give id order directly.
-            sql += " AND channel = ?"
-            arguments += [matching[0]]
+            clause.sql += " AND channel = ?"
+            clause.arguments += [matching[0]]
         } else if matching.count < channels.count {
             // Several: SQLite would read every matching row and sort them to honour ORDER BY id
             // and LIMIT; '+' keeps it on the id order of the table instead, stopping at LIMIT.
-            sql += " AND +channel IN (" + Array(repeating: "?", count: matching.count).joined(separator: ",") + ")"
-            arguments += StatementArguments(matching)
+            clause.sql += " AND +channel IN (" + Array(repeating: "?", count: matching.count).joined(separator: ",") + ")"
+            clause.arguments += StatementArguments(matching)
+            clause.hasChannelList = true
         }
         if let key {
-            sql += " AND key = ?"
-            arguments += [key]
+            clause.sql += " AND key = ?"
+            clause.arguments += [key]
         }
-        return (sql, arguments)
+        return clause
     }
+}
+
+/// A filter as SQL: a condition to add to a WHERE, and its arguments.
+struct SQLClause {
+    var sql = ""
+    var arguments = StatementArguments()
+    /// An IN list of channels, whose text changes with their number: a statement with it is not
+    /// worth caching (the cache would grow with the channels).
+    var hasChannelList = false
 }

@@ -78,9 +78,9 @@ public final class EventLog: Sendable {
         try pool.read { db in
             let head = try Self.head(db)
             guard let clause = try self.clause(for: filter, in: db) else { return (head, []) }
-            let events = try RawStatement(statement: Self.statement(db, """
+            let events = try Self.events(db, """
                 SELECT \(Self.columns) FROM events WHERE id > ? \(clause.sql) ORDER BY id LIMIT ?
-                """), db: db).events([after] + clause.arguments + [limit])
+                """, clause, arguments: [after] + clause.arguments + [limit])
             return (head, events)
         }
     }
@@ -90,9 +90,9 @@ public final class EventLog: Sendable {
         try pool.read { db in
             let head = try Self.head(db)
             guard count > 0, let clause = try self.clause(for: filter, in: db) else { return (head, []) }
-            let events = try RawStatement(statement: Self.statement(db, """
+            let events = try Self.events(db, """
                 SELECT \(Self.columns) FROM events WHERE 1 \(clause.sql) ORDER BY id DESC LIMIT ?
-                """), db: db).events(clause.arguments + [count])
+                """, clause, arguments: clause.arguments + [count])
             return (head, events.reversed())
         }
     }
@@ -107,17 +107,17 @@ public final class EventLog: Sendable {
     /// first read in the transaction (see `clause(for:in:)`).
     private func latestPerKey(matching filter: EventFilter, in db: Database) throws -> [StoredEvent] {
         guard let clause = try clause(for: filter, in: db) else { return [] }
-        return try RawStatement(statement: Self.statement(db, """
+        return try Self.events(db, """
             SELECT \(Self.columns) FROM events WHERE id IN (
                 SELECT max(id) FROM events WHERE 1 \(clause.sql) GROUP BY channel, key
             ) ORDER BY id
-            """), db: db).events(clause.arguments)
+            """, clause, arguments: clause.arguments)
     }
 
     /// The filter as SQL. Call it after a first read (the head), so the transaction has its snapshot:
     /// the writer records a channel before committing its first event, so every event this
     /// snapshot can see has a known channel, and a wildcard replay cannot skip one.
-    private func clause(for filter: EventFilter, in db: Database) throws -> (sql: String, arguments: StatementArguments)? {
+    private func clause(for filter: EventFilter, in db: Database) throws -> SQLClause? {
         return filter.sqlClause(channels: knownChannels.names)
     }
 
@@ -192,12 +192,14 @@ public final class EventLog: Sendable {
         try pool.read { try Self.head($0) }
     }
 
-    /// Every stream's start reads the head and its history: compiling those few statements anew
-    /// each time was a large part of the server's CPU per SSE connect. Those with an IN list of
-    /// channels (one shape per list length) are compiled each time, so the cache cannot grow with
-    /// the number of channels.
-    private static func statement(_ db: Database, _ sql: String) throws -> Statement {
-        sql.contains(" IN (") ? try db.makeStatement(sql: sql) : try db.cachedStatement(sql: sql)
+    /// Runs `sql`, a query for `columns` built around `clause`, through `RawStatement.events`.
+    /// Every stream's start reads its history: compiling the statement anew each time was a
+    /// large part of the server's CPU per SSE connect, so it is cached unless the clause has a
+    /// list of channels (see `SQLClause`).
+    private static func events(_ db: Database, _ sql: String, _ clause: SQLClause,
+                               arguments: StatementArguments) throws -> [StoredEvent] {
+        let statement = clause.hasChannelList ? try db.makeStatement(sql: sql) : try db.cachedStatement(sql: sql)
+        return try RawStatement(statement: statement, db: db).events(arguments)
     }
 
     static func head(_ db: Database) throws -> Int64 {

@@ -58,7 +58,7 @@ public final class Hub: Sendable {
     private let closed = Atomic<Bool>(false)
     private let nextID = Atomic<UInt64>(1)
     let queueCapacity: Int
-    /// How long after an event loop's fan-out took its posts it takes the next (`LoopFanout.post`).
+    /// The longest an event loop's fan-out pauses between drains (`server.coalesce_ms`, `DrainPacer`).
     let coalescing: TimeAmount
     let logger: Logger
 

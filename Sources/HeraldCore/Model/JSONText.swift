@@ -61,16 +61,14 @@ public struct JSONText: Sendable {
 
     /// JSON for a Swift string, with everything escaped that JSON and the SSE wire need.
     public static func quoted(_ string: String) -> String {
+        var out = "\""
+        out.reserveCapacity(string.utf8.count + 2)
         // Nearly every name, key and type needs no escape: check the bytes once, copy them whole.
-        if !string.containsByte(where: needsEscape) {
-            var out = "\""
-            out.reserveCapacity(string.utf8.count + 2)
+        guard string.containsByte(where: needsEscape) else {
             out += string
             out += "\""
             return out
         }
-        var out = "\""
-        out.reserveCapacity(string.utf8.count + 2)
         for scalar in string.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""

@@ -110,27 +110,42 @@ final class LoopFanout: Sendable {
                 }
             }
         }
-        var (straight, throughChannel) = (0, 0)
-        for stream in touched {
-            switch stream.flush(joiningIn: &state.scratch) {
-            case .socket?: straight += 1
-            case .channel?: throughChannel += 1
-            case nil: break
-            }
-        }
+        var writes = WriteCounts()
+        for stream in touched { writes.add(stream.flush(joiningIn: &state.scratch)) }
         if state.scratch.capacity > 1 << 20 { state.scratch = ByteBuffer() }  // after a huge batch
         if deliveries > 0 { HubMetrics.deliveries.increment(by: deliveries) }
-        if straight > 0 { Self.socketWrites.increment(by: straight) }
-        if throughChannel > 0 { Self.channelWrites.increment(by: throughChannel) }
+        writes.record()
     }
 
     /// Flushes a stream outside a drain (at its hand-over, or its socket writable again).
     func flush(_ stream: LiveStream) {
-        switch stream.flush(joiningIn: &streams.value.scratch) {
-        case .socket?: Self.socketWrites.increment()
-        case .channel?: Self.channelWrites.increment()
-        case nil: break
+        var writes = WriteCounts()
+        writes.add(stream.flush(joiningIn: &streams.value.scratch))
+        writes.record()
+    }
+
+    /// Streams' flushes by the way they went (`SocketOutlet.flush`), counted on the loop and
+    /// recorded once: `socket` is the usual way; `channel` means a full socket (or the hand-over,
+    /// behind the response's start), or a connection whose descriptor was not confirmed.
+    private struct WriteCounts {
+        private var socket = 0
+        private var channel = 0
+
+        mutating func add(_ path: SocketOutlet.Path?) {
+            switch path {
+            case .socket?: socket += 1
+            case .channel?: channel += 1
+            case nil: break
+            }
         }
+
+        func record() {
+            if socket > 0 { Self.socketWrites.increment(by: socket) }
+            if channel > 0 { Self.channelWrites.increment(by: channel) }
+        }
+
+        private static let socketWrites = Counter(label: "herald_stream_writes_total", dimensions: [("path", "socket")])
+        private static let channelWrites = Counter(label: "herald_stream_writes_total", dimensions: [("path", "channel")])
     }
 
     // MARK: Registry
@@ -150,12 +165,6 @@ final class LoopFanout: Sendable {
     static func active() -> [LoopFanout] {
         all.withLock { Array($0.values) }.filter(\.hasStreams)
     }
-
-    /// Each stream's flushes, by the way they went (`SocketOutlet.flush`): `socket` is the usual
-    /// one; `channel` means a full socket (or the hand-over, behind the response's start), or a
-    /// connection whose descriptor was not confirmed.
-    private static let socketWrites = Counter(label: "herald_stream_writes_total", dimensions: [("path", "socket")])
-    private static let channelWrites = Counter(label: "herald_stream_writes_total", dimensions: [("path", "channel")])
 
     private static let all = Mutex<[ObjectIdentifier: LoopFanout]>([:])
 }
