@@ -2,14 +2,14 @@
 # MQTT ingest rate: messages from the broker committed as events per second.
 # Two figures: "backlog" (N messages queued at the broker while Herald is away, then Herald
 # starts and drains them) and "live" (mosquitto_pub streams N messages while Herald runs).
-# Usage: [INFLIGHT=20] Scripts/bench-ingest.sh [N]   (release build; loopback only; bounded by N and a timeout)
+# Usage: [INFLIGHT=20] [HERALD=path/to/herald] Scripts/bench-ingest.sh [N]   (release build; loopback only; bounded by N and a timeout)
 # INFLIGHT is the broker's max_inflight_messages (mosquitto's default: 20): how many unacknowledged
 # messages it sends ahead, so the most one read burst (one commit) can hold.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-50000}
 inflight=${INFLIGHT:-20}
-bin=.build/release/herald
+bin=${HERALD:-.build/release/herald}
 [ -x "$bin" ] || swift build -c release >&2
 work=$(mktemp -d /tmp/herald-bench.XXXXXX)
 pids=()

@@ -124,6 +124,7 @@ extension EventLog: Service {
                 let insert = RawStatement(statement: try db.cachedStatement(sql: """
                     INSERT INTO events(channel, type, key, time, data, source) VALUES (?, ?, ?, ?, ?, ?)
                     """), db: db)
+                var ledger = try MQTTLedger(db: db)
                 var outcomes: [Result<AppendOutcome, any Error>] = []
                 outcomes.reserveCapacity(batch.count)
                 for request in batch {
@@ -131,7 +132,7 @@ extension EventLog: Service {
                         outcomes.append(Result {
                             var outcome = AppendOutcome.duplicate
                             try db.inSavepoint {
-                                outcome = try self.apply(request, insert: insert, in: db)
+                                outcome = try self.apply(request, insert: insert, ledger: ledger, in: db)
                                 return .commit
                             }
                             return outcome
@@ -140,9 +141,11 @@ extension EventLog: Service {
                         // savepoint: what follows would run in autocommit, so fail the batch instead.
                         if case .failure(let error) = outcomes.last!, !db.isInsideTransaction { throw error }
                     } else {
-                        outcomes.append(.success(try self.apply(request, insert: insert, in: db)))
+                        outcomes.append(.success(try self.apply(request, insert: insert, ledger: ledger, in: db)))
                     }
+                    if case .success(.stored) = outcomes.last!, let dedupe = request.dedupe { ledger.stored(dedupe) }
                 }
+                try ledger.writeLastPayloads()
                 // Known before the commit is visible: see `EventLog.clause(for:in:)`.
                 self.knownChannels.add(newChannels)
                 added = newChannels
@@ -154,13 +157,14 @@ extension EventLog: Service {
         }
     }
 
-    private func apply(_ request: AppendRequest, insert statement: RawStatement, in db: Database) throws -> AppendOutcome {
+    private func apply(_ request: AppendRequest, insert statement: RawStatement, ledger: MQTTLedger,
+                       in db: Database) throws -> AppendOutcome {
         func insert(_ draft: EventDraft) throws -> StoredEvent {
-            try statement.execute(.text(draft.channel), .text(draft.type), .text(draft.key), .integer(draft.time),
-                                  .text(draft.data), .text(draft.source))
-            return StoredEvent(id: db.lastInsertedRowID, draft: draft)
+            let id = try statement.insert(.text(draft.channel), .text(draft.type), .text(draft.key), .integer(draft.time),
+                                          .text(draft.data), .text(draft.source))
+            return StoredEvent(id: id, draft: draft)
         }
-        if let dedupe = request.dedupe, try dedupe.isDuplicate(in: db) {
+        if let dedupe = request.dedupe, try ledger.isDuplicate(dedupe) {
             return .duplicate
         }
         var events: [StoredEvent] = []
@@ -171,7 +175,7 @@ extension EventLog: Service {
         for draft in request.drafts {
             events += try options.semantics.store(draft, in: db, insert: insert)
         }
-        try request.dedupe?.record(in: db)
+        if let dedupe = request.dedupe { try ledger.insertReceipt(dedupe) }
         return .stored(events)
     }
 }

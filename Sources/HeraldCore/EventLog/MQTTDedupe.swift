@@ -39,41 +39,65 @@ struct MQTTDedupe: Sendable {
         return String(hash, radix: 16) + ":" + String(bytes.count)
     }
 
-    func isDuplicate(in db: Database) throws -> Bool {
-        if retained {
-            let statement = try db.cachedStatement(sql: "SELECT digest FROM mqtt_last_payload WHERE topic = ?")
-            let last = try String.fetchOne(statement, arguments: [topic])
-            if last == digest { return true }
+    /// A new session (the broker kept nothing for us) cannot redeliver anything.
+    static func forgetReceipts(in db: Database) throws {
+        try db.execute(sql: "DELETE FROM mqtt_receipts")
+    }
+}
+
+/// The MQTT bookkeeping of one write transaction. A receipt is inserted with each message; the
+/// last payload per topic is kept here and written once, just before the commit, because a burst
+/// is mostly many messages on few topics and only the last of each needs a row.
+struct MQTTLedger {
+    private let db: Database
+    private let receipts: RawStatement
+    /// Digests of messages stored in this transaction, by topic; the newest wins.
+    private var lastPayloads: [String: String] = [:]
+
+    init(db: Database) throws {
+        self.db = db
+        receipts = RawStatement(statement: try db.cachedStatement(sql: "INSERT INTO mqtt_receipts(mid, topic, digest) VALUES (?, ?, ?)"), db: db)
+    }
+
+    func isDuplicate(_ message: MQTTDedupe) throws -> Bool {
+        if message.retained {
+            let last = try lastPayloads[message.topic] ?? String.fetchOne(
+                db.cachedStatement(sql: "SELECT digest FROM mqtt_last_payload WHERE topic = ?"), arguments: [message.topic])
+            if last == message.digest { return true }
         }
-        guard mid != 0, mayBeRedelivery else { return false }  // QoS 0 has no packet id and is never redelivered
+        // QoS 0 has no packet id and is never redelivered.
+        guard message.mid != 0, message.mayBeRedelivery else { return false }
         let statement = try db.cachedStatement(sql: """
             SELECT EXISTS(SELECT 1 FROM mqtt_receipts WHERE seq > (SELECT coalesce(max(seq), 0) FROM mqtt_receipts) - ?
                           AND mid = ? AND topic = ? AND digest = ?)
             """)
-        return try Bool.fetchOne(statement, arguments: [Self.window, mid, topic, digest]) ?? false
+        return try Bool.fetchOne(statement, arguments: [MQTTDedupe.window, message.mid, message.topic, message.digest]) ?? false
     }
 
-    func record(in db: Database) throws {
-        // Every message, not only retained ones: a message forwarded live arrives without the retain
-        // flag, and its retained copy comes later, on the next subscribe.
-        // An upsert changes the row in place; INSERT OR REPLACE would delete and insert it.
-        try RawStatement(statement: db.cachedStatement(sql: """
-            INSERT INTO mqtt_last_payload(topic, digest) VALUES (?, ?)
-            ON CONFLICT(topic) DO UPDATE SET digest = excluded.digest
-            """), db: db)
-            .execute(.text(topic), .text(digest))
-        guard mid != 0 else { return }
-        try RawStatement(statement: db.cachedStatement(sql: "INSERT INTO mqtt_receipts(mid, topic, digest) VALUES (?, ?, ?)"), db: db)
-            .execute(.integer(Int64(mid)), .text(topic), .text(digest))
-        let seq = db.lastInsertedRowID
+    /// Inside the message's own transaction or savepoint: its receipt (QoS 1 and 2 only).
+    func insertReceipt(_ message: MQTTDedupe) throws {
+        guard message.mid != 0 else { return }
+        let seq = try receipts.insert(.integer(Int64(message.mid)), .text(message.topic), .text(message.digest))
         if seq % 500 == 0 {
-            try db.execute(sql: "DELETE FROM mqtt_receipts WHERE seq <= ?", arguments: [seq - Int64(Self.window)])
+            try db.execute(sql: "DELETE FROM mqtt_receipts WHERE seq <= ?", arguments: [seq - Int64(MQTTDedupe.window)])
         }
     }
 
-    /// A new session (the broker kept nothing for us) cannot redeliver anything.
-    static func forgetReceipts(in db: Database) throws {
-        try db.execute(sql: "DELETE FROM mqtt_receipts")
+    /// Once the message is stored for good (its savepoint, if any, released). Every message, not
+    /// only retained ones: a message forwarded live arrives without the retain flag, and its
+    /// retained copy comes later, on the next subscribe.
+    mutating func stored(_ message: MQTTDedupe) {
+        lastPayloads[message.topic] = message.digest
+    }
+
+    /// Before the commit. An upsert changes the row in place; INSERT OR REPLACE would delete and insert it.
+    func writeLastPayloads() throws {
+        guard !lastPayloads.isEmpty else { return }
+        let upsert = RawStatement(statement: try db.cachedStatement(sql: """
+            INSERT INTO mqtt_last_payload(topic, digest) VALUES (?, ?)
+            ON CONFLICT(topic) DO UPDATE SET digest = excluded.digest
+            """), db: db)
+        for (topic, digest) in lastPayloads { try upsert.execute(.text(topic), .text(digest)) }
     }
 }
 

@@ -20,24 +20,54 @@ struct RawStatement {
 
     /// Binds `values` to the statement's parameters in order, steps it once and resets it.
     func execute(_ values: Value...) throws {
+        try run(values)
+    }
+
+    /// `execute` for an INSERT into a rowid table: returns the new row's id.
+    func insert(_ values: Value...) throws -> Int64 {
+        try run(values)
+        return sqlite3_last_insert_rowid(db.sqliteConnection)
+    }
+
+    private func run(_ values: [Value]) throws {
         let handle = statement.sqliteStatement
-        defer { sqlite3_reset(handle) }
-        for (offset, value) in values.enumerated() {
-            let index = Int32(offset + 1)
-            let code: Int32
-            switch value {
-            case .text(let string):
-                // With its byte count: JSON and MQTT topics hold no NUL, but the count spares a strlen.
-                code = string.withCString { sqlite3_bind_text(handle, index, $0, Int32(string.utf8.count), Self.transient) }
-            case .integer(let number):
-                code = sqlite3_bind_int64(handle, index, number)
-            case .null:
-                code = sqlite3_bind_null(handle, index)
-            }
-            if code != SQLITE_OK { throw error(code) }
+        // The text is bound without a copy (SQLITE_STATIC) and only lives until `bindThenStep`
+        // returns: clearing the bindings leaves no dangling pointer in the statement.
+        defer {
+            sqlite3_reset(handle)
+            sqlite3_clear_bindings(handle)
         }
-        let code = sqlite3_step(handle)
-        if code != SQLITE_DONE { throw error(code) }
+        try bindThenStep(values[...], handle)
+    }
+
+    /// Binds the first value, then the rest inside its scope, then steps: a native Swift string
+    /// lends SQLite its own UTF-8 bytes for as long as the closure runs.
+    private func bindThenStep(_ values: ArraySlice<Value>, _ handle: SQLiteStatement) throws {
+        guard let value = values.first else {
+            let code = sqlite3_step(handle)
+            if code != SQLITE_DONE { throw error(code) }
+            return
+        }
+        let index = Int32(values.startIndex + 1)
+        let rest = values.dropFirst()
+        switch value {
+        case .text(let string):
+            // With its byte count: JSON and MQTT topics hold no NUL, but the count spares a strlen.
+            try string.withCString { text in
+                try check(sqlite3_bind_text(handle, index, text, Int32(string.utf8.count), nil))  // nil: SQLITE_STATIC
+                try bindThenStep(rest, handle)
+            }
+        case .integer(let number):
+            try check(sqlite3_bind_int64(handle, index, number))
+            try bindThenStep(rest, handle)
+        case .null:
+            try check(sqlite3_bind_null(handle, index))
+            try bindThenStep(rest, handle)
+        }
+    }
+
+    private func check(_ code: Int32) throws {
+        if code != SQLITE_OK { throw error(code) }
     }
 
     /// Runs a query whose columns are `EventLog.columns`, in that order, with `arguments` (bound
@@ -85,6 +115,4 @@ struct RawStatement {
         return DatabaseError(resultCode: ResultCode(rawValue: extended), message: message, sql: statement.sql)
     }
 
-    /// SQLITE_TRANSIENT: SQLite copies the bytes before `bind` returns.
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 }

@@ -1,0 +1,83 @@
+import Foundation
+import Logging
+import Testing
+@testable import HeraldCore
+
+/// The writer's MQTT bookkeeping against a real SQLite file: what counts as a message stored before.
+@Suite struct MQTTDedupeTests {
+    @Test func aRetainedCopyIsRecognisedInTheSameBatchAndInLaterOnes() async throws {
+        try await withEventLog { log in
+            let live = message("sensors/a", #"{"v":1}"#, mid: 1)
+            let sameBurst = await submit([item(live), item(message("sensors/a", #"{"v":1}"#, retain: true, mid: 2))], to: log)
+            #expect(stored(sameBurst) == [true, false])
+            let later = await submit([item(message("sensors/a", #"{"v":1}"#, retain: true, mid: 3))], to: log)
+            #expect(stored(later) == [false])
+        }
+    }
+
+    @Test func theNewestPayloadOfABurstIsTheOneRemembered() async throws {
+        try await withEventLog { log in
+            _ = await submit([item(message("sensors/b", #"{"v":1}"#, mid: 1)), item(message("sensors/b", #"{"v":2}"#, mid: 2))], to: log)
+            let retainedNew = await submit([item(message("sensors/b", #"{"v":2}"#, retain: true, mid: 3))], to: log)
+            #expect(stored(retainedNew) == [false])
+            let retainedOld = await submit([item(message("sensors/b", #"{"v":1}"#, retain: true, mid: 4))], to: log)
+            #expect(stored(retainedOld) == [true], "v1 is no longer the last payload")
+        }
+    }
+
+    @Test func aRedeliveryIsRecognisedByItsPacketIdEvenInTheSameBurst() async throws {
+        try await withEventLog { log in
+            let first = message("sensors/c", #"{"v":7}"#, mid: 42)
+            let outcomes = await submit([item(first), item(first), item(message("sensors/c", #"{"v":7}"#, mid: 43))], to: log)
+            #expect(stored(outcomes) == [true, false, true], "a new packet id is a new message")
+            let filter = EventFilter(selectors: SelectorSet([try Selector("sensors")]))
+            #expect(try log.events(after: 0, matching: filter, limit: 10).events.map(\.draft.data) == [#"{"v":7}"#, #"{"v":7}"#])
+        }
+    }
+
+    /// Hands the requests to the writer together (so it commits them in one transaction) and
+    /// waits on a thread of its own: a blocking wait on the cooperative pool could starve the writer.
+    private func submit(_ items: [AppendItem], to log: EventLog) async -> [Result<AppendOutcome, any Error>] {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: log.submit(items).wait()) }.start()
+        }
+    }
+
+    /// Per request: stored (true), recognised as stored before (false), or failed (nil).
+    private func stored(_ outcomes: [Result<AppendOutcome, any Error>]) -> [Bool?] {
+        outcomes.map { outcome in
+            switch outcome {
+            case .success(.stored): true
+            case .success(.duplicate): false
+            case .failure: nil
+            }
+        }
+    }
+
+    private func message(_ topic: String, _ payload: String, retain: Bool = false, mid: Int32) -> MQTTMessage {
+        MQTTMessage(topic: topic, payload: Array(payload.utf8), qos: 1, retain: retain, mid: mid)
+    }
+
+    private func item(_ message: MQTTMessage) -> AppendItem {
+        ([EventDraft(channel: "sensors", type: "reading", key: message.topic, data: String(decoding: message.payload, as: UTF8.self))],
+         MQTTDedupe(message: message))
+    }
+
+    private func withEventLog(_ body: (EventLog) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-dedupe-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let log = try EventLog(options: .init(path: directory.appendingPathComponent("herald.sqlite").path),
+                               logger: Logger(label: "test"), onCommit: { _ in })
+        let writer = Task { try await log.run() }
+        do {
+            try await body(log)
+        } catch {
+            log.queue.close()
+            _ = await writer.result
+            throw error
+        }
+        log.queue.close()
+        try await writer.value
+    }
+}
