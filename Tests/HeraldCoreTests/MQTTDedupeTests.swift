@@ -81,3 +81,18 @@ import Testing
         try await writer.value
     }
 }
+
+@Suite struct MQTTDigestTests {
+    /// Receipts stored by earlier versions hold this form, so it must never change.
+    @Test func theDigestKeepsItsStoredForm() {
+        // Three-byte payloads as well: hundreds of their hashes start with one or more zero digits.
+        let payloads = [[], Array("{\"v\":1}".utf8), Array(repeating: 0xff, count: 4096)]
+            + (0..<8192).map { [UInt8($0 & 0xff), UInt8($0 >> 8), 0] }
+        for payload in payloads as [[UInt8]] {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in payload { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+            #expect(MQTTDedupe.digest(payload) == String(hash, radix: 16) + ":" + String(payload.count))
+        }
+        #expect(MQTTDedupe.digest([]) == "cbf29ce484222325:0")
+    }
+}

@@ -36,7 +36,25 @@ struct MQTTDedupe: Sendable {
             hash ^= UInt64(byte)
             hash = hash &* 0x0000_0100_0000_01B3
         }
-        return String(hash, radix: 16) + ":" + String(bytes.count)
+        // As `String(hash, radix: 16) + ":" + String(bytes.count)` (stored receipts hold that
+        // form), written into one allocation: this runs for every message.
+        let digits = Array("0123456789abcdef".utf8)
+        return String(unsafeUninitializedCapacity: 16 + 1 + 20) { buffer in
+            var used = 0
+            var shift = max(0, (63 - hash.leadingZeroBitCount) / 4 * 4)
+            while shift >= 0 {
+                buffer[used] = digits[Int((hash >> UInt64(shift)) & 0xf)]
+                used += 1
+                shift -= 4
+            }
+            buffer[used] = UInt8(ascii: ":")
+            used += 1
+            for byte in String(bytes.count).utf8 {  // a small string: no allocation
+                buffer[used] = byte
+                used += 1
+            }
+            return used
+        }
     }
 
     /// A new session (the broker kept nothing for us) cannot redeliver anything.

@@ -42,6 +42,7 @@ final class MQTTBridge: Service, Sendable {
             options.caFile = config.caFile ?? "/etc/ssl/certs/ca-certificates.crt"
         }
         self.options = options
+        self.heartbeatTopic = "herald/heartbeat/" + options.clientID
     }
 
     func run() async throws {
@@ -143,7 +144,8 @@ final class MQTTBridge: Service, Sendable {
     }
 
     let liveness = Mutex(Liveness())
-    var heartbeatTopic: String { "herald/heartbeat/" + options.clientID }
+    /// Compared with every message's topic, so made once.
+    let heartbeatTopic: String
 
     private func heartbeat(_ client: MosquittoClient) async {
         let keepalive = Int64(options.keepaliveSeconds) * 1000
@@ -270,7 +272,7 @@ final class MQTTBridge: Service, Sendable {
     func draft(for message: MQTTMessage) -> EventDraft {
         let limit = runtime.config.mqtt.maxPayloadBytes
         let route = routed(message.topic)
-        let source = "{\"mqtt\":{\"topic\":\(route.quotedTopic),\"qos\":\(message.qos),\"retain\":\(message.retain)}}"
+        let source = route.source(qos: message.qos, retain: message.retain)
         if message.payload.count > limit {
             return deadLetter(message, reason: "payload of \(message.payload.count) bytes is over the limit of \(limit)",
                               type: "oversize", includePayload: false, source: source)
@@ -291,7 +293,22 @@ final class MQTTBridge: Service, Sendable {
     struct RoutedTopic {
         var match: TopicRouter.Match?
         var keyIsValid: Bool
-        var quotedTopic: String
+        /// The event's `source` for QoS 0, 1 and 2, not retained then retained: the same few
+        /// strings for every message on the topic.
+        var sources: [String]
+
+        init(topic: String, match: TopicRouter.Match?, keyIsValid: Bool) {
+            self.match = match
+            self.keyIsValid = keyIsValid
+            let quoted = JSONText.quoted(topic)
+            sources = (0...2).flatMap { qos in
+                [false, true].map { retain in "{\"mqtt\":{\"topic\":\(quoted),\"qos\":\(qos),\"retain\":\(retain)}}" }
+            }
+        }
+
+        func source(qos: Int, retain: Bool) -> String {
+            sources[min(max(qos, 0), 2) * 2 + (retain ? 1 : 0)]
+        }
     }
 
     enum RouteCache { static let limit = 4_096 }
@@ -301,7 +318,7 @@ final class MQTTBridge: Service, Sendable {
         if let known = routeCache.withLock({ $0[topic] }) { return known }
         let match = router.route(topic)
         let keyIsValid = match?.key.map { (try? Names.validateKey($0)) != nil } ?? true
-        let routed = RoutedTopic(match: match, keyIsValid: keyIsValid, quotedTopic: JSONText.quoted(topic))
+        let routed = RoutedTopic(topic: topic, match: match, keyIsValid: keyIsValid)
         routeCache.withLock { cache in
             if cache.count >= RouteCache.limit { cache.removeAll(keepingCapacity: true) }
             cache[topic] = routed
