@@ -94,9 +94,17 @@ import Testing
         let herald = try await HeraldInstance(dir: dir)
         let sockets = try (0..<30).map { _ in try RawHTTP(port: herald.port, path: "/sse?channel=lane") }
         // Streams are counted when they subscribe, before the hand-over; their tasks end after it.
-        try await eventually("30 streams, at most 2 connection tasks (this test's own requests)") {
-            let metrics = try await herald.get("/metrics").body
-            return metrics.contains("herald_sse_clients 30") && (gauge("herald_http_connection_tasks", in: metrics) ?? 99) <= 2
+        var seen = "nothing yet"
+        do {
+            try await eventually("30 streams, at most 2 connection tasks (this test's own requests)") {
+                let metrics = try await herald.get("/metrics").body
+                let (streams, tasks) = (gauge("herald_sse_clients", in: metrics), gauge("herald_http_connection_tasks", in: metrics))
+                seen = "\(streams.map { "\($0)" } ?? "no") streams, \(tasks.map { "\($0)" } ?? "no") connection tasks"
+                return streams == 30 && (tasks ?? 99) <= 2
+            }
+        } catch {
+            Issue.record("last seen: \(seen)")  // which of the two did not come
+            throw error
         }
         let id = try await herald.publish("lane", #"{"data":1}"#)
         herald.process.signal(SIGTERM)
