@@ -38,12 +38,12 @@ struct MQTTDedupe: Sendable {
         }
         // As `String(hash, radix: 16) + ":" + String(bytes.count)` (stored receipts hold that
         // form), written into one allocation: this runs for every message.
-        let digits = Array("0123456789abcdef".utf8)
         return String(unsafeUninitializedCapacity: 16 + 1 + 20) { buffer in
             var used = 0
             var shift = max(0, (63 - hash.leadingZeroBitCount) / 4 * 4)
             while shift >= 0 {
-                buffer[used] = digits[Int((hash >> UInt64(shift)) & 0xf)]
+                let digit = UInt8((hash >> UInt64(shift)) & 0xf)
+                buffer[used] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
                 used += 1
                 shift -= 4
             }

@@ -114,5 +114,4 @@ struct RawStatement {
         let message = connection.map { String(cString: sqlite3_errmsg($0)) }
         return DatabaseError(resultCode: ResultCode(rawValue: extended), message: message, sql: statement.sql)
     }
-
 }
