@@ -25,6 +25,17 @@ import Testing
         }
     }
 
+    /// MQTT compares topics byte for byte; Swift's `String` would take these two for one.
+    @Test func canonicallyEquivalentTopicsKeepTheirOwnLastPayload() async throws {
+        try await withEventLog { log in
+            let composed = "sensors/caf\u{E9}", decomposed = "sensors/cafe\u{301}"
+            _ = await submit([item(message(composed, #"{"v":1}"#, mid: 1)), item(message(decomposed, #"{"v":2}"#, mid: 2))], to: log)
+            let retained = await submit([item(message(composed, #"{"v":1}"#, retain: true, mid: 3)),
+                                         item(message(decomposed, #"{"v":2}"#, retain: true, mid: 4))], to: log)
+            #expect(stored(retained) == [false, false])
+        }
+    }
+
     @Test func aRedeliveryIsRecognisedByItsPacketIdEvenInTheSameBurst() async throws {
         try await withEventLog { log in
             let first = message("sensors/c", #"{"v":7}"#, mid: 42)

@@ -70,7 +70,20 @@ struct MQTTLedger {
     private let db: Database
     private let receipts: RawStatement
     /// Digests of messages stored in this transaction, by topic; the newest wins.
-    private var lastPayloads: [String: String] = [:]
+    private var lastPayloads: [TopicBytes: String] = [:]
+
+    /// A topic compared byte for byte, as MQTT and SQLite compare it: `String` equality takes
+    /// canonically equivalent spellings ("é" as one scalar or as "e" and an accent) for one.
+    private struct TopicBytes: Hashable {
+        var topic: String
+
+        static func == (lhs: Self, rhs: Self) -> Bool { lhs.topic.utf8.elementsEqual(rhs.topic.utf8) }
+
+        func hash(into hasher: inout Hasher) {
+            var topic = topic  // `withUTF8` may make a contiguous copy; a native string is lent as it is
+            topic.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        }
+    }
 
     init(db: Database) throws {
         self.db = db
@@ -79,7 +92,7 @@ struct MQTTLedger {
 
     func isDuplicate(_ message: MQTTDedupe) throws -> Bool {
         if message.retained {
-            let last = try lastPayloads[message.topic] ?? String.fetchOne(
+            let last = try lastPayloads[TopicBytes(topic: message.topic)] ?? String.fetchOne(
                 db.cachedStatement(sql: "SELECT digest FROM mqtt_last_payload WHERE topic = ?"), arguments: [message.topic])
             if last == message.digest { return true }
         }
@@ -105,7 +118,7 @@ struct MQTTLedger {
     /// only retained ones: a message forwarded live arrives without the retain flag, and its
     /// retained copy comes later, on the next subscribe.
     mutating func stored(_ message: MQTTDedupe) {
-        lastPayloads[message.topic] = message.digest
+        lastPayloads[TopicBytes(topic: message.topic)] = message.digest
     }
 
     /// Before the commit. An upsert changes the row in place; INSERT OR REPLACE would delete and insert it.
@@ -115,7 +128,7 @@ struct MQTTLedger {
             INSERT INTO mqtt_last_payload(topic, digest) VALUES (?, ?)
             ON CONFLICT(topic) DO UPDATE SET digest = excluded.digest
             """), db: db)
-        for (topic, digest) in lastPayloads { try upsert.execute(.text(topic), .text(digest)) }
+        for (key, digest) in lastPayloads { try upsert.execute(.text(key.topic), .text(digest)) }
     }
 }
 
