@@ -30,6 +30,20 @@ import Testing
         #expect(raw.contains("\"source\":{\"mqtt\":{\"topic\":\"sensors/room4/temp\",\"qos\":1,\"retain\":false}}"))
     }
 
+    /// Two spellings of one text are two topics to MQTT (it compares bytes); Swift's `String`
+    /// equality would take them for one, and the route cache would give the second the first's key.
+    @Test func canonicallyEquivalentTopicsKeepTheirOwnKeys() async throws {
+        let dir = try TempDir()
+        let (broker, herald) = try await Self.start(dir)
+        let composed = "caf\u{E9}/temp", decomposed = "cafe\u{301}/temp"
+        try await broker.publish("sensors/" + composed, lines: [#"{"n":1}"#])
+        try await eventually("the first event") { try await herald.allEvents(channel: "sensors").count == 1 }
+        try await broker.publish("sensors/" + decomposed, lines: [#"{"n":2}"#])
+        try await eventually("the second event") { try await herald.allEvents(channel: "sensors").count == 2 }
+        let keys = try await herald.allEvents(channel: "sensors").map { $0.key.map { Array($0.utf8) } }
+        #expect(keys == [Array(composed.utf8), Array(decomposed.utf8)])
+    }
+
     @Test func messagesPublishedWhileHeraldIsKilledArriveExactlyOnce() async throws {
         let dir = try TempDir()
         let (broker, herald) = try await Self.start(dir)

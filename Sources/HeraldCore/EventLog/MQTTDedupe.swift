@@ -69,21 +69,8 @@ struct MQTTDedupe: Sendable {
 struct MQTTLedger {
     private let db: Database
     private let receipts: RawStatement
-    /// Digests of messages stored in this transaction, by topic; the newest wins.
-    private var lastPayloads: [TopicBytes: String] = [:]
-
-    /// A topic compared byte for byte, as MQTT and SQLite compare it: `String` equality takes
-    /// canonically equivalent spellings ("é" as one scalar or as "e" and an accent) for one.
-    private struct TopicBytes: Hashable {
-        var topic: String
-
-        static func == (lhs: Self, rhs: Self) -> Bool { lhs.topic.utf8.elementsEqual(rhs.topic.utf8) }
-
-        func hash(into hasher: inout Hasher) {
-            var topic = topic  // `withUTF8` may make a contiguous copy; a native string is lent as it is
-            topic.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-        }
-    }
+    /// Digests of messages stored in this transaction, by topic (its bytes); the newest wins.
+    private var lastPayloads: [ByteExactString: String] = [:]
 
     init(db: Database) throws {
         self.db = db
@@ -92,7 +79,7 @@ struct MQTTLedger {
 
     func isDuplicate(_ message: MQTTDedupe) throws -> Bool {
         if message.retained {
-            let last = try lastPayloads[TopicBytes(topic: message.topic)] ?? String.fetchOne(
+            let last = try lastPayloads[ByteExactString(message.topic)] ?? String.fetchOne(
                 db.cachedStatement(sql: "SELECT digest FROM mqtt_last_payload WHERE topic = ?"), arguments: [message.topic])
             if last == message.digest { return true }
         }
@@ -118,7 +105,7 @@ struct MQTTLedger {
     /// only retained ones: a message forwarded live arrives without the retain flag, and its
     /// retained copy comes later, on the next subscribe.
     mutating func stored(_ message: MQTTDedupe) {
-        lastPayloads[TopicBytes(topic: message.topic)] = message.digest
+        lastPayloads[ByteExactString(message.topic)] = message.digest
     }
 
     /// Before the commit. An upsert changes the row in place; INSERT OR REPLACE would delete and insert it.
@@ -128,7 +115,7 @@ struct MQTTLedger {
             INSERT INTO mqtt_last_payload(topic, digest) VALUES (?, ?)
             ON CONFLICT(topic) DO UPDATE SET digest = excluded.digest
             """), db: db)
-        for (key, digest) in lastPayloads { try upsert.execute(.text(key.topic), .text(digest)) }
+        for (key, digest) in lastPayloads { try upsert.execute(.text(key.string), .text(digest)) }
     }
 }
 

@@ -211,7 +211,7 @@ final class MQTTBridge: Service, Sendable {
         requests.reserveCapacity(messages.count)
         stored.reserveCapacity(messages.count)
         for message in messages {
-            if message.topic == heartbeatTopic {
+            if message.topic.utf8.elementsEqual(heartbeatTopic.utf8) {
                 echoed()
                 continue
             }
@@ -312,16 +312,18 @@ final class MQTTBridge: Service, Sendable {
     }
 
     enum RouteCache { static let limit = 4_096 }
-    let routeCache = Mutex<[String: RoutedTopic]>([:])
+    /// By the topic's bytes: two spellings of one text are two topics to MQTT.
+    let routeCache = Mutex<[ByteExactString: RoutedTopic]>([:])
 
     private func routed(_ topic: String) -> RoutedTopic {
-        if let known = routeCache.withLock({ $0[topic] }) { return known }
+        let cacheKey = ByteExactString(topic)
+        if let known = routeCache.withLock({ $0[cacheKey] }) { return known }
         let match = router.route(topic)
         let keyIsValid = match?.key.map { (try? Names.validateKey($0)) != nil } ?? true
         let routed = RoutedTopic(topic: topic, match: match, keyIsValid: keyIsValid)
         routeCache.withLock { cache in
             if cache.count >= RouteCache.limit { cache.removeAll(keepingCapacity: true) }
-            cache[topic] = routed
+            cache[cacheKey] = routed
         }
         return routed
     }
