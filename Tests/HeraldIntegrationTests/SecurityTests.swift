@@ -127,6 +127,21 @@ import Testing
         #expect(unknown.status == 404 && unknown.body.contains("\"error\""))
     }
 
+    /// Channel names in paths are percent-decoded once, segment by segment: `%2F` stays inside a
+    /// name, `%0A` becomes the newline that validation refuses, and `%25` a `%` that names refuse
+    /// (decoding twice would have turned `a%252Fc` into `a/c`).
+    @Test func percentEncodedChannelPathsAreDecodedOnce() async throws {
+        let dir = try TempDir()
+        let herald = try await HeraldInstance(dir: dir)
+        #expect(try await herald.post("/api/channels/plain/events", #"{"data":1}"#).status == 200)
+        #expect(try await herald.post("/api/channels/a%2Fb/events", #"{"data":2}"#).status == 200)
+        #expect(try await herald.post("/api/channels/a%252Fc/events", #"{"data":3}"#).status == 400, "decoded once: '%2F' is not a name")
+        #expect(try await herald.post("/api/channels/a%0Ab/events", #"{"data":4}"#).status == 400)
+        #expect(try await herald.post("/api/channels/a%25/events", #"{"data":5}"#).status == 400)
+        let channels = try await herald.get("/api/channels").body
+        #expect(channels.contains("\"plain\"") && channels.contains("\"a/b\""))
+    }
+
     @Test func protectedModeRefusesToStartOnTheNetworkWithoutTokens() async throws {
         let dir = try TempDir()
         let child = try ChildProcess(executable: heraldBinary,
