@@ -105,5 +105,19 @@ import Testing
             #expect(MQTTDedupe.digest(payload) == String(hash, radix: 16) + ":" + String(payload.count))
         }
         #expect(MQTTDedupe.digest([]) == "cbf29ce484222325:0")
+        // FNV-1a 64's published vectors, so the reference above is not the only witness.
+        #expect(MQTTDedupe.digest(Array("a".utf8)) == "af63dc4c8601ec8c:1")
+        #expect(MQTTDedupe.digest(Array("foobar".utf8)) == "85944171f73967e8:6")
+    }
+}
+
+@Suite struct ByteExactStringTests {
+    @Test func spellingsOfOneTextAreDifferentTopics() {
+        let composed = "sensors/caf\u{E9}", decomposed = "sensors/cafe\u{301}"
+        #expect(composed == decomposed, "Swift's String takes them for one")
+        #expect(!composed.hasSameBytes(as: decomposed))
+        #expect(composed.hasSameBytes(as: "sensors/" + "caf\u{E9}"))
+        #expect(!"sensors/a".hasSameBytes(as: "sensors/b") && !"sensors/a".hasSameBytes(as: "sensors/ab"))
+        #expect(Set([ByteExactString(composed), ByteExactString(decomposed), ByteExactString(composed)]).count == 2)
     }
 }

@@ -211,7 +211,7 @@ final class MQTTBridge: Service, Sendable {
         requests.reserveCapacity(messages.count)
         stored.reserveCapacity(messages.count)
         for message in messages {
-            if message.topic.utf8.elementsEqual(heartbeatTopic.utf8) {
+            if message.topic.hasSameBytes(as: heartbeatTopic) {
                 echoed()
                 continue
             }

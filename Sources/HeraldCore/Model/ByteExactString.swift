@@ -6,7 +6,7 @@ struct ByteExactString: Hashable, Sendable {
 
     init(_ string: String) { self.string = string }
 
-    static func == (lhs: Self, rhs: Self) -> Bool { lhs.string.utf8.elementsEqual(rhs.string.utf8) }
+    static func == (lhs: Self, rhs: Self) -> Bool { lhs.string.hasSameBytes(as: rhs.string) }
 
     func hash(into hasher: inout Hasher) {
         var string = string  // `withUTF8` may make a contiguous copy; a native string is lent as it is

@@ -6,4 +6,13 @@ extension String {
     func containsByte(where test: (UInt8) -> Bool) -> Bool {
         utf8.withContiguousStorageIfAvailable { $0.contains(where: test) } ?? utf8.contains(where: test)
     }
+
+    /// Whether both strings hold the same UTF-8 bytes, as MQTT compares topics (`==` on `String`
+    /// takes canonically equivalent spellings for one). Lengths first, then the contiguous bytes.
+    func hasSameBytes(as other: String) -> Bool {
+        guard utf8.count == other.utf8.count else { return false }
+        return utf8.withContiguousStorageIfAvailable { mine in
+            other.utf8.withContiguousStorageIfAvailable { theirs in mine.elementsEqual(theirs) }
+        }.flatMap { $0 } ?? utf8.elementsEqual(other.utf8)
+    }
 }
