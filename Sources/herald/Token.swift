@@ -14,7 +14,7 @@ struct Token: ParsableCommand {
         var subscribe: [String] = ["#"]
         @Option(help: "Channel selectors it may publish to.")
         var publish: [String] = []
-        @Flag(help: "May acknowledge alerts and read /metrics.")
+        @Flag(help: "May also acknowledge alerts and read /metrics; --subscribe and --publish still bound what it reads and writes.")
         var admin = false
 
         func run() throws {

@@ -86,4 +86,50 @@ import Testing
         config.server.allowAnonymous = true
         #expect(throws: Never.self) { try HeraldServer.checkListenAddress(config) }
     }
+
+    /// A session is bound to its token, and logs name tokens: one name or one digest may not
+    /// stand for two tokens (the audit's session escalation).
+    @Test func tokenNamesAndDigestsAreUnique() throws {
+        let a = String(repeating: "a", count: 64), b = String(repeating: "b", count: 64)
+        #expect(throws: Never.self) {
+            try ConfigLoader.parse("tokens:\n  - { name: one, sha256: \"\(a)\" }\n  - { name: two, sha256: \"\(b)\" }\n")
+        }
+        do {
+            _ = try ConfigLoader.parse("""
+                tokens:
+                  - { name: ops, sha256: "\(a)", subscribe: ["sensors"] }
+                  - { name: ops, sha256: "\(b)", admin: true }
+                  - { name: other, sha256: "\(a)" }
+                """)
+            Issue.record("duplicate token names were accepted")
+        } catch {
+            #expect(error.problems.map(\.description) == [
+                "line 3: token name \"ops\" is also used on line 2: names must be unique",
+                "line 4: this token's sha256 is also used on line 2: each token needs its own",
+            ])
+        }
+    }
+
+    @Test func limitsAndTrustedProxiesAreRead() throws {
+        let config = try ConfigLoader.parse("""
+            server:
+              max_streams: 500
+              max_connections_per_client: 7
+              max_requests: 40
+              max_requests_per_client: 4
+              trusted_proxies: ["10.0.0.0/8", "::1"]
+              body_timeout_seconds: 2
+              idle_timeout_seconds: 3
+              handshake_timeout_seconds: 4
+              max_handshakes: 5
+              stall_timeout_seconds: 6
+            """)
+        let server = config.server
+        #expect(server.maxStreams == 500 && server.maxStreamsPerClient == 7, "max_connections_per_client is the older name")
+        #expect(server.maxRequests == 40 && server.maxRequestsPerClient == 4)
+        #expect(server.trustedProxies.map(\.description) == ["10.0.0.0/8", "::1"])
+        #expect(server.bodyTimeoutSeconds == 2 && server.idleTimeoutSeconds == 3 && server.handshakeTimeoutSeconds == 4)
+        #expect(server.maxHandshakes == 5 && server.stallTimeoutSeconds == 6)
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("server: { trusted_proxies: [\"10.0.0.0/33\"] }") }
+    }
 }

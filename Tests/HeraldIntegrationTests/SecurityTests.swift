@@ -10,7 +10,7 @@ import Testing
 @Suite struct SecurityTests {
     static let reader = "reader-token-0123456789", writer = "writer-token-0123456789", admin = "admin-token-0123456789"
     static let config = """
-        server: { cors_origins: ["https://dash.example"], max_connections_per_client: 3, max_body_bytes: 2048 }
+        server: { cors_origins: ["https://dash.example"], max_body_bytes: 2048 }
         tokens:
           - { name: reader, sha256: "\(TokenAuthority.sha256Hex(reader))", subscribe: ["sensors"], publish: [] }
           - { name: writer, sha256: "\(TokenAuthority.sha256Hex(writer))", subscribe: ["#"], publish: ["sensors", "other"] }
@@ -82,7 +82,7 @@ import Testing
         #expect(try await status(herald, .GET, "/api/channels", headers: [("Cookie", cookie)]) == 401)
     }
 
-    @Test func corsLimitsAndBodySize() async throws {
+    @Test func corsAndBodySize() async throws {
         let dir = try TempDir()
         let herald = try await HeraldInstance(dir: dir, config: Self.config)
         let allowed = try await request(herald, .GET, "/api/channels", token: Self.admin, headers: [("Origin", "https://dash.example")])
@@ -99,13 +99,6 @@ import Testing
         #expect(try await status(herald, .POST, "/api/channels/sensors/events", token: Self.admin,
                                  body: #"{"data":"\#(String(repeating: "x", count: 4000))"}"#) == 413)
 
-        // Three streams from this address are the limit; the fourth is refused with 429.
-        let streams = (0..<3).map { _ in Task { try? await herald.stream("/sse?channel=sensors", headers: [("Authorization", "Bearer \(Self.admin)")]) { _ in false } } }
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(try await status(herald, .GET, "/healthz") == 429)
-        for stream in streams { stream.cancel() }
-        // A stream's place is given back when its connection closes.
-        try await eventually("the places to be free", seconds: 5) { try await status(herald, .GET, "/healthz") == 200 }
     }
 
     @Test func staticFilesNeverLeaveTheWebRoot() async throws {
@@ -184,10 +177,10 @@ import Testing
         let dir = try TempDir()
         let herald = try await HeraldInstance(dir: dir, config: "server: { header_timeout_seconds: 0.5, keepalive_seconds: 0.2, max_header_bytes: 4096 }")
         let slow = try RawClient(port: herald.port, request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1")
-        #expect(slow.readsToEnd(within: 3), "a client that never finishes its head is disconnected")
+        #expect(await slow.readsToEnd(within: 3), "a client that never finishes its head is disconnected")
         let huge = try RawClient(port: herald.port,
                                  request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: \(String(repeating: "a", count: 8000))\r\n\r\n")
-        #expect(huge.readsToEnd(within: 3))
+        #expect(await huge.readsToEnd(within: 3))
         // A stream outlives the head deadline: only the head is timed.
         let keepalives = try await streamComments(herald, seconds: 1.5)
         #expect(keepalives >= 3, "the stream stayed open past the head deadline")
@@ -197,6 +190,6 @@ import Testing
     func streamComments(_ herald: HeraldInstance, seconds: Double) async throws -> Int {
         let client = try RawClient(port: herald.port, request: "GET /sse?channel=none&replay=0 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
                                    receiveBuffer: 65536)
-        return client.count(of: ":keepalive", within: seconds)
+        return await client.count(of: ":keepalive", within: seconds)
     }
 }

@@ -45,10 +45,34 @@ import Testing
         #expect(received.count == total)
         #expect(received == received.sorted() && Set(received).count == received.count, "once each, in order")
 
-        #expect(stalled.readsToEnd(within: 15), "the stalled client should have been disconnected")
+        #expect(await stalled.readsToEnd(within: 15), "the stalled client should have been disconnected")
         let metrics = try await herald.get("/metrics").body
         let dropped = metrics.split(separator: "\n").first { $0.hasPrefix("herald_subscribers_dropped_total ") }
             .flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
         #expect(dropped >= 1, "\(metrics)")
+    }
+
+    /// 64 streams asking for `replay=100000` that never read once held 19.5 MB each: replay is
+    /// paged as the socket drains, and a stream whose client reads nothing is cut off.
+    @Test func aReplayThatIsNotReadHoldsLittleMemoryAndIsCutOff() async throws {
+        let dir = try TempDir()
+        let herald = try await HeraldInstance(dir: dir, config: "server: { stall_timeout_seconds: 2 }")
+        let batch = "[" + (0..<10_000).map { #"{"channel":"history","data":{"n":\#($0),"pad":"0123456789abcdef0123456789abcdef"}}"# }
+            .joined(separator: ",") + "]"
+        for _ in 0..<10 { #expect(try await herald.post("/api/events", batch).status == 200) }
+        let pid = herald.process.pid
+        let rssBefore = try #require(ProcFile.statusKB("VmRSS:", process: "\(pid)"))
+
+        let streams = try (0..<32).map { _ in
+            try RawClient(port: herald.port, request: "GET /sse?channel=history&replay=100000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        }
+        var peak = rssBefore
+        try await eventually("the 32 streams that read nothing to be cut off (herald_subscribers_dropped_total 32)", seconds: 60) {
+            peak = max(peak, ProcFile.statusKB("VmRSS:", process: "\(pid)") ?? 0)
+            return try await herald.get("/metrics").body.contains("herald_subscribers_dropped_total 32")
+        }
+        // Each stream's history is about 9 MB; 32 held whole would be 290 MB over the start.
+        #expect(peak - rssBefore < 64 * 1024, "peak RSS \(peak) kB against \(rssBefore) kB before the streams")
+        _ = streams
     }
 }

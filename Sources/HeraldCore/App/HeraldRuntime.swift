@@ -29,5 +29,8 @@ public final class HeraldRuntime: Sendable {
             hub.publish(events)
             staleWatcher.observe(events)
         })
+        // Sessions die with their token: one changed or removed from the configuration signs them out.
+        let ended = try log.deleteSessions(exceptFor: TokenAuthority(config.tokens).digests)
+        if ended > 0 { logger.notice("sessions ended: their token is no longer configured", metadata: ["sessions": "\(ended)"]) }
     }
 }

@@ -69,8 +69,12 @@ struct ConfigReader {
 
     mutating func readServer(_ node: Node, into server: inout HeraldConfig.Server) {
         let known: Set = ["listen", "web_root", "keepalive_seconds", "replay", "allow_anonymous",
-                          "max_body_bytes", "subscriber_queue", "cors_origins", "allow_query_token", "max_connections",
-                          "max_connections_per_client", "session_hours", "tls", "max_header_bytes", "header_timeout_seconds",
+                          "max_body_bytes", "subscriber_queue", "cors_origins", "allow_query_token", "max_streams",
+                          "max_streams_per_client", "max_requests", "max_requests_per_client", "trusted_proxies",
+                          "max_connections", "max_connections_per_client",  // the names of max_streams* before 0.x
+                          "body_timeout_seconds", "idle_timeout_seconds", "handshake_timeout_seconds", "max_handshakes",
+                          "stall_timeout_seconds",
+                          "session_hours", "tls", "max_header_bytes", "header_timeout_seconds",
                           "release_start_up_pages", "coalesce_ms",
                           "send_buffer_bytes"]
         for (key, value) in members(node, "server", known: known) {
@@ -78,9 +82,22 @@ struct ConfigReader {
             case "cors_origins": server.corsOrigins = strings(value, key)
             case "allow_query_token": server.allowQueryToken = bool(value, key) ?? server.allowQueryToken
             case "release_start_up_pages": server.releaseStartUpPages = bool(value, key) ?? server.releaseStartUpPages
-            case "max_connections": server.maxConnections = int(value, key, 1...1_000_000) ?? server.maxConnections
-            case "max_connections_per_client":
-                server.maxConnectionsPerClient = int(value, key, 1...1_000_000) ?? server.maxConnectionsPerClient
+            case "max_streams", "max_connections": server.maxStreams = int(value, key, 1...1_000_000) ?? server.maxStreams
+            case "max_streams_per_client", "max_connections_per_client":
+                server.maxStreamsPerClient = int(value, key, 1...1_000_000) ?? server.maxStreamsPerClient
+            case "max_requests": server.maxRequests = int(value, key, 1...1_000_000) ?? server.maxRequests
+            case "max_requests_per_client":
+                server.maxRequestsPerClient = int(value, key, 1...1_000_000) ?? server.maxRequestsPerClient
+            case "trusted_proxies":
+                server.trustedProxies = strings(value, key).compactMap { text in
+                    do throws(InvalidAddressRange) { return try AddressRange(text) } catch { fail(value, error.description); return nil }
+                }
+            case "body_timeout_seconds": server.bodyTimeoutSeconds = number(value, key, min: 0.1) ?? server.bodyTimeoutSeconds
+            case "idle_timeout_seconds": server.idleTimeoutSeconds = number(value, key, min: 0.1) ?? server.idleTimeoutSeconds
+            case "handshake_timeout_seconds":
+                server.handshakeTimeoutSeconds = number(value, key, min: 0.1) ?? server.handshakeTimeoutSeconds
+            case "max_handshakes": server.maxHandshakes = int(value, key, 1...1_000_000) ?? server.maxHandshakes
+            case "stall_timeout_seconds": server.stallTimeoutSeconds = number(value, key, min: 0.1) ?? server.stallTimeoutSeconds
             case "session_hours": server.sessionHours = number(value, key, min: 0.01) ?? server.sessionHours
             case "max_header_bytes": server.maxHeaderBytes = int(value, key, 1024...1_048_576) ?? server.maxHeaderBytes
             case "header_timeout_seconds":
@@ -213,6 +230,9 @@ extension ConfigReader {
     mutating func readTokens(_ node: Node) -> [TokenConfig] {
         guard let sequence = node.sequence else { fail(node, "tokens must be a list"); return [] }
         var tokens: [TokenConfig] = []
+        // A session is bound to its token's digest, and logs and the page name tokens: a name or a
+        // digest given twice would let one token stand for another.
+        var lineOfName: [String: Int] = [:], lineOfDigest: [String: Int] = [:]
         for item in sequence {
             var token = TokenConfig(name: "", sha256: "")
             let problemsBefore = problems.count
@@ -235,9 +255,16 @@ extension ConfigReader {
                 }
             }
             guard problems.count == problemsBefore else { continue }
+            let line = item.mark?.line ?? 0
             if token.name.isEmpty || token.sha256.isEmpty {
                 fail(item, "a token needs name and sha256")
+            } else if let first = lineOfName[token.name] {
+                fail(item, "token name \(JSONText.quoted(token.name)) is also used on line \(first): names must be unique")
+            } else if let first = lineOfDigest[token.sha256] {
+                fail(item, "this token's sha256 is also used on line \(first): each token needs its own")
             } else {
+                lineOfName[token.name] = line
+                lineOfDigest[token.sha256] = line
                 tokens.append(token)
             }
         }

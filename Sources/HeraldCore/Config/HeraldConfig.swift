@@ -20,13 +20,29 @@ public struct HeraldConfig: Sendable {
         public var corsOrigins: [String] = []
         /// `?access_token=` for clients that cannot set headers; off by default (URLs end up in logs).
         public var allowQueryToken = false
-        /// Concurrent requests (a stream counts for its whole life), in all and per client address.
-        public var maxConnections = 10_000
-        public var maxConnectionsPerClient = 64
+        /// Open streams, in all and per client; short requests in flight, in all and per client.
+        /// Two budgets, so streams can never lock out publishing or health checks. A client is
+        /// its address, or the one a trusted proxy names; loopback clients meet only the totals.
+        public var maxStreams = 10_000
+        public var maxStreamsPerClient = 1_000
+        public var maxRequests = 512
+        public var maxRequestsPerClient = 64
+        /// Peers whose `Forwarded` / `X-Forwarded-For` name the client.
+        public var trustedProxies = AddressRange.loopback
         public var sessionHours = 168.0
-        /// Largest request head, and how long a client may take to send it.
+        /// Largest request head, and how long a client may take to send its first one.
         public var maxHeaderBytes = 16_384
         public var headerTimeoutSeconds = 10.0
+        /// How long a request body may take to arrive after its head.
+        public var bodyTimeoutSeconds = 30.0
+        /// How long a kept-alive connection may wait for its next request.
+        public var idleTimeoutSeconds = 60.0
+        /// TLS: how long a handshake may take, and how many may be under way at once.
+        public var handshakeTimeoutSeconds = 10.0
+        public var maxHandshakes = 256
+        /// How long one write of a stream may wait for a client that does not read before the
+        /// stream is cut off (it resumes by id).
+        public var stallTimeoutSeconds = 30.0
         public var tlsCertificate: String?
         public var tlsKey: String?
         /// Unmap start-up's code and read-only data once the server has settled (StartUpPages).

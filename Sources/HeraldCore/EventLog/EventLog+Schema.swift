@@ -91,6 +91,18 @@ extension EventLog {
             // MQTT message a second b-tree insert for lookups that a short range scan answers.
             try db.execute(sql: "DROP INDEX mqtt_receipts_by_mid")
         }
+        migrator.registerMigration("v6-sessions-by-token-digest") { db in
+            // A session named its token, and two tokens could share a name; it is now bound to the
+            // token's digest. Sessions made before cannot be told apart, so they end here.
+            try db.execute(sql: """
+                DROP TABLE sessions;
+                CREATE TABLE sessions(
+                    id_sha256 TEXT PRIMARY KEY,
+                    token_sha256 TEXT NOT NULL,
+                    expires_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -35,6 +35,7 @@ public final class EventLog: Sendable {
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
         try Self.refuseNewerSchema(at: options.path)
+        Self.createPrivately(options.path)
         self.pool = try DatabasePool(path: options.path, configuration: config)
         self.options = options
         self.logger = logger
@@ -47,6 +48,16 @@ public final class EventLog: Sendable {
             try db.execute(sql: "INSERT OR IGNORE INTO channels(name) VALUES (?)", arguments: [options.semantics.alertsChannel])
         }
         try knownChannels.load(from: pool)
+    }
+
+    /// The database holds every event and the session hashes: a new one is readable by its owner
+    /// only, whatever the umask. SQLite gives its -wal and -shm files the database's mode.
+    static func createPrivately(_ path: String) {
+        guard !path.hasPrefix(":memory:"), !path.hasPrefix("file:") else { return }
+        let fd = open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return }  // it exists, or SQLite will say why it cannot be opened
+        fchmod(fd, 0o600)
+        close(fd)
     }
 
     /// A database written by a newer Herald is refused before anything opens it for writing,
@@ -94,6 +105,20 @@ public final class EventLog: Sendable {
                 SELECT \(Self.columns) FROM events WHERE 1 \(clause.sql) ORDER BY id DESC LIMIT ?
                 """, clause, arguments: clause.arguments + [count])
             return (head, events.reversed())
+        }
+    }
+
+    /// The id after which the `count` most recent matching events begin (0 when fewer match):
+    /// a stream replays from there in pages, so a large `replay=` is never held whole in memory.
+    public func recentStart(matching filter: EventFilter, count: Int) throws -> Int64 {
+        try pool.read { db in
+            let head = try Self.head(db)
+            guard count > 0 else { return head }
+            guard let clause = try self.clause(for: filter, in: db) else { return head }
+            let sql = "SELECT id FROM events WHERE 1 \(clause.sql) ORDER BY id DESC LIMIT 1 OFFSET ?"
+            let statement = clause.hasChannelList ? try db.makeStatement(sql: sql) : try db.cachedStatement(sql: sql)
+            let oldest = try Int64.fetchOne(statement, arguments: clause.arguments + [count - 1])
+            return oldest.map { $0 - 1 } ?? 0
         }
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Metrics
+import NIOHTTP1
 
 /// Every error Herald answers with: JSON `{"error", "detail"}` and the right status.
 public struct APIError: HTTPResponseError, CustomStringConvertible {
@@ -22,11 +23,39 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     public var description: String { "\(status.code) \(error): \(detail)" }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var body = "{\"error\":" + JSONText.quoted(error)
-        body += ",\"detail\":" + JSONText.quoted(detail) + "}\n"
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: body)))
+        fields[.xContentTypeOptions] = "nosniff"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: jsonBody)))
+    }
+
+    var jsonBody: String {
+        "{\"error\":" + JSONText.quoted(error) + ",\"detail\":" + JSONText.quoted(detail) + "}\n"
+    }
+
+    /// The connection is closed once this answer is written (`RequestDeadlines`): what follows
+    /// on it (an unread body, a stream of malformed bytes) can no longer be told apart.
+    func closingConnection() -> APIError {
+        var error = self
+        error.headers[.connection] = "close"
+        return error
+    }
+
+    /// A request head that does not parse: 431 when it is too large, 400 otherwise.
+    static func forMalformedHead(_ error: HTTPParserError) -> APIError {
+        if case .headerOverflow = error {
+            Counter(label: "herald_http_refused_total", dimensions: [("reason", "head_too_large")]).increment()
+            return APIError(.init(code: 431, reasonPhrase: "Request Header Fields Too Large"), "request head too large",
+                            detail: "the request head is larger than the configured limit (server.max_header_bytes)")
+        }
+        Counter(label: "herald_http_refused_total", dimensions: [("reason", "malformed")]).increment()
+        return APIError(.badRequest, "bad request", detail: "malformed HTTP/1.1 request head (\(error))")
+    }
+
+    /// A request body that does not parse (a chunk size of `ZZ`, a chunk larger than any integer).
+    static func forMalformedBody(_ error: HTTPParserError) -> APIError {
+        Counter(label: "herald_http_refused_total", dimensions: [("reason", "malformed")]).increment()
+        return APIError(.badRequest, "bad request", detail: "malformed HTTP/1.1 request body (\(error))").closingConnection()
     }
 
     /// The answer for a failed append: a full queue or disk is the caller's cue to retry later.
@@ -56,6 +85,8 @@ extension APIError {
         switch error {
         case let error as APIError:
             return error
+        case let error as HTTPParserError:
+            return forMalformedBody(error)
         case let error as HTTPError:
             let detail = error.body ?? (error.status == .notFound ? "no route for \(request.method) \(request.uri.path)" : "")
             var answer = APIError(error.status, error.status.reasonPhrase.lowercased(), detail: detail)

@@ -1,23 +1,27 @@
 import Crypto
 import Foundation
 
-/// What the caller of one request may do (DESIGN §8).
+/// What the caller of one request may do (DESIGN §8). `admin` adds acknowledging alerts and
+/// reading `/metrics`; it never widens the subscribe and publish scopes.
 public struct Access: Sendable {
     public var name: String?
     /// nil: every channel, `$` ones included.
     public var subscribe: SelectorSet?
     public var publish: SelectorSet?
     public var admin: Bool
+    /// The hash of the session cookie that authenticated the request, if one did: such a request
+    /// is checked against cross-site forgery, and its streams end when the session does.
+    public var session: String?
 
     /// Without tokens configured, Herald serves anyone (and then only on loopback).
     public static let everything = Access(name: nil, subscribe: nil, publish: nil, admin: true)
 
-    public func canRead(_ channel: String) -> Bool { admin || subscribe?.matches(channel) ?? true }
-    public func canPublish(_ channel: String) -> Bool { admin || publish?.matches(channel) ?? true }
+    public func canRead(_ channel: String) -> Bool { subscribe?.matches(channel) ?? true }
+    public func canPublish(_ channel: String) -> Bool { publish?.matches(channel) ?? true }
 
     /// A filter that only ever passes channels this caller may read, whatever it asked for.
     public func narrow(_ filter: EventFilter) -> EventFilter {
-        guard !admin, let subscribe else { return filter }
+        guard let subscribe else { return filter }
         var narrowed = filter
         narrowed.allowed = subscribe
         return narrowed
@@ -56,9 +60,14 @@ public struct TokenAuthority: Sendable {
         return found
     }
 
-    public func access(named name: String) -> Access? {
-        entries.first { $0.access.name == name }?.access
+    /// The access of the token whose SHA-256 is `hex` (a session's), if that token is still configured.
+    public func access(forDigest hex: String) -> Access? {
+        guard let digest = TokenConfig.digestBytes(hex) else { return nil }
+        return entries.first { Self.constantTimeEqual($0.digest, digest) }?.access
     }
+
+    /// The digests of the configured tokens, lowercase hex.
+    public var digests: [String] { entries.map { $0.digest.map { String(format: "%02x", $0) }.joined() } }
 
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }

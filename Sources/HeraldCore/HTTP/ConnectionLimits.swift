@@ -3,8 +3,10 @@ import Metrics
 import NIOCore
 import Synchronization
 
-/// Caps concurrent requests, in all and per client address (429 past either). A stream is one
-/// request for its whole life, so this is what bounds SSE connections.
+/// One budget of concurrent requests, in all and per client (429 past either). Streams and
+/// short requests each have their own (`FrontDoor`), so that open streams can never lock out
+/// publishing, health checks or the API. A stream is one request for its whole life. A
+/// loopback client is the gateway itself and meets only the total (`ClientAddress.isLoopback`).
 final class ConnectionLimits: Sendable {
     private struct State {
         var total = 0
@@ -12,10 +14,13 @@ final class ConnectionLimits: Sendable {
     }
 
     private let state = Mutex(State())
+    /// What is counted, for messages and the refusal metric: `streams` or `requests`.
+    let kind: String
     let maxTotal: Int
     let maxPerClient: Int
 
-    init(maxTotal: Int, maxPerClient: Int) {
+    init(kind: String, maxTotal: Int, maxPerClient: Int) {
+        self.kind = kind
         self.maxTotal = maxTotal
         self.maxPerClient = maxPerClient
     }
@@ -23,17 +28,17 @@ final class ConnectionLimits: Sendable {
     /// A place for a request from `client`, or 429 when either limit is full.
     func admit(_ client: String) throws(APIError) -> Slot {
         let refusal: String? = state.withLock { state in
-            if state.total >= maxTotal { return "the server is at its limit of \(maxTotal) connections" }
-            if state.perClient[client, default: 0] >= maxPerClient {
-                return "this address is at its limit of \(maxPerClient) connections"
+            if state.total >= maxTotal { return "the server is at its limit of \(maxTotal) concurrent \(kind)" }
+            if state.perClient[client, default: 0] >= maxPerClient, !ClientAddress.isLoopback(client) {
+                return "client \(client) is at its limit of \(maxPerClient) concurrent \(kind)"
             }
             state.total += 1
             state.perClient[client, default: 0] += 1
             return nil
         }
         guard let refusal else { return Slot(limits: self, client: client) }
-        Counter(label: "herald_http_refused_total", dimensions: [("reason", "connections")]).increment()
-        var error = APIError(.tooManyRequests, "too many connections", detail: refusal)
+        Counter(label: "herald_http_refused_total", dimensions: [("reason", kind)]).increment()
+        var error = APIError(.tooManyRequests, "too many \(kind)", detail: refusal)
         error.headers[.retryAfter] = "5"
         throw error
     }

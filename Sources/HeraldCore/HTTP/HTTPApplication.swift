@@ -19,18 +19,24 @@ extension HeraldServer {
             StateRoutes(runtime: runtime).register(on: router)
             HealthRoutes(runtime: runtime).register(on: router)
         }
-        let router = Router(context: HeraldRequestContext.self)
+        // HEAD works wherever GET does (the answer without its body).
+        let router = Router(context: HeraldRequestContext.self, options: .autoGenerateHeadEndpoints)
         // Middleware applies to the routes registered after it, so the routes' first segments
         // (which static files leave alone) are read from a scratch router first.
         let scratch = Router(context: HeraldRequestContext.self)
         register(scratch)
         router.add(middleware: FrontDoor(
-            limits: ConnectionLimits(maxTotal: server.maxConnections, maxPerClient: server.maxConnectionsPerClient),
+            streams: ConnectionLimits(kind: "streams", maxTotal: server.maxStreams, maxPerClient: server.maxStreamsPerClient),
+            requests: ConnectionLimits(kind: "requests", maxTotal: server.maxRequests, maxPerClient: server.maxRequestsPerClient),
+            clients: ClientAddress(trustedProxies: server.trustedProxies),
+            maxBodyBytes: server.maxBodyBytes,
             cors: server.corsOrigins.isEmpty ? nil : CORSAllowList(origins: Set(server.corsOrigins)),
             // Static files need no token (the page shows its own sign-in); no-cache makes browsers
             // revalidate (ETag), so an upgraded app.js is picked up at once.
             staticFiles: StaticFiles(root: server.webRoot, routes: scratch.routes.map(\.path.description), logger: runtime.logger),
-            authenticator: Authenticator(authority: authority, log: runtime.log, allowQueryToken: server.allowQueryToken)))
+            authenticator: Authenticator(authority: authority, log: runtime.log, allowQueryToken: server.allowQueryToken,
+                                         forgery: ForgeryCheck(allowedOrigins: Set(server.corsOrigins.map { $0.lowercased() }))),
+            logger: runtime.logger))
         register(router)
 
         let listen = server.listen
@@ -48,14 +54,18 @@ extension HeraldServer {
     }
 
     /// HTTP/1.1, or with a certificate HTTPS offering HTTP/2 (ALPN), which lifts the browsers'
-    /// limit of six connections per origin.
+    /// limit of six connections per origin. Every connection has the same deadlines
+    /// (`RequestDeadlines`): the head, the body, the wait for the next request; over TLS also
+    /// the handshake (`GuardedTLSChannel`), and for HTTP/2 the connection's idle time.
     static func serverBuilder(_ server: HeraldConfig.Server) throws -> HTTPServerBuilder {
+        func time(_ seconds: Double) -> TimeAmount { .milliseconds(Int64(seconds * 1000)) }
+        let limits = RequestDeadlines.Limits(head: time(server.headerTimeoutSeconds), body: time(server.bodyTimeoutSeconds),
+                                             idle: time(server.idleTimeoutSeconds))
+        let headerLimit = server.maxHeaderBytes
+        let configuration = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [RequestDeadlines(limits: limits)],
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: headerLimit, maxHeaderListSize: headerLimit))
         guard let certificate = server.tlsCertificate, let key = server.tlsKey else {
-            let headerLimit = server.maxHeaderBytes
-            let headTimeout = TimeAmount.milliseconds(Int64(server.headerTimeoutSeconds * 1000))
-            let configuration = HTTP1Channel.Configuration(
-                additionalChannelHandlers: [RequestHeadDeadline(timeout: headTimeout)],
-                httpDecoderConfiguration: .init(maxHeaderFieldSize: headerLimit, maxHeaderListSize: headerLimit))
             return HTTPServerBuilder { responder in
                 OutletHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: configuration),
                                    sendBuffer: server.sendBufferBytes)
@@ -65,7 +75,14 @@ extension HeraldServer {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
             let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain,
                                                                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-            return try .http2Upgrade(tlsConfiguration: tls)
+            let http2 = HTTP2UpgradeChannel.Configuration(
+                idleTimeout: .milliseconds(Int64(server.idleTimeoutSeconds * 1000)), streamConfiguration: configuration)
+            let pending = PendingHandshakes(limit: server.maxHandshakes)
+            let handshake = time(server.handshakeTimeoutSeconds)
+            return HTTPServerBuilder { responder in
+                GuardedTLSChannel(base: try HTTP2UpgradeChannel(tlsConfiguration: tls, configuration: http2, responder: responder),
+                                  timeout: handshake, pending: pending)
+            }
         } catch {
             throw StartupError(description: "cannot use server.tls (cert \(certificate), key \(key)): \(error)")
         }

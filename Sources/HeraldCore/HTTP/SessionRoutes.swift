@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 
 /// `POST /api/session` trades a token for an HttpOnly cookie (what a browser page can use with
-/// EventSource, which cannot set headers); `DELETE /api/session` ends it.
+/// EventSource, which cannot set headers); `DELETE /api/session` ends it and the streams it has open.
 struct SessionRoutes {
     let runtime: HeraldRuntime
     let authority: TokenAuthority
@@ -22,7 +22,7 @@ struct SessionRoutes {
             }
             let session = TokenAuthority.newToken()
             let lifetime = runtime.config.server.sessionHours * 3600
-            try runtime.log.createSession(idHash: TokenAuthority.sha256Hex(session), tokenName: name,
+            try runtime.log.createSession(idHash: TokenAuthority.sha256Hex(session), tokenDigest: TokenAuthority.sha256Hex(token),
                                           expiresAt: Clock.nowMilliseconds() + Int64(lifetime * 1000))
             var response = jsonResponse("{\"session\":true,\"name\":\(JSONText.quoted(name)),\"admin\":\(access.admin)}")
             response.setCookie(Cookie(name: Authenticator.cookieName, value: session, maxAge: Int(lifetime), path: "/",
@@ -31,7 +31,9 @@ struct SessionRoutes {
         }
         router.delete("/api/session") { request, _ in
             if let session = request.cookies[Authenticator.cookieName]?.value {
-                try runtime.log.deleteSession(idHash: TokenAuthority.sha256Hex(session))
+                let idHash = TokenAuthority.sha256Hex(session)
+                try runtime.log.deleteSession(idHash: idHash)
+                runtime.hub.endStreams(ofSession: idHash)
             }
             var response = jsonResponse("{\"session\":false}")
             response.setCookie(Cookie(name: Authenticator.cookieName, value: "", maxAge: 0, path: "/",

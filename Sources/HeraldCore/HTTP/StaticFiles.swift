@@ -38,9 +38,17 @@ struct StaticFiles: Sendable {
     }
 
     /// The file `lookup` found. Served before authentication: the page must load to show its sign-in.
+    /// The page may only load from and talk to its own origin, and never be framed (clickjacking).
     func serve(_ request: Request, context: Context) async throws -> Response {
-        try await files.handle(request, context: context) { _, _ in throw APIError.notFound("no such file") }
+        var response = try await files.handle(request, context: context) { _, _ in throw APIError.notFound("no such file") }
+        response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
+        response.headers[.xFrameOptions] = "DENY"
+        response.headers[.referrerPolicy] = "same-origin"
+        return response
     }
+
+    static let contentSecurityPolicy = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+        + "form-action 'self'; frame-ancestors 'none'"
 
     enum Lookup { case file, absent, outside }
 
@@ -73,4 +81,10 @@ struct StaticFiles: Sendable {
         let real = candidate.resolvingSymlinksInPath().standardizedFileURL.path
         return real == realRoot || real.hasPrefix(realRoot + "/")
     }
+}
+
+extension HTTPField.Name {
+    static let contentSecurityPolicy = HTTPField.Name("Content-Security-Policy")!
+    static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
 }

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import NIOCore
 
 /// `GET /sse` and `GET /channels/{name}/sse`.
 struct StreamRoutes {
@@ -7,7 +8,9 @@ struct StreamRoutes {
 
     func register(on router: Router<HeraldRequestContext>) {
         router.get("/sse") { request, context in
-            try stream(request, context: context, filter: context.access.narrow(try request.eventFilter()))
+            let filter = try request.eventFilter()
+            try context.requireSomeReadable(filter.selectors)
+            return try stream(request, context: context, filter: context.access.narrow(filter))
         }
         router.get("/channels/**") { request, context in
             var segments = try context.catchAllSegments()
@@ -30,8 +33,10 @@ struct StreamRoutes {
             filter: filter,
             resume: StreamRequest.parseResume(resumeText),
             replay: try request.queryInt("replay", in: 0...100_000, default: runtime.config.server.replay),
-            snapshot: request.queryValue("snapshot") == "1" || request.queryValue("snapshot") == "true")
+            snapshot: request.queryValue("snapshot") == "1" || request.queryValue("snapshot") == "true",
+            session: context.access.session)
         let runtime = self.runtime
+        let stall = TimeAmount.milliseconds(Int64(runtime.config.server.stallTimeoutSeconds * 1000))
         // The direct lane writes next to the socket, so only where no TLS sits in between, and
         // only on a connection Hummingbird keeps open after the request (it half-closes one that
         // asked for `Connection: close` as soon as the handler returns).
@@ -48,7 +53,7 @@ struct StreamRoutes {
             .init("X-Accel-Buffering")!: "no",
         ]
         return Response(status: .ok, headers: headers, body: .init { writer in
-            let writer = StreamWriter(writer)
+            let writer = StreamWriter(writer, channel: context.channel, stall: stall)
             if directLane != nil {
                 // No watch on the inbound side: a client leaving fails the history writes, and the
                 // live part (handed over) is ended by the connection's loop when the socket closes.

@@ -14,6 +14,8 @@ public final class Hub: Sendable {
         let id: UInt64
         let filter: EventFilter
         let queue: SubscriberQueue
+        /// The hash of the cookie session the stream was opened with: signing out ends it.
+        let session: String?
         /// On the direct lane: its loop's fan-out delivers to it, so the hub's groups leave it out.
         var direct = false
     }
@@ -89,14 +91,14 @@ public final class Hub: Sendable {
         func wentDirect() { hub.markDirect(id) }
     }
 
-    func subscribe(_ filter: EventFilter) -> Subscription {
+    func subscribe(_ filter: EventFilter, session: String? = nil) -> Subscription {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         let queue = SubscriberQueue(capacity: queueCapacity)
         let count = subscribers.withLock { registry in
             if closed.load(ordering: .sequentiallyConsistent) {
                 queue.finish(.shutdown)
             } else {
-                let subscriber = Subscriber(id: id, filter: filter, queue: queue)
+                let subscriber = Subscriber(id: id, filter: filter, queue: queue, session: session)
                 registry.byID[id] = subscriber
                 registry.add(subscriber)
             }
@@ -128,6 +130,15 @@ public final class Hub: Sendable {
         }
         removed?.queue.finish(.shutdown)
         Gauge(label: "herald_sse_clients").record(count)
+    }
+
+    /// Ends every stream opened with the cookie session `session` (signed out); on either lane
+    /// a stream whose queue ends ends its response. Returns how many there were.
+    @discardableResult
+    func endStreams(ofSession session: String) -> Int {
+        let ids = subscribers.withLock { $0.byID.values.filter { $0.session == session }.map(\.id) }
+        for id in ids { remove(id) }
+        return ids.count
     }
 
     public var subscriberCount: Int { subscribers.withLock { $0.byID.count } }

@@ -280,8 +280,8 @@ final class MQTTBridge: Service, Sendable {
         guard let match = route.match else {
             return deadLetter(message, reason: "no route matches the topic", type: "unrouted", includePayload: true, source: source)
         }
-        if !route.keyIsValid {
-            return deadLetter(message, reason: "the key taken from the topic has control characters", type: "invalid",
+        if let problem = route.keyProblem {
+            return deadLetter(message, reason: "the key taken from the topic is refused: \(problem)", type: "invalid",
                               includePayload: true, source: source)
         }
         return EventDraft(channel: match.channel, type: match.type, key: match.key,
@@ -292,14 +292,15 @@ final class MQTTBridge: Service, Sendable {
     /// the answers are kept (up to `RouteCache.limit` topics, then forgotten all at once).
     struct RoutedTopic {
         var match: TopicRouter.Match?
-        var keyIsValid: Bool
+        /// Why the key the route makes of the topic is refused, if it is.
+        var keyProblem: String?
         /// The event's `source` for QoS 0, 1 and 2, not retained then retained: the same few
         /// strings for every message on the topic.
         var sources: [String]
 
-        init(topic: String, match: TopicRouter.Match?, keyIsValid: Bool) {
+        init(topic: String, match: TopicRouter.Match?, keyProblem: String?) {
             self.match = match
-            self.keyIsValid = keyIsValid
+            self.keyProblem = keyProblem
             let quoted = JSONText.quoted(topic)
             sources = (0...2).flatMap { qos in
                 [false, true].map { retain in "{\"mqtt\":{\"topic\":\(quoted),\"qos\":\(qos),\"retain\":\(retain)}}" }
@@ -319,8 +320,11 @@ final class MQTTBridge: Service, Sendable {
         let cacheKey = ByteExactString(topic)
         if let known = routeCache.withLock({ $0[cacheKey] }) { return known }
         let match = router.route(topic)
-        let keyIsValid = match?.key.map { (try? Names.validateKey($0)) != nil } ?? true
-        let routed = RoutedTopic(topic: topic, match: match, keyIsValid: keyIsValid)
+        var keyProblem: String?
+        if let key = match?.key {
+            do { try Names.validateKey(key) } catch { keyProblem = error.reason }
+        }
+        let routed = RoutedTopic(topic: topic, match: match, keyProblem: keyProblem)
         routeCache.withLock { cache in
             if cache.count >= RouteCache.limit { cache.removeAll(keepingCapacity: true) }
             cache[cacheKey] = routed
@@ -346,21 +350,6 @@ enum BridgeMetrics {
     static let storeFailures = Counter(label: "herald_mqtt_store_failures_total")
 }
 
-/// Logs a warning at most once a minute per key, so a chatty bad topic cannot flood the journal.
-final class OncePerMinuteLog: Sendable {
-    private let last = Mutex<[String: Int64]>([:])
-
-    func warn(_ logger: Logger, key: String, _ message: Logger.Message, metadata: Logger.Metadata) {
-        let now = Clock.nowMilliseconds()
-        let due = last.withLock { last in
-            if let previous = last[key], now - previous < 60_000 { return false }
-            if last.count > 10_000 { last.removeAll() }
-            last[key] = now
-            return true
-        }
-        if due { logger.warning(message, metadata: metadata) }
-    }
-}
 
 /// Crash points for the durability tests (`HERALD_TEST_CRASH_BEFORE_COMMIT=topic`, `…_AFTER_COMMIT`).
 enum TestHooks {

@@ -30,15 +30,24 @@ public enum Names {
     }
 
     /// Keys name the thing an event is about; any printable text up to 256 bytes, but never CR, LF or NUL
-    /// (nor other control characters), which could split an SSE line.
+    /// (nor other control characters), which could split an SSE line, nor the bidirectional
+    /// controls that make text shown on the dashboard read other than it is (U+202A–202E, U+2066–2069).
     public static func validateKey(_ key: String) throws(InvalidName) {
-        let bytes = Array(key.utf8)
-        guard !bytes.isEmpty, bytes.count <= 256 else {
-            throw InvalidName(field: "key", value: key, reason: "must be 1–256 bytes")
+        let bytes = key.utf8
+        if bytes.isEmpty { throw InvalidName(field: "key", value: key, reason: "the key is empty") }
+        if bytes.count > 256 {
+            throw InvalidName(field: "key", value: key, reason: "key longer than 256 bytes (\(bytes.count))")
         }
-        guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+        if bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
             throw InvalidName(field: "key", value: key, reason: "control characters (CR, LF, NUL, …) are not allowed")
         }
+        if bytes.contains(where: { $0 >= 0x80 }), key.unicodeScalars.contains(where: isBidiControl) {
+            throw InvalidName(field: "key", value: key, reason: "bidirectional text controls (U+202A–202E, U+2066–2069) are not allowed")
+        }
+    }
+
+    static func isBidiControl(_ scalar: Unicode.Scalar) -> Bool {
+        (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value)
     }
 
     private static func isChannelByte(_ b: UInt8) -> Bool {

@@ -43,59 +43,58 @@ struct EventStream {
     }
 
     private func stream(to writer: StreamWriter) async throws -> Outcome {
-        var subscription = runtime.hub.subscribe(request.filter)
+        var subscription = runtime.hub.subscribe(request.filter, session: request.session)
         var outcome = Outcome.ended
         defer { if outcome == .ended { subscription.close() } }
         var preamble = SSEEncoder.retry(milliseconds: 3000) + SSEEncoder.comment("herald stream")
-        var cursor: Int64
+        /// Where history resumes; nil: there is no usable Last-Event-ID, so the stream starts
+        /// with the snapshot or the recent events.
+        var resumeAfter: Int64?
 
         switch request.resume {
         case .invalid:
-            let head = try runtime.log.headId()
-            preamble += Self.reset(.invalid, oldest: nil, head: head)
-            cursor = try await writeStart(preamble: preamble, to: writer)
+            preamble += Self.reset(.invalid, oldest: nil, head: try runtime.log.headId())
         case .none:
-            cursor = try await writeStart(preamble: preamble, to: writer)
+            break
         case .after(let lastId):
             switch try runtime.log.resumeStatus(after: lastId) {
             case .exact:
-                try await writer.write(ByteBuffer(string: preamble))
+                resumeAfter = lastId
             case .reset(.future, let bounds), .reset(.invalid, let bounds):
                 preamble += Self.reset(.future, oldest: bounds.oldestId, head: bounds.headId)
-                cursor = try await writeStart(preamble: preamble, to: writer)
-                outcome = try await live(subscription, after: cursor, to: writer)
-                return outcome
             case .reset(let reason, let bounds):
                 preamble += Self.reset(reason, oldest: bounds.oldestId, head: bounds.headId)
-                try await writer.write(ByteBuffer(string: preamble))
+                resumeAfter = lastId
             }
-            cursor = lastId
         }
 
-        // History, until a pass finishes while the live queue is still intact. A queue that
-        // overflowed during a long replay is replaced and the replay goes on from the cursor.
+        var pending = ByteBuffer(string: preamble)
+        var cursor: Int64
+        if let resumeAfter { cursor = resumeAfter } else { cursor = try await start(adding: &pending, to: writer) }
+        // History, in pages, until a pass finishes while the live queue is still intact. A queue
+        // that overflowed during a long replay is replaced and the replay goes on from the cursor.
         while true {
-            cursor = try await replay(after: cursor, to: writer)
+            cursor = try await replay(after: cursor, prefix: &pending, to: writer)
             if subscription.queue.end != .overflow { break }
             subscription.close()
-            subscription = runtime.hub.subscribe(request.filter)
+            subscription = runtime.hub.subscribe(request.filter, session: request.session)
         }
         outcome = try await live(subscription, after: cursor, to: writer)
         return outcome
     }
 
-    /// The start of a stream without a usable Last-Event-ID: the snapshot, or the recent events.
-    private func writeStart(preamble: String, to writer: StreamWriter) async throws -> Int64 {
-        var buffer = ByteBuffer(string: preamble)
-        let (head, events): (Int64, [StoredEvent])
-        if request.snapshot {
-            (head, events) = try runtime.log.snapshot(matching: request.filter)
-        } else {
-            (head, events) = try runtime.log.recentEvents(matching: request.filter, count: request.replay)
+    /// The start of a stream without a usable Last-Event-ID: the snapshot's frames go into
+    /// `pending` and the head they were read at is returned; or the cursor before the recent
+    /// events, which the replay then sends page by page.
+    private func start(adding pending: inout ByteBuffer, to writer: StreamWriter) async throws -> Int64 {
+        guard request.snapshot else {
+            return try runtime.log.recentStart(matching: request.filter, count: request.replay)
         }
-        let finished = append(events, to: &buffer)
-        try await writer.write(buffer)
-        if finished { throw JobFinished() }
+        let (head, events) = try runtime.log.snapshot(matching: request.filter)
+        if append(events, to: &pending) {
+            try await writer.writeHistory(pending)
+            throw JobFinished()
+        }
         return head
     }
 
@@ -108,17 +107,18 @@ struct EventStream {
         return false
     }
 
-    /// Sends every stored event after `cursor` and returns the head the last read saw.
-    private func replay(after start: Int64, to writer: StreamWriter) async throws -> Int64 {
+    /// Sends every stored event after `cursor`, a page at a time, each page written (to a client
+    /// that reads) before the next is read, and returns the head the last read saw. `prefix`
+    /// (the preamble, the snapshot) goes out with the first page.
+    private func replay(after start: Int64, prefix: inout ByteBuffer, to writer: StreamWriter) async throws -> Int64 {
         var cursor = start
         while true {
             let (head, events) = try runtime.log.events(after: cursor, matching: request.filter, limit: Self.page)
-            if !events.isEmpty {
-                var buffer = ByteBuffer()
-                let finished = append(events, to: &buffer)
-                try await writer.write(buffer)
-                if finished { throw JobFinished() }
-            }
+            var buffer = prefix
+            prefix.clear()
+            let finished = append(events, to: &buffer)
+            if buffer.readableBytes > 0 { try await writer.writeHistory(buffer) }
+            if finished { throw JobFinished() }
             guard events.count == Self.page, let last = events.last else { return max(cursor, head) }
             cursor = last.id
         }
@@ -215,12 +215,30 @@ struct EventStream {
 /// at a time (the stream while it runs, then the handler to finish), hence @unchecked.
 final class StreamWriter: @unchecked Sendable {
     private var writer: any ResponseBodyWriter
+    /// The stream's connection, closed when a history write stalls.
+    private let channel: any Channel
+    private let stall: TimeAmount
 
-    init(_ writer: any ResponseBodyWriter) {
+    init(_ writer: any ResponseBodyWriter, channel: any Channel, stall: TimeAmount) {
         self.writer = writer
+        self.channel = channel
+        self.stall = stall
     }
 
     func write(_ buffer: ByteBuffer) async throws {
+        try await writer.write(buffer)
+    }
+
+    /// A write of history, which waits while the client does not read (the writer's
+    /// backpressure): a client that reads nothing for `stall` is cut off, as a live stream that
+    /// falls behind is, and resumes by id.
+    func writeHistory(_ buffer: ByteBuffer) async throws {
+        let channel = self.channel
+        let deadline = channel.eventLoop.scheduleTask(in: stall) {
+            HubMetrics.dropped.increment()
+            channel.close(promise: nil)
+        }
+        defer { deadline.cancel() }
         try await writer.write(buffer)
     }
 

@@ -11,6 +11,8 @@ public struct StreamRequest: Sendable {
     public var resume: Resume
     public var replay: Int
     public var snapshot: Bool
+    /// The cookie session the stream was opened with, if any: signing out ends the stream.
+    public var session: String?
 
     /// A Last-Event-ID value: only plain decimal digits that fit an Int64 count as an id.
     public static func parseResume(_ header: String?) -> Resume {
