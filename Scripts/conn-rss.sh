@@ -16,8 +16,7 @@ ulimit -n "$(ulimit -Hn)"
 for mode in $modes; do
     work=$(mktemp -d /tmp/herald-conn-rss.XXXXXX)
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    printf 'server:\n  max_connections: 20000\n  max_connections_per_client: 20000\n' > "$work/herald.yaml"
-    "$bin" serve --config "$work/herald.yaml" --listen "127.0.0.1:$port" --db "$work/herald.sqlite" --mqtt none \
+    "$bin" serve --listen "127.0.0.1:$port" --db "$work/herald.sqlite" --mqtt none \
         --log-level warning > "$work/herald.log" 2>&1 &
     pid=$!
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done

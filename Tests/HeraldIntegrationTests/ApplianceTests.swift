@@ -17,7 +17,7 @@ import Testing
             environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "400000"])
         defer { herald.signal(SIGKILL) }
 
-        let first = try #require(socket.receive(seconds: 20), "no notification (log: \(herald.log))")
+        let first = try #require(socket.receive(seconds: 30), "no notification (log: \(herald.log))")
         // Connect at once: READY=1 must mean the port already answers.
         #expect(canConnect(port: port), "READY=1 came before the port listened")
         #expect(first.hasPrefix("READY=1\n"), "first notification: \(first)")
@@ -45,7 +45,7 @@ import Testing
             if message.hasPrefix("STOPPING=1") { break }
         }
         #expect(last.hasPrefix("STOPPING=1"), "last notification: \(last)")
-        let status = await herald.stop(SIGTERM, seconds: 10)
+        let status = await herald.stop(SIGTERM, seconds: 30)
         #expect(status == 0 && herald.terminationReason == .exit, "exit \(status)")
     }
 
@@ -61,7 +61,7 @@ import Testing
         let socket = try NotifySocket(path: "@" + name)
         let notifier = try #require(SystemdNotifier(environment: ["NOTIFY_SOCKET": "@" + name]))
         #expect(notifier.notify("READY=1"))
-        #expect(socket.receive(seconds: 2) == "READY=1")
+        #expect(socket.receive(seconds: 30) == "READY=1")
     }
 
     @Test func sigtermEndsStreamsCleanlyAndTheyResumeWithoutLossAfterRestart() async throws {
@@ -90,7 +90,7 @@ import Testing
         try await eventually("live events on the stream") { received.events.count >= 40 }
 
         let stopStart = Date()
-        let status = await herald.process.stop(SIGTERM, seconds: 20)
+        let status = await herald.process.stop(SIGTERM, seconds: 30)
         let stopSeconds = Date().timeIntervalSince(stopStart)
         #expect(status == 0 && herald.process.terminationReason == .exit, "exit \(status)")
         #expect(stopSeconds < 5, "stop took \(stopSeconds) s (TimeoutStopSec=20)")

@@ -28,7 +28,7 @@ import Testing
         _ = try await herald.publish("greenhouse", "{\"data\":2}")
         try await herald.restart()
         _ = try await herald.publish("greenhouse", "{\"data\":3}")
-        try await eventually("tail to resume after the restart", seconds: 15) { tail.log.contains("\"data\":3") }
+        try await eventually("tail to resume after the restart", seconds: 30) { tail.log.contains("\"data\":3") }
         let ids = tail.log.split(separator: "\n").compactMap { try? Envelope(json: String($0)) }.map(\.id)
         #expect(ids.count == 3 && ids == ids.sorted() && Set(ids).count == 3, "\(tail.log)")
 

@@ -14,7 +14,7 @@ import Testing
         try await Task.sleep(for: .milliseconds(500))  // a keepalive or two before the live events
         var ids = [first]
         for n in 1...3 { ids.append(try await herald.publish("lane", #"{"data":{"n":\#(n)}}"#)) }
-        let body = try await socket.readChunkedBody(through: ids.last!, seconds: 10)
+        let body = try await socket.readChunkedBody(through: ids.last!, seconds: 30)
         #expect(body.hasPrefix("retry: 3000\n"))
         let order = body.components(separatedBy: "\n").filter { $0.hasPrefix("id: ") || $0 == ":keepalive" }
         #expect(order.filter { $0.hasPrefix("id: ") } == ids.map { "id: \($0)" })
@@ -28,7 +28,7 @@ import Testing
         let socket = try RawHTTP(port: herald.port, path: "/sse?channel=jobs&key=j1")
         try await Task.sleep(for: .milliseconds(300))
         let last = try await herald.publish("jobs", #"{"key":"j1","data":{"state":"succeeded","progress":100}}"#)
-        let body = try await socket.readChunkedBody(through: nil, seconds: 10)  // to the final chunk
+        let body = try await socket.readChunkedBody(through: nil, seconds: 30)  // to the final chunk
         #expect(body.contains("id: \(last)\n"))
     }
 
@@ -51,11 +51,11 @@ import Testing
         for n in 1...3 { ids.append(try await herald.publish("lane", #"{"data":{"n":\#(n)}}"#)) }
         #expect(try await herald.get("/metrics").body.contains("herald_sse_clients 1"), "one stream, not two")
         #expect(!(try await herald.get("/api/channels").body.contains("sneak")), "the pipelined publish did not run")
-        let body = try await socket.readChunkedBody(through: ids.last!, seconds: 10)
+        let body = try await socket.readChunkedBody(through: ids.last!, seconds: 30)
         socket.disconnect()
         #expect(body.components(separatedBy: "\n").filter { $0.hasPrefix("id: ") } == ids.map { "id: \($0)" })
         #expect(!body.contains("HTTP/1.1"))
-        try await eventually("the stream to end with its connection", seconds: 5) {
+        try await eventually("the stream to end with its connection", seconds: 30) {
             try await herald.get("/metrics").body.contains("herald_sse_clients 0")
         }
     }
@@ -69,9 +69,9 @@ import Testing
         let socket = try RawHTTP(port: herald.port, path: "/sse?channel=lane")
         if afterHandOver { try await waitForHandOver(herald) }
         socket.closeSendingSide()
-        let body = try await socket.readChunkedBody(through: nil, seconds: 5)  // to the final chunk
+        let body = try await socket.readChunkedBody(through: nil, seconds: 30)  // to the final chunk
         #expect(body.hasPrefix("retry: 3000\n"))
-        try await eventually("the stream to end", seconds: 5) { try await herald.get("/metrics").body.contains("herald_sse_clients 0") }
+        try await eventually("the stream to end", seconds: 30) { try await herald.get("/metrics").body.contains("herald_sse_clients 0") }
     }
 
     /// Hummingbird half-closes a `Connection: close` connection once the handler returns, so such
@@ -82,7 +82,7 @@ import Testing
         let socket = try RawHTTP(port: herald.port, path: "/sse?channel=lane", headers: "Connection: close\r\n")
         try await eventually("the stream to be counted") { try await herald.get("/metrics").body.contains("herald_sse_clients 1") }
         let id = try await herald.publish("lane", #"{"data":1}"#)
-        let body = try await socket.readChunkedBody(through: id, seconds: 10)
+        let body = try await socket.readChunkedBody(through: id, seconds: 30)
         #expect(body.hasPrefix("retry: 3000\n"))
     }
 
@@ -109,7 +109,7 @@ import Testing
         let id = try await herald.publish("lane", #"{"data":1}"#)
         herald.process.signal(SIGTERM)
         for socket in sockets {
-            let body = try await socket.readChunkedBody(through: nil, seconds: 10)  // to the final chunk
+            let body = try await socket.readChunkedBody(through: nil, seconds: 30)  // to the final chunk
             #expect(body.contains("id: \(id)\n"))
         }
         #expect(await herald.process.stop(SIGTERM) == 0)
@@ -126,7 +126,7 @@ import Testing
         try await eventually("the stream to be counted") { try await herald.get("/metrics").body.contains("herald_sse_clients 1") }
         close(fd)
         _ = try await herald.publish("lane", #"{"data":1}"#)  // something to write to the gone client
-        try await eventually("the stream to end", seconds: 5) { try await herald.get("/metrics").body.contains("herald_sse_clients 0") }
+        try await eventually("the stream to end", seconds: 30) { try await herald.get("/metrics").body.contains("herald_sse_clients 0") }
     }
 
     /// Live events go straight to the socket (`DirectSocket`) while SwiftNIO holds none of the
@@ -143,7 +143,7 @@ import Testing
         let socket = try RawHTTP(port: herald.port, path: "/sse?channel=fill&replay=0", receiveBuffer: 4_096)
         try await waitForHandOver(herald)
         let first = try await herald.publish("fill", #"{"data":"first"}"#)
-        _ = try await socket.readChunkedBody(through: first, seconds: 10)
+        _ = try await socket.readChunkedBody(through: first, seconds: 30)
         #expect(writes("socket", in: try await herald.get("/metrics").body) == 1)
 
         // Events of 30 KB, faster than this client reads them (`slowly`): most writes fill the socket.
@@ -167,7 +167,7 @@ import Testing
         // SwiftNIO has written it all (the client read it): the next event goes straight again.
         let before = try await herald.get("/metrics").body
         let next = try await herald.publish("fill", #"{"data":"next"}"#)
-        _ = try await socket.readChunkedBody(through: next, seconds: 10)
+        _ = try await socket.readChunkedBody(through: next, seconds: 30)
         let after = try await herald.get("/metrics").body
         #expect(writes("socket", in: after) == (writes("socket", in: before) ?? 0) + 1)
         #expect(writes("channel", in: after) == writes("channel", in: before))

@@ -119,9 +119,9 @@ import Testing
               - { topic: "sensors/+/+", channel: sensors, type: reading, key: "{1}/{2}", stale_after: 1s }
             """)
         _ = try await herald.publish("sensors", #"{"type":"reading","key":"a/temp","data":{"value":1}}"#)
-        try await eventually("stale", seconds: 5) { try await herald.allEvents(channel: "sensors").contains { $0.type == "stale" } }
+        try await eventually("stale", seconds: 30) { try await herald.allEvents(channel: "sensors").contains { $0.type == "stale" } }
         _ = try await herald.publish("sensors", #"{"type":"reading","key":"a/temp","data":{"value":2}}"#)
-        try await eventually("fresh", seconds: 5) { try await herald.allEvents(channel: "sensors").contains { $0.type == "fresh" } }
+        try await eventually("fresh", seconds: 30) { try await herald.allEvents(channel: "sensors").contains { $0.type == "fresh" } }
         let types = try await herald.allEvents(channel: "sensors").map(\.type)
         #expect(types.prefix(4) == ["reading", "stale", "reading", "fresh"])
     }

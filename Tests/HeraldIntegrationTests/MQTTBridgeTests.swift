@@ -69,7 +69,7 @@ import Testing
         // Publishing over HTTP keeps working while the broker is away.
         _ = try await herald.publish("manual", "{\"data\":1}")
         try await broker.start()
-        try await eventually("reconnected", seconds: 20) { try await herald.get("/readyz").status == 200 }
+        try await eventually("reconnected", seconds: 30) { try await herald.get("/readyz").status == 200 }
         try await broker.publish("sensors/b/x", lines: (10..<20).map { "{\"n\":\($0)}" })
         try await eventually("all 20") { try await herald.allEvents(channel: "sensors").count >= 20 }
         try await Task.sleep(for: .milliseconds(300))
@@ -89,7 +89,7 @@ import Testing
         #expect(try await herald.get("/readyz").status == 503)
         try await Task.sleep(for: .seconds(2))  // a few failed attempts
         try await broker.start()
-        try await eventually("connected", seconds: 20) { try await herald.get("/readyz").status == 200 }
+        try await eventually("connected", seconds: 30) { try await herald.get("/readyz").status == 200 }
         try await broker.publish("sensors/late/x", lines: (0..<5).map { "{\"n\":\($0)}" })
         try await eventually("5 events") { try await herald.allEvents(channel: "sensors").count == 5 }
         #expect(try await herald.allEvents(channel: "%24status").map(\.type) == ["connected"])

@@ -85,7 +85,7 @@ import Testing
         }
         try await mqtt.value
         let total = mqttBatches * perBatch
-        try await eventually("every MQTT message stored", seconds: 20) {
+        try await eventually("every MQTT message stored", seconds: 30) {
             try await herald.allEvents(channel: "sensors").count >= total
         }
         stopSubscriber.set()
@@ -139,7 +139,7 @@ import Testing
         let frozenAt = Date()
         var thawed = false
         defer { if !thawed { kill(brokerPid, SIGCONT) } }
-        try await eventually("readyz 503 with the broker frozen", seconds: 20) { try await herald.get("/readyz").status == 503 }
+        try await eventually("readyz 503 with the broker frozen", seconds: 30) { try await herald.get("/readyz").status == 503 }
         let noticed = Date().timeIntervalSince(frozenAt)
         print("frozen broker noticed after \(String(format: "%.1f", noticed)) s")
         #expect(noticed <= 7.5, "noticed after \(String(format: "%.1f", noticed)) s; keepalive 5 s, limit 1.5x")
@@ -154,7 +154,7 @@ import Testing
         kill(brokerPid, SIGCONT)
         thawed = true
         let thawedAt = Date()
-        try await eventually("readyz 200 after SIGCONT", seconds: 20) { try await herald.get("/readyz").status == 200 }
+        try await eventually("readyz 200 after SIGCONT", seconds: 30) { try await herald.get("/readyz").status == 200 }
         let recovered = Date().timeIntervalSince(thawedAt)
         try await broker.publish("sensors/frozen/x", lines: (5..<25).map { "{\"n\":\($0)}" })
         try await eventually("all 25") { try await herald.allEvents(channel: "sensors").count >= 25 }
@@ -202,7 +202,7 @@ import Testing
 
         var rss = 0, fds = 0
         do {
-            try await eventually("descriptors and memory back near the baseline", seconds: 10) {
+            try await eventually("descriptors and memory back near the baseline", seconds: 30) {
                 rss = ProcProbe.rssKB(pid) ?? .max
                 fds = ProcProbe.fdCount(pid) ?? .max
                 return abs(fds - baseFDs) <= 4 && rss <= baseRSS + max(8_192, baseRSS / 4)
@@ -259,7 +259,7 @@ import Testing
         #expect(try await herald.allEvents(channel: "disk").count == acknowledged.count, "reads still work")
 
         try FileManager.default.removeItem(atPath: dir.file("filler"))
-        try await eventually("publishing works again once there is space", seconds: 10) {
+        try await eventually("publishing works again once there is space", seconds: 30) {
             let answer = try await herald.post("/api/channels/disk/events", "{\"data\":\"after\"}")
             if answer.status == 200, let id = Envelope.int(answer.body, "id") { acknowledged.add(id, "\"after\""); return true }
             return false
@@ -340,7 +340,10 @@ import Testing
         let expectedError: String
         switch kind {
         case .readOnly:
-            try manager.setAttributes([.posixPermissions: 0o444], ofItemAtPath: db)
+            // Herald makes its files 0600; an operator who makes them read-only makes them 0444.
+            for file in [db, db + "-wal", db + "-shm"] where manager.fileExists(atPath: file) {
+                try manager.setAttributes([.posixPermissions: 0o444], ofItemAtPath: file)
+            }
             try manager.setAttributes([.posixPermissions: 0o555], ofItemAtPath: dir.path)
             expectedError = "readonly"
             // Root ignores file modes; run Herald as nobody so 0444 means what it says.

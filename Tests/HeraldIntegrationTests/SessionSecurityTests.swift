@@ -62,7 +62,7 @@ import Testing
             let child = try ChildProcess(executable: heraldBinary, arguments: arguments, logPath: dir.file("\(arguments[0]).log"))
             try await eventually("herald \(arguments[0]) to refuse the configuration", seconds: 30) { !child.isRunning }
             #expect(child.process.terminationStatus != 0)
-            #expect(child.log.contains("dup.yaml:3: token name \"dashboard\" is also used on line 2"), "\(child.log)")
+            #expect(child.log.contains("3: token name \"dashboard\" is also used on line 2"), "\(child.log)")
         }
     }
 

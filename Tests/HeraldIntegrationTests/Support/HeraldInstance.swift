@@ -30,7 +30,7 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
     }
 
     func waitUntilHealthy() async throws {
-        try await eventually("herald to answer /healthz (log: \(process.logPath))", seconds: 20) {
+        try await eventually("herald to answer /healthz (log: \(process.logPath))", seconds: 30) {
             try await self.get("/healthz").status == 200
         }
     }

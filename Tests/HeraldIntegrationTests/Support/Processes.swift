@@ -54,7 +54,7 @@ final class TempDir: Sendable {
 }
 
 /// Waits until `condition` holds, checking every 50 ms, or fails after `seconds`.
-func eventually(_ what: String, seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+func eventually(_ what: String, seconds: Double = 30, _ condition: () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if (try? await condition()) == true { return }
@@ -102,7 +102,7 @@ final class ChildProcess: @unchecked Sendable {  // `process` is only driven by 
 
     /// Sends `signal` and waits for the exit; returns the exit status.
     @discardableResult
-    func stop(_ signal: Int32 = SIGTERM, seconds: Double = 15) async -> Int32 {
+    func stop(_ signal: Int32 = SIGTERM, seconds: Double = 30) async -> Int32 {
         self.signal(signal)
         let deadline = Date().addingTimeInterval(seconds)
         while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
