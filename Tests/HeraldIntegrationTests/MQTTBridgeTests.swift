@@ -166,15 +166,20 @@ import Testing
         try await broker.publish("sensors/bin/x", bytes: binary)
         try await broker.publish("sensors/text/x", lines: ["plain text"])
         try await broker.publish("sensors/big/x", lines: [String(repeating: "y", count: 100)])
-        try await eventually("three events") {
+        let longKey = "sensors/" + String(repeating: "k", count: 150) + "/" + String(repeating: "z", count: 150)
+        try await broker.publish(longKey, lines: ["{\"v\":1}"])
+        try await eventually("four events") {
             let sensors = try await herald.allEvents(channel: "sensors").count
             let dead = try await herald.allEvents(channel: "%24deadletter").count
-            return sensors == 2 && dead == 1
+            return sensors == 2 && dead == 2
         }
         let sensors = try await herald.allEvents(channel: "sensors")
         #expect(sensors[0].data == "{\"base64\":\"\(Data(binary).base64EncodedString())\"}")
         #expect(sensors[1].data == "\"plain text\"")
-        let dead = try #require(try await herald.allEvents(channel: "%24deadletter").first)
+        let deadLetters = try await herald.allEvents(channel: "%24deadletter")
+        let dead = try #require(deadLetters.first)
+        #expect(deadLetters.last?.type == "invalid")
+        #expect(deadLetters.last?.data.contains("key longer than 256 bytes (301)") == true, "\(deadLetters.last?.data ?? "")")
         #expect(dead.type == "oversize")
         #expect(dead.data.contains("\"topic\":\"sensors/big/x\",\"size\":100"))
         #expect(!dead.data.contains("yyyy"), "the oversize payload itself is not stored")
