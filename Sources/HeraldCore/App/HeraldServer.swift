@@ -48,6 +48,7 @@ public enum HeraldServer {
     public static func services(config: HeraldConfig, logger: Logger,
                                 onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> [any Service] {
         try checkListenAddress(config)
+        if let problem = WebRoot.problem(with: config.server.webRoot) { throw StartupError(description: problem) }
         raiseFileLimit(logger: logger)
         let runtime = try HeraldRuntime(config: config, logger: logger, metrics: metrics)
         var services: [any Service] = [runtime.log]

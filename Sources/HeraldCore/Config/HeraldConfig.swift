@@ -2,7 +2,8 @@
 public struct HeraldConfig: Sendable {
     public struct Server: Sendable {
         public var listen = ListenAddress(host: "127.0.0.1", port: 8080)
-        public var webRoot = "Web"
+        /// The dashboard's files (`WebRoot.default` unless configured).
+        public var webRoot = WebRoot.default
         public var keepaliveSeconds = 15.0
         public var replay = 100
         public var allowAnonymous = false
