@@ -26,6 +26,22 @@ import Testing
         #expect(metrics.contains(#"herald_http_refused_total{reason="body_size"} 1"#))
     }
 
+    /// An answer written before its body is in (a 401) leaves the body's deadline and then the
+    /// idle one running: a client that sends the body and goes silent is still closed.
+    @Test func anEarlyAnswerDoesNotSwitchTheDeadlinesOff() async throws {
+        let dir = try TempDir()
+        let token = "early-answer-token-0123456789"
+        let herald = try await HeraldInstance(dir: dir, config: """
+            server: { idle_timeout_seconds: 1, body_timeout_seconds: 60 }
+            tokens: [{ name: t, sha256: "\(TokenAuthority.sha256Hex(token))" }]
+            """)
+        let client = try RawClient(port: herald.port, request: "POST /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\n\r\n")
+        let answer = await client.received(until: "}", within: 30)
+        #expect(answer?.hasPrefix("HTTP/1.1 401") == true, "\(answer ?? "no answer")")
+        client.send("[")
+        #expect(await client.readsToEnd(within: 30), "the connection stayed open after its body and answer")
+    }
+
     /// 64 unfinished bodies from one address once locked out everything else from it.
     @Test func unfinishedBodiesDoNotLockOutOtherRequests() async throws {
         let dir = try TempDir()
@@ -105,7 +121,7 @@ import Testing
         let port = try freePort()
         try """
             server: { tls: { cert: \(dir.file("cert.pem")), key: \(dir.file("key.pem")) },
-                      handshake_timeout_seconds: 1, idle_timeout_seconds: 1, max_handshakes: 20 }
+                      handshake_timeout_seconds: 1, idle_timeout_seconds: 1, max_handshakes: 20, max_body_bytes: 100 }
             """.write(toFile: dir.file("tls.yaml"), atomically: true, encoding: .utf8)
         let child = try ChildProcess(executable: heraldBinary,
                                      arguments: ["serve", "--listen", "127.0.0.1:\(port)", "--db", dir.file("h.sqlite"), "--mqtt", "none",
@@ -139,7 +155,15 @@ import Testing
         do {
             let response = try await fresh.execute(HTTPClientRequest(url: "https://127.0.0.1:\(port)/healthz"), timeout: .seconds(10))
             #expect(response.status == .ok, "a normal client is served after the flood")
+            #expect(response.version == .http2)
             _ = try await response.body.collect(upTo: 1024)
+            var large = HTTPClientRequest(url: "https://127.0.0.1:\(port)/api/channels/a/events")
+            large.method = .POST
+            large.headers.add(name: "Content-Type", value: "application/json")
+            large.body = .bytes(ByteBuffer(string: #"{"data":"\#(String(repeating: "x", count: 200))"}"#))
+            let refused = try await fresh.execute(large, timeout: .seconds(10))
+            #expect(refused.status.code == 413, "an HTTP/2 stream gets the 413 too, without a Connection header")
+            _ = try await refused.body.collect(upTo: 4096)
             // The client keeps its connection open; Herald closes it once idle.
             try await eventually("the idle TLS connection to be closed, the descriptors back to \(baseline)", seconds: 30) {
                 (ProcProbe.fdCount(child.pid) ?? .max) <= baseline

@@ -161,6 +161,8 @@ import Testing
                                body: "data=1").status == 403, "no Origin and no Referer")
         #expect(try await call(herald, .POST, "/api/alerts/x/ack", headers: [("Cookie", cookie), ("Origin", "http://127.0.0.1:1")]).status == 403,
                 "another port of the same host is another origin")
+        #expect(try await call(herald, .POST, path, headers: [("Cookie", cookie), ("Origin", own.replacingOccurrences(of: "http:", with: "https:")), json],
+                               body: #"{"data":0}"#).status == 403, "another scheme is another origin")
         #expect(try await call(herald, .POST, path, headers: [("Cookie", cookie), ("Origin", own), json], body: #"{"data":2}"#).status == 200)
         #expect(try await call(herald, .POST, path, headers: [("Cookie", cookie), ("Referer", own + "/index.html"), json],
                                body: #"{"data":3}"#).status == 200)
@@ -169,6 +171,23 @@ import Testing
         #expect(try await call(herald, .POST, path, headers: [("Authorization", "Bearer \(Self.writer)"),
                                                                ("Origin", "http://evil.example"), json], body: #"{"data":5}"#).status == 200)
         let metrics = try await call(herald, .GET, "/metrics", headers: [("Authorization", "Bearer \(Self.scopedAdmin)")]).body
-        #expect(metrics.contains(#"herald_http_refused_total{reason="csrf"} 4"#), "\(metrics)")
+        #expect(metrics.contains(#"herald_http_refused_total{reason="csrf"} 5"#), "\(metrics)")
+        #expect(try await call(herald, .POST, "/api/session", headers: [("Origin", "http://evil.example"), json],
+                               body: #"{"token":"\#(Self.writer)"}"#).status == 403, "no signing in from another site")
+    }
+
+    /// With no tokens nobody signs in, yet a page on another site must not publish through the
+    /// visitor's browser; tools that send no Origin (curl, `herald publish`) are not browsers.
+    @Test func withoutTokensABrowserOnAnotherSiteStillCannotWrite() async throws {
+        let dir = try TempDir()
+        let herald = try await HeraldInstance(dir: dir)
+        let path = "/api/channels/sensors/events"
+        #expect(try await call(herald, .POST, path, headers: [("Origin", "http://evil.example"), ("Content-Type", "text/plain")],
+                               body: #"{"data":1}"#).status == 403)
+        #expect(try await call(herald, .POST, path, headers: [("Origin", herald.baseURL), ("Content-Type", "text/plain")],
+                               body: #"{"data":2}"#).status == 415)
+        #expect(try await call(herald, .POST, path, headers: [("Origin", herald.baseURL), ("Content-Type", "application/json")],
+                               body: #"{"data":3}"#).status == 200)
+        #expect(try await call(herald, .POST, path, headers: [("Content-Type", "text/plain")], body: #"{"data":4}"#).status == 200)
     }
 }

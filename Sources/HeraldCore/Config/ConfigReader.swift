@@ -72,7 +72,7 @@ struct ConfigReader {
                           "max_body_bytes", "subscriber_queue", "cors_origins", "allow_query_token", "max_streams",
                           "max_streams_per_client", "max_requests", "max_requests_per_client", "trusted_proxies",
                           "max_connections", "max_connections_per_client",  // the names of max_streams* before 0.x
-                          "body_timeout_seconds", "idle_timeout_seconds", "handshake_timeout_seconds", "max_handshakes",
+                          "body_timeout_seconds", "idle_timeout_seconds", "handshake_timeout_seconds", "max_handshakes", "max_handshakes_per_client",
                           "stall_timeout_seconds",
                           "session_hours", "tls", "max_header_bytes", "header_timeout_seconds",
                           "release_start_up_pages", "coalesce_ms",
@@ -97,6 +97,8 @@ struct ConfigReader {
             case "handshake_timeout_seconds":
                 server.handshakeTimeoutSeconds = number(value, key, min: 0.1) ?? server.handshakeTimeoutSeconds
             case "max_handshakes": server.maxHandshakes = int(value, key, 1...1_000_000) ?? server.maxHandshakes
+            case "max_handshakes_per_client":
+                server.maxHandshakesPerClient = int(value, key, 1...1_000_000) ?? server.maxHandshakesPerClient
             case "stall_timeout_seconds": server.stallTimeoutSeconds = number(value, key, min: 0.1) ?? server.stallTimeoutSeconds
             case "session_hours": server.sessionHours = number(value, key, min: 0.01) ?? server.sessionHours
             case "max_header_bytes": server.maxHeaderBytes = int(value, key, 1024...1_048_576) ?? server.maxHeaderBytes

@@ -38,9 +38,11 @@ public struct HeraldConfig: Sendable {
         public var bodyTimeoutSeconds = 30.0
         /// How long a kept-alive connection may wait for its next request.
         public var idleTimeoutSeconds = 60.0
-        /// TLS: how long a handshake may take, and how many may be under way at once.
+        /// TLS: how long a handshake may take, and how many may be under way at once, in all and
+        /// from one address.
         public var handshakeTimeoutSeconds = 10.0
         public var maxHandshakes = 256
+        public var maxHandshakesPerClient = 32
         /// How long one write of a stream may wait for a client that does not read before the
         /// stream is cut off (it resumes by id).
         public var stallTimeoutSeconds = 30.0

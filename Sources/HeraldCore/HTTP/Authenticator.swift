@@ -17,7 +17,12 @@ struct Authenticator: Sendable {
 
     /// What the request may do; 401 without a valid credential where one is needed.
     func access(to request: Request) throws -> Access {
-        guard authority.isEnabled, !Self.openPaths.contains(request.uri.path) else { return .everything }
+        guard authority.isEnabled, !Self.openPaths.contains(request.uri.path) else {
+            // No credential is asked (no tokens configured, or the session door itself): a write
+            // a browser makes for another site is still refused.
+            if !Self.hasBearer(request) { try forgery.check(request, requireOrigin: false) }
+            return .everything
+        }
         guard let access = try access(for: request) else {
             Counter(label: "herald_http_refused_total", dimensions: [("reason", "unauthorized")]).increment()
             var error = APIError(.unauthorized, "unauthorized", detail: "a valid token is needed: Authorization: Bearer TOKEN, or a session from POST /api/session")
@@ -26,12 +31,16 @@ struct Authenticator: Sendable {
         }
         // A browser sends the cookie along with requests that other sites make it send; a
         // header (Bearer) it never adds by itself.
-        if access.session != nil { try forgery.check(request) }
+        if access.session != nil { try forgery.check(request, requireOrigin: true) }
         return access
     }
 
+    static func hasBearer(_ request: Request) -> Bool {
+        request.headers[.authorization]?.lowercased().hasPrefix("bearer ") == true
+    }
+
     private func access(for request: Request) throws -> Access? {
-        if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") {
+        if Self.hasBearer(request), let header = request.headers[.authorization] {
             return authority.access(forToken: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
         }
         if let session = request.cookies[Self.cookieName]?.value, !session.isEmpty {
@@ -46,6 +55,10 @@ struct Authenticator: Sendable {
         }
         return nil
     }
+}
+
+extension HTTPField.Name {
+    static let xForwardedProto = HTTPField.Name("X-Forwarded-Proto")!
 }
 
 extension HeraldRequestContext {
@@ -77,27 +90,35 @@ extension HeraldRequestContext {
     }
 }
 
-/// Cross-site request forgery, for requests authenticated by the session cookie: a write must
-/// come from Herald's own origin (the `Host` it was asked by) or one in `cors_origins`, named by
-/// `Origin` or else `Referer`, and a body must be JSON, which a plain HTML form cannot send.
-/// SameSite=Strict alone does not do: it takes two ports of one host for the same site.
+/// Cross-site request forgery. A write must come from Herald's own origin (the scheme it is
+/// served with and the `Host` it was asked by) or one in `cors_origins`, named by `Origin` or
+/// else `Referer`, and a body must be JSON, which a plain HTML form cannot send. For a request
+/// signed in by the session cookie the origin is required (SameSite=Strict alone takes two ports
+/// of one host for one site); where no credential is asked, a request that names no origin is
+/// not a browser's and passes.
 struct ForgeryCheck: Sendable {
     let allowedOrigins: Set<String>
+    /// Herald's own scheme, unless a proxy in front says otherwise (`X-Forwarded-Proto`: a page
+    /// on another site cannot make a browser send that header without a preflight it would fail).
+    let scheme: String
 
     static let safeMethods: Set<HTTPRequest.Method> = [.get, .head, .options]
 
-    func check(_ request: Request) throws(APIError) {
+    func check(_ request: Request, requireOrigin: Bool) throws(APIError) {
         guard !Self.safeMethods.contains(request.method) else { return }
         guard let origin = Self.origin(of: request) else {
-            throw refusal("a write signed in by cookie needs an Origin or Referer header")
+            if requireOrigin { throw refusal("a write signed in by cookie needs an Origin or Referer header") }
+            return
         }
-        guard allowedOrigins.contains(origin) || Self.authority(of: origin).map(String.init) == request.head.authority?.lowercased() else {
-            throw refusal("origin \(origin) may not write with this session (allowed: this server's own origin and server.cors_origins)")
+        let scheme = request.headers[.xForwardedProto]?.lowercased() ?? self.scheme
+        let own = request.head.authority.map { scheme + "://" + $0.lowercased() }
+        guard allowedOrigins.contains(origin) || origin == own else {
+            throw refusal("origin \(origin) may not write here (allowed: this server's own origin and server.cors_origins)")
         }
         if Self.hasBody(request) {
             let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased()
             guard type == "application/json" else {
-                throw refusal("a write signed in by cookie must send Content-Type: application/json", status: .unsupportedMediaType)
+                throw refusal("a write from a browser must send Content-Type: application/json", status: .unsupportedMediaType)
             }
         }
     }
@@ -114,13 +135,6 @@ struct ForgeryCheck: Sendable {
         let rest = referer[schemeEnd.upperBound...]
         let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         return (referer[..<schemeEnd.upperBound] + authority).lowercased()
-    }
-
-    /// `host[:port]` of an origin; the scheme is left out, since a TLS-terminating proxy in front
-    /// makes Herald's own page `https://` while Herald itself is asked over plain HTTP.
-    static func authority(of origin: String) -> Substring? {
-        guard let schemeEnd = origin.range(of: "://") else { return nil }
-        return origin[schemeEnd.upperBound...]
     }
 
     static func hasBody(_ request: Request) -> Bool {

@@ -5,8 +5,10 @@ import NIOCore
 
 /// Who a request comes from, for the per-client limits: the peer address, or, when the peer is
 /// a trusted proxy (`server.trusted_proxies`, loopback by default), the address that proxy names
-/// in `Forwarded: for=` or `X-Forwarded-For`. The list is read from the right, skipping trusted
-/// hops, since only what the trusted proxy appended can be believed.
+/// in `X-Forwarded-For`. The list is read from the right, skipping trusted hops, since only what
+/// a trusted proxy appended can be believed. `Forwarded` is not read: the proxies in front of
+/// gateways (nginx, HAProxy, Caddy, Traefik) append to `X-Forwarded-For` and pass a client's own
+/// `Forwarded` through untouched, so it would let a client choose its address.
 struct ClientAddress: Sendable {
     let trusted: [AddressRange]
 
@@ -17,15 +19,16 @@ struct ClientAddress: Sendable {
     func client(of request: Request, peer: SocketAddress?) -> String {
         guard let peerAddress = peer?.ipAddress else { return "unknown" }
         guard isTrusted(peerAddress) else { return peerAddress }
-        let hops = Self.forwardedFor(request.headers[values: .forwarded]) ?? Self.list(request.headers[values: .xForwardedFor])
+        let hops = Self.list(request.headers[values: .xForwardedFor])
         for hop in hops.reversed() where !isTrusted(hop) { return hop }
+        // Every hop is trusted: the request began on a trusted host.
         return hops.first ?? peerAddress
     }
 
     /// A loopback client is the gateway itself (a local tool, or a proxy that names nobody): the
     /// per-client limits do not apply to it, the totals do.
     static func isLoopback(_ address: String) -> Bool {
-        address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.")
+        AddressRange.loopback.contains { $0.contains(address) }
     }
 
     private func isTrusted(_ address: String) -> Bool {
@@ -34,25 +37,6 @@ struct ClientAddress: Sendable {
 
     static func list(_ values: [String]) -> [String] {
         values.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    }
-
-    /// The `for=` of each element of RFC 7239 `Forwarded`, without quotes, brackets and ports.
-    static func forwardedFor(_ values: [String]) -> [String]? {
-        var hops: [String] = []
-        for element in list(values) {
-            for pair in element.split(separator: ";") {
-                let parts = pair.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces).lowercased() == "for" else { continue }
-                var value = parts[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-                if value.hasPrefix("["), let end = value.firstIndex(of: "]") {
-                    value = String(value[value.index(after: value.startIndex)..<end])
-                } else if value.filter({ $0 == ":" }).count == 1, let colon = value.firstIndex(of: ":") {
-                    value = String(value[..<colon])
-                }
-                hops.append(value)
-            }
-        }
-        return hops.isEmpty ? nil : hops
     }
 }
 
@@ -103,6 +87,5 @@ public struct InvalidAddressRange: Error, CustomStringConvertible {
 }
 
 extension HTTPField.Name {
-    static let forwarded = HTTPField.Name("Forwarded")!
     static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
 }

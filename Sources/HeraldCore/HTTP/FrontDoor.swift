@@ -70,11 +70,13 @@ struct FrontDoor: RouterMiddleware {
         }
     }
 
-    /// `GET /sse` and `GET /channels/{name}/sse` draw on the stream budget.
+    /// `GET /sse` and `GET /channels/{name}/sse` draw on the stream budget. Segments are compared
+    /// as the router matches them, empty ones left out, so `//sse/` cannot pass for a short request.
     static func isStream(_ request: Request) -> Bool {
         guard request.method == .get || request.method == .head else { return false }
-        let path = request.uri.path
-        return path == "/sse" || (path.hasPrefix("/channels/") && path.hasSuffix("/sse"))
+        let segments = request.uri.path.split(separator: "/", omittingEmptySubsequences: true)
+        guard segments.last == "sse" else { return false }
+        return segments.count == 1 ? segments[0] == "sse" : segments.count >= 3 && segments[0] == "channels"
     }
 
     /// What is refused before a byte of the body is read, with the connection closed after the

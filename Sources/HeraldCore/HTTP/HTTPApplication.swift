@@ -35,7 +35,8 @@ extension HeraldServer {
             // revalidate (ETag), so an upgraded app.js is picked up at once.
             staticFiles: StaticFiles(root: server.webRoot, routes: scratch.routes.map(\.path.description), logger: runtime.logger),
             authenticator: Authenticator(authority: authority, log: runtime.log, allowQueryToken: server.allowQueryToken,
-                                         forgery: ForgeryCheck(allowedOrigins: Set(server.corsOrigins.map { $0.lowercased() }))),
+                                         forgery: ForgeryCheck(allowedOrigins: Set(server.corsOrigins.map { $0.lowercased() }),
+                                                               scheme: server.tlsCertificate == nil ? "http" : "https")),
             logger: runtime.logger))
         register(router)
 
@@ -77,7 +78,7 @@ extension HeraldServer {
                                                                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
             let http2 = HTTP2UpgradeChannel.Configuration(
                 idleTimeout: .milliseconds(Int64(server.idleTimeoutSeconds * 1000)), streamConfiguration: configuration)
-            let pending = PendingHandshakes(limit: server.maxHandshakes)
+            let pending = PendingHandshakes(limit: server.maxHandshakes, limitPerClient: server.maxHandshakesPerClient)
             let handshake = time(server.handshakeTimeoutSeconds)
             return HTTPServerBuilder { responder in
                 GuardedTLSChannel(base: try HTTP2UpgradeChannel(tlsConfiguration: tls, configuration: http2, responder: responder),

@@ -8,21 +8,22 @@ import NIOTLS
 import Synchronization
 
 /// Hummingbird's HTTPS channel (HTTP/2 or HTTP/1.1 by ALPN), with what it lacks against clients
-/// that never finish a handshake: at most `maxPending` connections may be handshaking at once
-/// (past that a new one is closed at once), and each must finish within `timeout`. Without this
-/// a raw TCP connect that says nothing holds a descriptor for ever.
+/// that never finish a handshake: a cap on the connections handshaking at once, in all and per
+/// address (past either a new one is closed at once), and a deadline for each. Without this a
+/// raw TCP connect that says nothing holds a descriptor for ever.
 struct GuardedTLSChannel: ServerChildChannel {
     let base: HTTP2UpgradeChannel
     let timeout: TimeAmount
     let pending: PendingHandshakes
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP2UpgradeChannel.Value> {
-        guard pending.enter() else {
+        let client = channel.remoteAddress?.ipAddress ?? "unknown"
+        guard pending.enter(client) else {
             Counter(label: "herald_http_refused_total", dimensions: [("reason", "handshake_cap")]).increment()
             channel.close(promise: nil)
             return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
         }
-        let settled = HandshakeDeadline(timeout: timeout, pending: pending)
+        let settled = HandshakeDeadline(timeout: timeout, pending: pending, client: client)
         let value = base.setup(channel: channel, logger: logger)
         do {
             // After the TLS handler, which the base has just added: the handshake's completion
@@ -30,7 +31,7 @@ struct GuardedTLSChannel: ServerChildChannel {
             let tls = try channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
             try channel.pipeline.syncOperations.addHandler(settled, position: .after(tls))
         } catch {
-            pending.leave()
+            pending.leave(client)
             channel.close(promise: nil)
             return channel.eventLoop.makeFailedFuture(error)
         }
@@ -42,20 +43,38 @@ struct GuardedTLSChannel: ServerChildChannel {
     }
 }
 
-/// Connections accepted whose TLS handshake is not done yet.
+/// Connections accepted whose TLS handshake is not done yet, in all and per address, so that
+/// one host opening silent connections cannot keep every other client's handshake out.
 final class PendingHandshakes: Sendable {
-    private let count = Atomic<Int>(0)
-    let limit: Int
-
-    init(limit: Int) { self.limit = limit }
-
-    func enter() -> Bool {
-        if count.add(1, ordering: .relaxed).newValue <= limit { return true }
-        count.subtract(1, ordering: .relaxed)
-        return false
+    private struct Counts {
+        var total = 0
+        var perClient: [String: Int] = [:]
     }
 
-    func leave() { count.subtract(1, ordering: .relaxed) }
+    private let counts = Mutex(Counts())
+    let limit: Int
+    let limitPerClient: Int
+
+    init(limit: Int, limitPerClient: Int) {
+        (self.limit, self.limitPerClient) = (limit, limitPerClient)
+    }
+
+    func enter(_ client: String) -> Bool {
+        counts.withLock { counts in
+            guard counts.total < limit, counts.perClient[client, default: 0] < limitPerClient else { return false }
+            counts.total += 1
+            counts.perClient[client, default: 0] += 1
+            return true
+        }
+    }
+
+    func leave(_ client: String) {
+        counts.withLock { counts in
+            counts.total -= 1
+            let left = counts.perClient[client, default: 1] - 1
+            counts.perClient[client] = left > 0 ? left : nil
+        }
+    }
 }
 
 /// Closes a connection whose handshake does not complete in time; leaves once it has.
@@ -66,9 +85,10 @@ final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
     private var state = State.handshaking(nil)
     private let timeout: TimeAmount
     private let pending: PendingHandshakes
+    private let client: String
 
-    init(timeout: TimeAmount, pending: PendingHandshakes) {
-        (self.timeout, self.pending) = (timeout, pending)
+    init(timeout: TimeAmount, pending: PendingHandshakes, client: String) {
+        (self.timeout, self.pending, self.client) = (timeout, pending, client)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -101,6 +121,6 @@ final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
         guard case .handshaking(let timer) = state else { return }
         timer?.cancel()
         state = .done
-        pending.leave()
+        pending.leave(client)
     }
 }

@@ -9,8 +9,10 @@ import NIOCore
 struct EventStream {
     let runtime: HeraldRuntime
     let request: StreamRequest
-    /// Events per history page: big enough to amortise a read, small enough to start quickly.
+    /// Events per history page: big enough to amortise a read, small enough to start quickly;
+    /// a page is also cut at `pageBytes`, so large events cannot make one huge.
     static let page = 1_000
+    static let pageBytes = 256 * 1024
 
     /// For a stream of one job (`key=`): the job's last event, after which the stream ends.
     let terminalId: Int64?
@@ -26,6 +28,9 @@ struct EventStream {
 
     /// Thrown out of a history read or the live loop when the job's last event has been sent.
     private struct JobFinished: Error {}
+    /// Thrown out of a history read when the stream's subscription ended meanwhile (signed out,
+    /// shutting down): the rest of the history is not sent.
+    private struct SubscriptionEnded: Error {}
 
     enum Outcome {
         /// The response is complete; the caller ends it.
@@ -38,6 +43,8 @@ struct EventStream {
         do {
             return try await stream(to: writer)
         } catch is JobFinished {
+            return .ended
+        } catch is SubscriptionEnded {
             return .ended
         }
     }
@@ -74,7 +81,7 @@ struct EventStream {
         // History, in pages, until a pass finishes while the live queue is still intact. A queue
         // that overflowed during a long replay is replaced and the replay goes on from the cursor.
         while true {
-            cursor = try await replay(after: cursor, prefix: &pending, to: writer)
+            cursor = try await replay(after: cursor, prefix: &pending, until: subscription, to: writer)
             if subscription.queue.end != .overflow { break }
             subscription.close()
             subscription = runtime.hub.subscribe(request.filter, session: request.session)
@@ -109,18 +116,30 @@ struct EventStream {
 
     /// Sends every stored event after `cursor`, a page at a time, each page written (to a client
     /// that reads) before the next is read, and returns the head the last read saw. `prefix`
-    /// (the preamble, the snapshot) goes out with the first page.
-    private func replay(after start: Int64, prefix: inout ByteBuffer, to writer: StreamWriter) async throws -> Int64 {
+    /// (the preamble, the snapshot) goes out with the first page. Stops when `subscription` ends
+    /// for any reason but overflow, which the caller handles.
+    private func replay(after start: Int64, prefix: inout ByteBuffer, until subscription: Hub.Subscription,
+                        to writer: StreamWriter) async throws -> Int64 {
         var cursor = start
         while true {
             let (head, events) = try runtime.log.events(after: cursor, matching: request.filter, limit: Self.page)
             var buffer = prefix
             prefix.clear()
-            let finished = append(events, to: &buffer)
+            var taken = 0, finished = false
+            for event in events {
+                buffer.writeString(SSEEncoder.frame(for: event))
+                taken += 1
+                if event.id == terminalId { finished = true; break }
+                if buffer.readableBytes >= Self.pageBytes { break }
+            }
             if buffer.readableBytes > 0 { try await writer.writeHistory(buffer) }
             if finished { throw JobFinished() }
-            guard events.count == Self.page, let last = events.last else { return max(cursor, head) }
-            cursor = last.id
+            if let end = subscription.queue.end, end != .overflow { throw SubscriptionEnded() }
+            if taken < events.count || events.count == Self.page {
+                cursor = events[taken - 1].id
+                continue
+            }
+            return max(cursor, head)
         }
     }
 
