@@ -147,13 +147,7 @@ import Testing
 
     @Test func tlsServesHTTP2() async throws {
         let dir = try TempDir()
-        let openssl = Process()
-        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                             "-keyout", dir.file("key.pem"), "-out", dir.file("cert.pem")]
-        openssl.standardError = FileHandle.nullDevice
-        try openssl.run()
-        openssl.waitUntilExit()
+        try makeCertificate(in: dir)
         let port = try freePort()
         try "server: { tls: { cert: \(dir.file("cert.pem")), key: \(dir.file("key.pem")) } }"
             .write(toFile: dir.file("tls.yaml"), atomically: true, encoding: .utf8)

@@ -16,41 +16,39 @@ final class RawClient: Sendable {
         guard Glibc.send(fd, bytes, bytes.count, 0) == bytes.count else { throw TestFailure("short send") }
     }
 
-    /// Reads until the server closes the connection; false if it is still open after `seconds`.
-    func readsToEnd(within seconds: Double) async -> Bool {
-        await offThePool { self.blockingReadsToEnd(within: seconds) }
+    /// How a read ended: the server closed (or reset) the connection, `done` said so, or time ran out.
+    enum ReadEnd { case closed, done, timedOut }
+
+    /// Reads for at most `seconds`, until the server closes or `done` holds for what arrived so
+    /// far; `keep: false` reads without keeping the bytes.
+    private func read(within seconds: Double, keep: Bool = true,
+                      done: @escaping @Sendable ([UInt8]) -> Bool = { _ in false }) async -> (ReadEnd, [UInt8]) {
+        await offThePool {
+            var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+            setsockopt(self.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            let deadline = Date().addingTimeInterval(seconds)
+            var received: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while Date() < deadline {
+                let n = recv(self.fd, &buffer, buffer.count, 0)
+                if n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) { return (.closed, received) }
+                guard n > 0 else { continue }
+                if keep { received += buffer[..<n] }
+                if done(received) { return (.done, received) }
+            }
+            return (.timedOut, received)
+        }
     }
 
-    private func blockingReadsToEnd(within seconds: Double) -> Bool {
-        var timeout = timeval(tv_sec: 1, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let deadline = Date().addingTimeInterval(seconds)
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while Date() < deadline {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n == 0 { return true }
-            if n < 0 && errno != EAGAIN && errno != EWOULDBLOCK { return true }
-        }
-        return false
+    /// Reads until the server closes the connection; false if it is still open after `seconds`.
+    func readsToEnd(within seconds: Double) async -> Bool {
+        await read(within: seconds, keep: false).0 == .closed
     }
 
     /// What the server sends until it closes the connection, or nil if it is still open after `seconds`.
     func response(within seconds: Double) async -> String? {
-        await offThePool { self.blockingResponse(within: seconds) }
-    }
-
-    private func blockingResponse(within seconds: Double) -> String? {
-        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let deadline = Date().addingTimeInterval(seconds)
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while Date() < deadline {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n > 0 { received += buffer[..<n]; continue }
-            if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { return String(decoding: received, as: UTF8.self) }
-        }
-        return nil
+        let (end, bytes) = await read(within: seconds)
+        return end == .closed ? String(decoding: bytes, as: UTF8.self) : nil
     }
 
     /// Reads until `text` has arrived; false if it has not after `seconds` (or the server closed).
@@ -60,50 +58,20 @@ final class RawClient: Sendable {
 
     /// What arrived up to and including `text`, or nil if it has not after `seconds`.
     func received(until text: String, within seconds: Double) async -> String? {
-        await offThePool { self.blockingReceived(until: text, within: seconds) }
+        let (end, bytes) = await read(within: seconds) { String(decoding: $0, as: UTF8.self).contains(text) }
+        return end == .done ? String(decoding: bytes, as: UTF8.self) : nil
     }
 
-    private func blockingReceived(until text: String, within seconds: Double) -> String? {
-        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let deadline = Date().addingTimeInterval(seconds)
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while Date() < deadline {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n == 0 { return nil }
-            if n > 0 {
-                received += buffer[..<n]
-                let sofar = String(decoding: received, as: UTF8.self)
-                if sofar.contains(text) { return sofar }
-            }
-        }
-        return nil
+    /// Reads for `seconds` and counts how often `text` appears.
+    func count(of text: String, within seconds: Double) async -> Int {
+        let (_, bytes) = await read(within: seconds)
+        return String(decoding: bytes, as: UTF8.self).components(separatedBy: text).count - 1
     }
 
     /// Sends more bytes on the connection.
     func send(_ text: String) {
         let bytes = Array(text.utf8)
         _ = Glibc.send(fd, bytes, bytes.count, Int32(MSG_NOSIGNAL))
-    }
-
-    /// Reads for `seconds` and counts how often `text` appears.
-    func count(of text: String, within seconds: Double) async -> Int {
-        await offThePool { self.blockingCount(of: text, within: seconds) }
-    }
-
-    private func blockingCount(of text: String, within seconds: Double) -> Int {
-        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let deadline = Date().addingTimeInterval(seconds)
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while Date() < deadline {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n == 0 { break }
-            if n > 0 { received += buffer[..<n] }
-        }
-        return String(decoding: received, as: UTF8.self).components(separatedBy: text).count - 1
     }
 
     deinit { close(fd) }
