@@ -117,19 +117,9 @@ import Testing
 
     @Test func tlsConnectionsThatNeverHandshakeOrGoIdleAreClosed() async throws {
         let dir = try TempDir()
-        try makeCertificate(in: dir)
-        let port = try freePort()
-        try """
-            server: { tls: { cert: \(dir.file("cert.pem")), key: \(dir.file("key.pem")) },
-                      handshake_timeout_seconds: 1, idle_timeout_seconds: 1, max_handshakes: 20, max_body_bytes: 100 }
-            """.write(toFile: dir.file("tls.yaml"), atomically: true, encoding: .utf8)
-        let child = try ChildProcess(executable: heraldBinary,
-                                     arguments: ["serve", "--listen", "127.0.0.1:\(port)", "--db", dir.file("h.sqlite"), "--mqtt", "none",
-                                                 "--config", dir.file("tls.yaml")], logPath: dir.file("log"))
+        let (child, port) = try startTLSHerald(dir, settings: "handshake_timeout_seconds: 1, idle_timeout_seconds: 1, max_handshakes: 20, max_body_bytes: 100")
         defer { child.signal(SIGKILL) }
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.certificateVerification = .none
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
+        let client = insecureTLSClient()
         do {
             try await eventually("https to answer", seconds: 30) {
                 let response = try await client.execute(HTTPClientRequest(url: "https://127.0.0.1:\(port)/healthz"), timeout: .seconds(5))
@@ -151,7 +141,7 @@ import Testing
         try await eventually("the silent connections to be closed, the descriptors back to \(baseline)", seconds: 30) {
             (ProcProbe.fdCount(child.pid) ?? .max) <= baseline
         }
-        let fresh = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
+        let fresh = insecureTLSClient()
         do {
             let response = try await fresh.execute(HTTPClientRequest(url: "https://127.0.0.1:\(port)/healthz"), timeout: .seconds(10))
             #expect(response.status == .ok, "a normal client is served after the flood")
@@ -174,6 +164,27 @@ import Testing
         }
         try await fresh.shutdown()
     }
+}
+
+/// Herald serving HTTPS on a free loopback port with a fresh self-signed certificate, and
+/// `settings` added to its `server:` section.
+func startTLSHerald(_ dir: TempDir, settings: String = "") throws -> (ChildProcess, Int) {
+    try makeCertificate(in: dir)
+    let port = try freePort()
+    let extra = settings.isEmpty ? "" : ", " + settings
+    try "server: { tls: { cert: \(dir.file("cert.pem")), key: \(dir.file("key.pem")) }\(extra) }"
+        .write(toFile: dir.file("tls.yaml"), atomically: true, encoding: .utf8)
+    let child = try ChildProcess(executable: heraldBinary,
+                                 arguments: ["serve", "--listen", "127.0.0.1:\(port)", "--db", dir.file("h.sqlite"), "--mqtt", "none",
+                                             "--config", dir.file("tls.yaml")], logPath: dir.file("log"))
+    return (child, port)
+}
+
+/// A client for the self-signed certificate above; the caller shuts it down.
+func insecureTLSClient() -> HTTPClient {
+    var tls = TLSConfiguration.makeClientConfiguration()
+    tls.certificateVerification = .none
+    return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
 }
 
 func makeCertificate(in dir: TempDir) throws {

@@ -147,17 +147,9 @@ import Testing
 
     @Test func tlsServesHTTP2() async throws {
         let dir = try TempDir()
-        try makeCertificate(in: dir)
-        let port = try freePort()
-        try "server: { tls: { cert: \(dir.file("cert.pem")), key: \(dir.file("key.pem")) } }"
-            .write(toFile: dir.file("tls.yaml"), atomically: true, encoding: .utf8)
-        let child = try ChildProcess(executable: heraldBinary,
-                                     arguments: ["serve", "--listen", "127.0.0.1:\(port)", "--db", dir.file("h.sqlite"), "--mqtt", "none",
-                                                 "--config", dir.file("tls.yaml")], logPath: dir.file("log"))
+        let (child, port) = try startTLSHerald(dir)
         defer { child.signal(SIGKILL) }
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.certificateVerification = .none
-        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: .init(tlsConfiguration: tls))
+        let client = insecureTLSClient()
         try await eventually("https to answer") {
             try await client.execute(HTTPClientRequest(url: "https://127.0.0.1:\(port)/healthz"), timeout: .seconds(2)).status == .ok
         }
