@@ -20,7 +20,10 @@ import Testing
         #expect(clients.client(of: request([.xForwardedFor: "203.0.113.7"]), peer: loopbackPeer) == "203.0.113.7")
         // The leftmost entry is whatever the client wrote; only the hops trusted proxies added count.
         #expect(clients.client(of: request([.xForwardedFor: "1.2.3.4, 203.0.113.7, 10.1.1.1"]), peer: loopbackPeer) == "203.0.113.7")
-        #expect(clients.client(of: request([.xForwardedFor: "2001:db8::1"]), peer: loopbackPeer) == "2001:db8::1")
+        #expect(clients.client(of: request([.xForwardedFor: "2001:db8::1"]), peer: loopbackPeer) == "2001:db8:0:0::/64")
+        #expect(clients.client(of: request([.xForwardedFor: "2001:db8::ffff:1"]), peer: loopbackPeer) == "2001:db8:0:0::/64",
+                 "one host's addresses share its /64's budget")
+        #expect(ClientAddress.budgetKey("::ffff:192.0.2.1") == "192.0.2.1")
         // A client's own Forwarded, passed through by a proxy that appends X-Forwarded-For, is not believed.
         #expect(clients.client(of: request([HTTPField.Name("Forwarded")!: "for=127.0.0.1", .xForwardedFor: "203.0.113.7"]),
                                peer: loopbackPeer) == "203.0.113.7")

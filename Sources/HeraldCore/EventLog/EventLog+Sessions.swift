@@ -12,9 +12,10 @@ extension EventLog {
         }
     }
 
-    /// The SHA-256 of the token a live session was made from.
-    public func sessionTokenDigest(idHash: String, now: Int64 = Clock.nowMilliseconds()) throws -> String? {
-        try pool.read { db in
+    /// The SHA-256 of the token a live session was made from. Asked on every cookie request, so
+    /// it reads on GRDB's reader threads, not the cooperative pool's.
+    public func sessionTokenDigest(idHash: String, now: Int64 = Clock.nowMilliseconds()) async throws -> String? {
+        try await pool.read { db in
             try String.fetchOne(db, sql: "SELECT token_sha256 FROM sessions WHERE id_sha256 = ? AND expires_at >= ?",
                                 arguments: [idHash, now])
         }

@@ -16,14 +16,14 @@ struct Authenticator: Sendable {
     static let openPaths: Set = ["/healthz", "/readyz", "/api/session"]
 
     /// What the request may do; 401 without a valid credential where one is needed.
-    func access(to request: Request) throws -> Access {
+    func access(to request: Request) async throws -> Access {
         guard authority.isEnabled, !Self.openPaths.contains(request.uri.path) else {
             // No credential is asked (no tokens configured, or the session door itself): a write
             // a browser makes for another site is still refused.
             if !Self.hasBearer(request) { try forgery.check(request, requireOrigin: false) }
             return .everything
         }
-        guard let access = try access(for: request) else {
+        guard let access = try await access(for: request) else {
             Counter(label: "herald_http_refused_total", dimensions: [("reason", "unauthorized")]).increment()
             var error = APIError(.unauthorized, "unauthorized", detail: "a valid token is needed: Authorization: Bearer TOKEN, or a session from POST /api/session")
             error.headers[.wwwAuthenticate] = "Bearer"
@@ -39,13 +39,13 @@ struct Authenticator: Sendable {
         request.headers[.authorization]?.lowercased().hasPrefix("bearer ") == true
     }
 
-    private func access(for request: Request) throws -> Access? {
+    private func access(for request: Request) async throws -> Access? {
         if Self.hasBearer(request), let header = request.headers[.authorization] {
             return authority.access(forToken: String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
         }
         if let session = request.cookies[Self.cookieName]?.value, !session.isEmpty {
             let idHash = TokenAuthority.sha256Hex(session)
-            guard let digest = try log.sessionTokenDigest(idHash: idHash),
+            guard let digest = try await log.sessionTokenDigest(idHash: idHash),
                   var access = authority.access(forDigest: digest) else { return nil }
             access.session = idHash
             return access

@@ -18,11 +18,25 @@ struct ClientAddress: Sendable {
 
     func client(of request: Request, peer: SocketAddress?) -> String {
         guard let peerAddress = peer?.ipAddress else { return "unknown" }
-        guard isTrusted(peerAddress) else { return peerAddress }
+        guard isTrusted(peerAddress) else { return Self.budgetKey(peerAddress) }
         let hops = Self.list(request.headers[values: .xForwardedFor])
-        for hop in hops.reversed() where !isTrusted(hop) { return hop }
+        for hop in hops.reversed() where !isTrusted(hop) { return Self.budgetKey(hop) }
         // Every hop is trusted: the request began on a trusted host.
         return hops.first ?? peerAddress
+    }
+
+    /// What the per-client budgets count by: an IPv4 address, or an IPv6 address's /64, the
+    /// smallest network a host is usually given, so one host cannot take a fresh budget with
+    /// each of its addresses.
+    static func budgetKey(_ address: String) -> String {
+        guard address.contains(":"), !isLoopback(address), let bytes = AddressRange.bytes(of: address), bytes.count == 16 else {
+            return address
+        }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+            return bytes[12...].map(String.init).joined(separator: ".")  // IPv4 on a dual-stack socket
+        }
+        let groups = stride(from: 0, to: 8, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
+        return groups.joined(separator: ":") + "::/64"
     }
 
     /// A loopback client is the gateway itself (a local tool, or a proxy that names nobody): the

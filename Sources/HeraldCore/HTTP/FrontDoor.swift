@@ -50,7 +50,7 @@ struct FrontDoor: RouterMiddleware {
                     response = try await staticFiles.serve(request, context: context)
                 case .absent:
                     var context = context
-                    context.access = try authenticator.access(to: request)
+                    context.access = try await authenticator.access(to: request)
                     context.connectionSlot = admitted
                     response = try await next(request, context)
                 }

@@ -77,7 +77,7 @@ extension HeraldServer {
             let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain,
                                                                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
             let http2 = HTTP2UpgradeChannel.Configuration(
-                idleTimeout: .milliseconds(Int64(server.idleTimeoutSeconds * 1000)), streamConfiguration: configuration)
+                idleTimeout: .seconds(server.idleTimeoutSeconds), streamConfiguration: configuration)
             let pending = PendingHandshakes(limit: server.maxHandshakes, limitPerClient: server.maxHandshakesPerClient)
             let handshake = time(server.handshakeTimeoutSeconds)
             return HTTPServerBuilder { responder in
