@@ -42,6 +42,7 @@ import Testing
         #expect(try AddressRange("2001:db8::/32").contains("2001:db8:1::5"))
         #expect(throws: InvalidAddressRange.self) { try AddressRange("nonsense") }
         #expect(throws: InvalidAddressRange.self) { try AddressRange("10.0.0.0/40") }
+        for text in ["", "/", "/8", "10.0.0.0/"] { #expect(throws: InvalidAddressRange.self) { try AddressRange(text) } }
     }
 
     @Test func keysRefuseWhatWouldMisleadOrSplitALine() {
@@ -50,6 +51,7 @@ import Testing
         #expect(throws: InvalidName.self) { try Names.validateKey("x\u{2066}y") }
         do {
             try Names.validateKey(String(repeating: "k", count: 300))
+            Issue.record("a 300-byte key was accepted")
         } catch {
             #expect(error.reason == "key longer than 256 bytes (300)")
         }

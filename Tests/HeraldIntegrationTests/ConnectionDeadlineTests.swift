@@ -143,7 +143,7 @@ import Testing
         }
         let fresh = insecureTLSClient()
         do {
-            let response = try await fresh.execute(HTTPClientRequest(url: "https://127.0.0.1:\(port)/healthz"), timeout: .seconds(10))
+            let response = try await fresh.execute(HTTPClientRequest(url: "https://127.0.0.1:\(port)/healthz"), timeout: .seconds(30))
             #expect(response.status == .ok, "a normal client is served after the flood")
             #expect(response.version == .http2)
             _ = try await response.body.collect(upTo: 1024)
@@ -151,7 +151,7 @@ import Testing
             large.method = .POST
             large.headers.add(name: "Content-Type", value: "application/json")
             large.body = .bytes(ByteBuffer(string: #"{"data":"\#(String(repeating: "x", count: 200))"}"#))
-            let refused = try await fresh.execute(large, timeout: .seconds(10))
+            let refused = try await fresh.execute(large, timeout: .seconds(30))
             #expect(refused.status.code == 413, "an HTTP/2 stream gets the 413 too, without a Connection header")
             _ = try await refused.body.collect(upTo: 4096)
             // The client keeps its connection open; Herald closes it once idle.

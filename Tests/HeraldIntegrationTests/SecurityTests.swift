@@ -163,12 +163,12 @@ import Testing
         let dir = try TempDir()
         let herald = try await HeraldInstance(dir: dir, config: "server: { header_timeout_seconds: 0.5, keepalive_seconds: 0.2, max_header_bytes: 4096 }")
         let slow = try RawClient(port: herald.port, request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: 1")
-        #expect(await slow.readsToEnd(within: 3), "a client that never finishes its head is disconnected")
+        #expect(await slow.readsToEnd(within: 30), "a client that never finishes its head is disconnected")
         let huge = try RawClient(port: herald.port,
                                  request: "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: \(String(repeating: "a", count: 8000))\r\n\r\n")
-        #expect(await huge.readsToEnd(within: 3))
+        #expect(await huge.readsToEnd(within: 30))
         // A stream outlives the head deadline: only the head is timed.
-        let keepalives = try await streamComments(herald, seconds: 1.5)
+        let keepalives = try await streamComments(herald, seconds: 3)
         #expect(keepalives >= 3, "the stream stayed open past the head deadline")
     }
 

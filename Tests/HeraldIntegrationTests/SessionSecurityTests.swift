@@ -142,6 +142,8 @@ import Testing
         try await herald.restart()
         #expect(try await call(herald, .GET, "/api/channels", headers: [("Cookie", kept)]).status == 401,
                 "a session outlived the token it came from")
+        #expect(try await sqlite3(herald.database, "SELECT count(*) FROM sessions").trimmingCharacters(in: .whitespacesAndNewlines) == "0",
+                "the start-up removes the sessions of tokens no longer configured")
         #expect(try await call(herald, .GET, "/api/channels", headers: [("Authorization", "Bearer \(Self.reader)")]).status == 401)
     }
 

@@ -40,9 +40,9 @@ struct ConfigReader {
         return value
     }
 
-    mutating func number(_ node: Node, _ name: String, min: Double) -> Double? {
-        guard let value = node.float ?? node.int.map(Double.init), value >= min else {
-            fail(node, "\(name) must be a number ≥ \(min)")
+    mutating func number(_ node: Node, _ name: String, min: Double, max: Double = 1e9) -> Double? {
+        guard let value = node.float ?? node.int.map(Double.init), value >= min, value <= max else {
+            fail(node, "\(name) must be a number from \(min) to \(max)")
             return nil
         }
         return value

@@ -63,7 +63,7 @@ public struct AddressRange: Sendable, Equatable, CustomStringConvertible {
     public static let loopback = [try! AddressRange("127.0.0.0/8"), try! AddressRange("::1")]
 
     public init(_ text: String) throws(InvalidAddressRange) {
-        let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
+        let parts = text.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard let bytes = Self.bytes(of: parts[0]) else { throw InvalidAddressRange(text: text) }
         let bits = bytes.count * 8
         let prefix = parts.count == 2 ? Int(parts[1]) : bits

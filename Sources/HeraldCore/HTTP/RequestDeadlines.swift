@@ -146,6 +146,7 @@ final class RequestDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
         var fields = answer.headers
         fields[.contentType] = "application/json; charset=utf-8"
         fields[.connection] = "close"
+        fields[.xContentTypeOptions] = "nosniff"
         let body = ByteBuffer(string: answer.jsonBody)
         fields[.contentLength] = String(body.readableBytes)
         context.write(wrapOutboundOut(.head(HTTPResponse(status: answer.status, headerFields: fields))), promise: nil)

@@ -17,7 +17,7 @@ struct GuardedTLSChannel: ServerChildChannel {
     let pending: PendingHandshakes
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP2UpgradeChannel.Value> {
-        let client = channel.remoteAddress?.ipAddress ?? "unknown"
+        let client = ClientAddress.budgetKey(channel.remoteAddress?.ipAddress ?? "unknown")
         guard pending.enter(client) else {
             Counter(label: "herald_http_refused_total", dimensions: [("reason", "handshake_cap")]).increment()
             channel.close(promise: nil)
@@ -61,7 +61,9 @@ final class PendingHandshakes: Sendable {
 
     func enter(_ client: String) -> Bool {
         counts.withLock { counts in
-            guard counts.total < limit, counts.perClient[client, default: 0] < limitPerClient else { return false }
+            guard counts.total < limit else { return false }
+            // A local TLS pass-through proxy brings every client from loopback: only the total applies.
+            guard counts.perClient[client, default: 0] < limitPerClient || ClientAddress.isLoopback(client) else { return false }
             counts.total += 1
             counts.perClient[client, default: 0] += 1
             return true

@@ -49,8 +49,19 @@ struct EventStream {
         }
     }
 
+    /// A subscription to the hub; for a stream of a cookie session, only while that session
+    /// lives: one signed out between the request's check and now is not subscribed.
+    private func subscribe() async throws -> Hub.Subscription {
+        let subscription = runtime.hub.subscribe(request.filter, session: request.session)
+        if let session = request.session, try await runtime.log.sessionTokenDigest(idHash: session) == nil {
+            subscription.close()
+            throw SubscriptionEnded()
+        }
+        return subscription
+    }
+
     private func stream(to writer: StreamWriter) async throws -> Outcome {
-        var subscription = runtime.hub.subscribe(request.filter, session: request.session)
+        var subscription = try await subscribe()
         var outcome = Outcome.ended
         defer { if outcome == .ended { subscription.close() } }
         var preamble = SSEEncoder.retry(milliseconds: 3000) + SSEEncoder.comment("herald stream")
@@ -84,7 +95,7 @@ struct EventStream {
             cursor = try await replay(after: cursor, prefix: &pending, until: subscription, to: writer)
             if subscription.queue.end != .overflow { break }
             subscription.close()
-            subscription = runtime.hub.subscribe(request.filter, session: request.session)
+            subscription = try await subscribe()
         }
         outcome = try await live(subscription, after: cursor, to: writer)
         return outcome
@@ -249,11 +260,13 @@ final class StreamWriter: @unchecked Sendable {
     }
 
     /// A write of history, which waits while the client does not read (the writer's
-    /// backpressure): a client that reads nothing for `stall` is cut off, as a live stream that
-    /// falls behind is, and resumes by id.
+    /// backpressure): a client that does not take it within `stall` per page's worth of bytes
+    /// (`EventStream.pageBytes`, so at least ~8.5 KiB/s by default) is cut off, as a live stream
+    /// that falls behind is, and resumes by id.
     func writeHistory(_ buffer: ByteBuffer) async throws {
         let channel = self.channel
-        let deadline = channel.eventLoop.scheduleTask(in: stall) {
+        let pages = max(1, (buffer.readableBytes + EventStream.pageBytes - 1) / EventStream.pageBytes)
+        let deadline = channel.eventLoop.scheduleTask(in: stall * Int64(pages)) {
             HubMetrics.dropped.increment()
             channel.close(promise: nil)
         }
