@@ -82,7 +82,7 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
         }
     }
 
-    /// Reads a stream until `stop` says so; a stream idle for 5 s fails (the client's read timeout).
+    /// Reads a stream until `stop` says so; a stream idle for 30 s fails (the client's read timeout).
     func stream(_ path: String, lastEventId: String? = nil, headers: [(String, String)] = [],
                 until stop: @escaping @Sendable ([SSEParser.Event]) -> Bool) async throws -> [SSEParser.Event] {
         var client = SSEClient(url: baseURL + path, lastEventId: lastEventId, httpClient: testHTTPClient)
@@ -103,19 +103,20 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
 /// close arrives. Like a browser, try such a request once more on a new connection.
 func executeRetryingClosedConnection(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
     do {
-        return try await testHTTPClient.execute(request, timeout: .seconds(10))
+        return try await testHTTPClient.execute(request, timeout: .seconds(30))
     } catch let error as HTTPClientError where error == .remoteConnectionClosed {
-        return try await testHTTPClient.execute(request, timeout: .seconds(10))
+        return try await testHTTPClient.execute(request, timeout: .seconds(30))
     } catch let error as ChannelError where error == .ioOnClosedChannel {
-        return try await testHTTPClient.execute(request, timeout: .seconds(10))
+        return try await testHTTPClient.execute(request, timeout: .seconds(30))
     }
 }
 
-/// Reads time out after 5 s without a byte, so a test waiting for an event that never comes fails
-/// instead of hanging (Herald's keepalive is 15 s by default).
+/// Reads time out after 30 s without a byte, so a test waiting for an event that never comes fails
+/// instead of hanging, while a publish of 10,000 events on a loaded two-core machine still gets
+/// its answer (5 s was not always enough with the whole suite running).
 let testHTTPClient = HTTPClient(
     eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-    configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(5))))
+    configuration: .init(timeout: .init(connect: .seconds(30), read: .seconds(30))))
 
 /// Events gathered by a callback.
 final class Collected: @unchecked Sendable {  // guarded by `lock`
