@@ -38,14 +38,17 @@ for _ in range(streams):
     s.connect(("127.0.0.1", port))
     s.sendall(b"GET /sse?channel=history&replay=100000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     clients.append(s)
-peak, deadline, dropped = before, time.time() + 90, 0
+peak, deadline, dropped, slowest = before, time.time() + 120, 0, 0.0
 while time.time() < deadline:
     peak = max(peak, rss())
-    metrics = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+    asked = time.time()
+    metrics = urllib.request.urlopen(base + "/metrics", timeout=60).read().decode()
+    slowest = max(slowest, time.time() - asked)
     dropped = int(float(next(l.split()[-1] for l in metrics.splitlines() if l.startswith("herald_subscribers_dropped_total"))))
     if dropped >= streams:
         break
     time.sleep(0.2)
 print(f"{streams} streams x replay=100000 over {events} events: RSS {before / 1024:.1f} MB before, "
-      f"peak {peak / 1024:.1f} MB (+{(peak - before) / streams:.0f} KB per stream); {dropped} cut off")
+      f"peak {peak / 1024:.1f} MB (+{(peak - before) / streams:.0f} KB per stream); {dropped} cut off; "
+      f"slowest /metrics meanwhile {slowest:.1f} s")
 PY
