@@ -13,7 +13,7 @@ import Testing
 
     static func config(readerToken: String = reader, extra: String = "") -> String {
         """
-        server: { keepalive_seconds: 1, cors_origins: ["https://dash.example"] \(extra) }
+        server: { keepalive_seconds: 1, cors_origins: ["https://Dash.Example"] \(extra) }
         tokens:
           - { name: reader, sha256: "\(TokenAuthority.sha256Hex(readerToken))", subscribe: ["sensors"], publish: [] }
           - { name: writer, sha256: "\(TokenAuthority.sha256Hex(writer))", subscribe: ["#"], publish: ["sensors"] }
@@ -169,7 +169,7 @@ import Testing
         #expect(try await call(herald, .POST, path, headers: [("Cookie", cookie), ("Referer", own + "/index.html"), json],
                                body: #"{"data":3}"#).status == 200)
         #expect(try await call(herald, .POST, path, headers: [("Cookie", cookie), ("Origin", "https://dash.example"), json],
-                               body: #"{"data":4}"#).status == 200, "an origin in cors_origins")
+                               body: #"{"data":4}"#).status == 200, "an origin in cors_origins, whatever its case there")
         #expect(try await call(herald, .POST, path, headers: [("Authorization", "Bearer \(Self.writer)"),
                                                                ("Origin", "http://evil.example"), json], body: #"{"data":5}"#).status == 200)
         let metrics = try await call(herald, .GET, "/metrics", headers: [("Authorization", "Bearer \(Self.scopedAdmin)")]).body

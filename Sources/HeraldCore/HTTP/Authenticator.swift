@@ -97,7 +97,8 @@ extension HeraldRequestContext {
 /// of one host for one site); where no credential is asked, a request that names no origin is
 /// not a browser's and passes.
 struct ForgeryCheck: Sendable {
-    let allowedOrigins: Set<String>
+    /// `server.cors_origins`, the other origins that may write.
+    let allowed: CORSAllowList
     /// Herald's own scheme, unless a proxy in front says otherwise (`X-Forwarded-Proto`: a page
     /// on another site cannot make a browser send that header without a preflight it would fail).
     let scheme: String
@@ -112,7 +113,7 @@ struct ForgeryCheck: Sendable {
         }
         let scheme = request.headers[.xForwardedProto]?.lowercased() ?? self.scheme
         let own = request.head.authority.map { scheme + "://" + $0.lowercased() }
-        guard allowedOrigins.contains(origin) || origin == own else {
+        guard allowed.contains(origin) || origin == own else {
             throw refusal("origin \(origin) may not write here (allowed: this server's own origin and server.cors_origins)")
         }
         if Self.hasBody(request) {

@@ -21,6 +21,7 @@ extension HeraldServer {
         }
         // HEAD works wherever GET does (the answer without its body).
         let router = Router(context: HeraldRequestContext.self, options: .autoGenerateHeadEndpoints)
+        let allowed = CORSAllowList(origins: server.corsOrigins)
         // Middleware applies to the routes registered after it, so the routes' first segments
         // (which static files leave alone) are read from a scratch router first.
         let scratch = Router(context: HeraldRequestContext.self)
@@ -30,12 +31,12 @@ extension HeraldServer {
             requests: ConnectionLimits(kind: "requests", maxTotal: server.maxRequests, maxPerClient: server.maxRequestsPerClient),
             clients: ClientAddress(trustedProxies: server.trustedProxies),
             maxBodyBytes: server.maxBodyBytes,
-            cors: server.corsOrigins.isEmpty ? nil : CORSAllowList(origins: Set(server.corsOrigins)),
+            cors: server.corsOrigins.isEmpty ? nil : allowed,
             // Static files need no token (the page shows its own sign-in); no-cache makes browsers
             // revalidate (ETag), so an upgraded app.js is picked up at once.
             staticFiles: StaticFiles(root: server.webRoot, routes: scratch.routes.map(\.path.description), logger: runtime.logger),
             authenticator: Authenticator(authority: authority, log: runtime.log, allowQueryToken: server.allowQueryToken,
-                                         forgery: ForgeryCheck(allowedOrigins: Set(server.corsOrigins.map { $0.lowercased() }),
+                                         forgery: ForgeryCheck(allowed: allowed,
                                                                scheme: server.tlsCertificate == nil ? "http" : "https")),
             logger: runtime.logger))
         register(router)
