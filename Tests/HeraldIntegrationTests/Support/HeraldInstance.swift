@@ -30,8 +30,9 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
     }
 
     func waitUntilHealthy() async throws {
+        // Each try is short, so a try that meets the process still starting leaves room for more.
         try await eventually("herald to answer /healthz (log: \(process.logPath))", seconds: 30) {
-            try await self.get("/healthz").status == 200
+            try await self.get("/healthz", timeout: .seconds(5)).status == 200
         }
     }
 
@@ -44,10 +45,10 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
         if healthy { try await waitUntilHealthy() }
     }
 
-    func get(_ path: String, headers: [(String, String)] = []) async throws -> (status: Int, body: String) {
+    func get(_ path: String, headers: [(String, String)] = [], timeout: TimeAmount = .seconds(30)) async throws -> (status: Int, body: String) {
         var request = HTTPClientRequest(url: baseURL + path)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let response = try await executeRetryingClosedConnection(request)
+        let response = try await executeRetryingClosedConnection(request, timeout: timeout)
         return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 64 << 20)))
     }
 
@@ -101,13 +102,13 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
 
 /// Herald closes a connection after a stream ends; a pooled connection can be picked just as that
 /// close arrives. Like a browser, try such a request once more on a new connection.
-func executeRetryingClosedConnection(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+func executeRetryingClosedConnection(_ request: HTTPClientRequest, timeout: TimeAmount = .seconds(30)) async throws -> HTTPClientResponse {
     do {
-        return try await testHTTPClient.execute(request, timeout: .seconds(30))
+        return try await testHTTPClient.execute(request, timeout: timeout)
     } catch let error as HTTPClientError where error == .remoteConnectionClosed {
-        return try await testHTTPClient.execute(request, timeout: .seconds(30))
+        return try await testHTTPClient.execute(request, timeout: timeout)
     } catch let error as ChannelError where error == .ioOnClosedChannel {
-        return try await testHTTPClient.execute(request, timeout: .seconds(30))
+        return try await testHTTPClient.execute(request, timeout: timeout)
     }
 }
 
@@ -116,7 +117,7 @@ func executeRetryingClosedConnection(_ request: HTTPClientRequest) async throws 
 /// its answer (5 s was not always enough with the whole suite running).
 let testHTTPClient = HTTPClient(
     eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-    configuration: .init(timeout: .init(connect: .seconds(30), read: .seconds(30))))
+    configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(30))))
 
 /// Events gathered by a callback.
 final class Collected: @unchecked Sendable {  // guarded by `lock`
