@@ -80,8 +80,8 @@ import Testing
         try await eventually("the stream to replay the first events") { received.events.count >= 20 }
         let answered = Task { () -> [Int64] in
             var ids: [Int64] = []
-            // Until the first refusal. A short deadline: after the exit the client retries connecting until it ends.
-            while let answer = try? await post(port: herald.port, "/api/channels/drain/events", "{\"data\":\"live\"}", seconds: 1),
+            // Until the first refusal: a 503 while draining, or a refused connect (5 s at most) after the exit.
+            while let answer = try? await post(port: herald.port, "/api/channels/drain/events", "{\"data\":\"live\"}", seconds: 30),
                   answer.status == 200, let id = Envelope.int(answer.body, "id") {
                 ids.append(id)
             }
@@ -89,11 +89,9 @@ import Testing
         }
         try await eventually("live events on the stream") { received.events.count >= 40 }
 
-        let stopStart = Date()
-        let status = await herald.process.stop(SIGTERM, seconds: 30)
-        let stopSeconds = Date().timeIntervalSince(stopStart)
-        #expect(status == 0 && herald.process.terminationReason == .exit, "exit \(status)")
-        #expect(stopSeconds < 5, "stop took \(stopSeconds) s (TimeoutStopSec=20)")
+        // Within the unit's TimeoutStopSec=20, after which systemd would SIGKILL it.
+        let status = await herald.process.stop(SIGTERM, seconds: 20)
+        #expect(status == 0 && herald.process.terminationReason == .exit, "exit \(status): not stopped cleanly within 20 s")
         let lastEventId = try await stream.value
         #expect(herald.process.log.contains("event log closed cleanly"))
         let acknowledged = await answered.value
@@ -110,7 +108,8 @@ import Testing
         #expect(all == all.sorted() && Set(all).count == all.count, "duplicates or disorder across the restart")
         let missing = Set(acknowledged + after).subtracting(all)
         #expect(missing.isEmpty, "acknowledged but never delivered: \(missing.sorted())")
-        #expect(after.first! > acknowledged.max()! && after.first! < 1 << 32, "a clean restart must not skip to a new epoch")
+        let lastAcknowledged = try #require(acknowledged.max(), "no publish was answered before the stop")
+        #expect(after.first! > lastAcknowledged && after.first! < 1 << 32, "a clean restart must not skip to a new epoch")
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze"),

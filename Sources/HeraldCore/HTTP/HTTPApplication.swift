@@ -79,7 +79,7 @@ extension HeraldServer {
                                                                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
             let http2 = HTTP2UpgradeChannel.Configuration(
                 idleTimeout: .seconds(server.idleTimeoutSeconds), streamConfiguration: configuration)
-            let pending = PendingHandshakes(limit: server.maxHandshakes, limitPerClient: server.maxHandshakesPerClient)
+            let pending = ConnectionLimits(kind: "handshakes", maxTotal: server.maxHandshakes, maxPerClient: server.maxHandshakesPerClient)
             let handshake = time(server.handshakeTimeoutSeconds)
             return HTTPServerBuilder { responder in
                 GuardedTLSChannel(base: try HTTP2UpgradeChannel(tlsConfiguration: tls, configuration: http2, responder: responder),

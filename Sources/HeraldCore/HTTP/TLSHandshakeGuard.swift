@@ -5,25 +5,28 @@ import Metrics
 import NIOCore
 import NIOSSL
 import NIOTLS
-import Synchronization
 
 /// Hummingbird's HTTPS channel (HTTP/2 or HTTP/1.1 by ALPN), with what it lacks against clients
 /// that never finish a handshake: a cap on the connections handshaking at once, in all and per
 /// address (past either a new one is closed at once), and a deadline for each. Without this a
-/// raw TCP connect that says nothing holds a descriptor for ever.
+/// raw TCP connect that says nothing holds a descriptor for ever. The cap is a budget like the
+/// request budgets (`ConnectionLimits`, kind `handshakes`): loopback, where a local TLS
+/// pass-through proxy brings every client from, meets only the total.
 struct GuardedTLSChannel: ServerChildChannel {
     let base: HTTP2UpgradeChannel
     let timeout: TimeAmount
-    let pending: PendingHandshakes
+    let pending: ConnectionLimits
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP2UpgradeChannel.Value> {
         let client = ClientAddress.budgetKey(channel.remoteAddress?.ipAddress ?? "unknown")
-        guard pending.enter(client) else {
-            Counter(label: "herald_http_refused_total", dimensions: [("reason", "handshake_cap")]).increment()
+        let slot: ConnectionLimits.Slot
+        do {
+            slot = try pending.admit(client)
+        } catch {
             channel.close(promise: nil)
             return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
         }
-        let settled = HandshakeDeadline(timeout: timeout, pending: pending, client: client)
+        let settled = HandshakeDeadline(timeout: timeout, slot: slot)
         let value = base.setup(channel: channel, logger: logger)
         do {
             // After the TLS handler, which the base has just added: the handshake's completion
@@ -31,7 +34,7 @@ struct GuardedTLSChannel: ServerChildChannel {
             let tls = try channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
             try channel.pipeline.syncOperations.addHandler(settled, position: .after(tls))
         } catch {
-            pending.leave(client)
+            slot.free()
             channel.close(promise: nil)
             return channel.eventLoop.makeFailedFuture(error)
         }
@@ -43,42 +46,6 @@ struct GuardedTLSChannel: ServerChildChannel {
     }
 }
 
-/// Connections accepted whose TLS handshake is not done yet, in all and per address, so that
-/// one host opening silent connections cannot keep every other client's handshake out.
-final class PendingHandshakes: Sendable {
-    private struct Counts {
-        var total = 0
-        var perClient: [String: Int] = [:]
-    }
-
-    private let counts = Mutex(Counts())
-    let limit: Int
-    let limitPerClient: Int
-
-    init(limit: Int, limitPerClient: Int) {
-        (self.limit, self.limitPerClient) = (limit, limitPerClient)
-    }
-
-    func enter(_ client: String) -> Bool {
-        counts.withLock { counts in
-            guard counts.total < limit else { return false }
-            // A local TLS pass-through proxy brings every client from loopback: only the total applies.
-            guard counts.perClient[client, default: 0] < limitPerClient || ClientAddress.isLoopback(client) else { return false }
-            counts.total += 1
-            counts.perClient[client, default: 0] += 1
-            return true
-        }
-    }
-
-    func leave(_ client: String) {
-        counts.withLock { counts in
-            counts.total -= 1
-            let left = counts.perClient[client, default: 1] - 1
-            counts.perClient[client] = left > 0 ? left : nil
-        }
-    }
-}
-
 /// Closes a connection whose handshake does not complete in time; leaves once it has.
 final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
@@ -86,11 +53,11 @@ final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
     private enum State { case handshaking(Scheduled<Void>?), done }
     private var state = State.handshaking(nil)
     private let timeout: TimeAmount
-    private let pending: PendingHandshakes
-    private let client: String
+    /// The connection's place among those handshaking.
+    private let slot: ConnectionLimits.Slot
 
-    init(timeout: TimeAmount, pending: PendingHandshakes, client: String) {
-        (self.timeout, self.pending, self.client) = (timeout, pending, client)
+    init(timeout: TimeAmount, slot: ConnectionLimits.Slot) {
+        (self.timeout, self.slot) = (timeout, slot)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -123,6 +90,6 @@ final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
         guard case .handshaking(let timer) = state else { return }
         timer?.cancel()
         state = .done
-        pending.leave(client)
+        slot.free()
     }
 }
