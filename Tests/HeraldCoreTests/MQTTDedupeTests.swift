@@ -70,8 +70,9 @@ import Testing
     }
 
     private func item(_ message: MQTTMessage) -> AppendItem {
-        ([EventDraft(channel: "sensors", type: "reading", key: message.topic, data: String(decoding: message.payload, as: UTF8.self))],
-         MQTTDedupe(message: message))
+        AppendItem(drafts: [EventDraft(channel: "sensors", type: "reading", key: message.topic,
+                                       data: String(decoding: message.payload, as: UTF8.self))],
+                   dedupe: MQTTDedupe(message: message))
     }
 
     private func withEventLog(_ body: (EventLog) async throws -> Void) async throws {

@@ -23,6 +23,7 @@ public final class HeraldRuntime: Sendable {
         var options = EventLog.Options(path: config.store.path)
         options.synchronousFull = config.store.synchronousFull
         options.semantics = EventSemantics(routes: config.routes, rules: config.alertRules)
+        if !config.sources.isEmpty { options.semantics.jobChannels.insert(config.sources.jobsChannel) }
         let staleWatcher = StaleWatcher(routes: config.routes)
         self.staleWatcher = staleWatcher
         self.log = try EventLog(options: options, logger: logger, onCommit: { events in

@@ -54,13 +54,14 @@ struct ConfigReader {
     }
 
     mutating func read(_ root: Node, into config: inout HeraldConfig) {
-        let sections: Set = ["server", "store", "mqtt", "routes", "alert_rules", "tokens"]
+        let sections: Set = ["server", "store", "mqtt", "routes", "sources", "alert_rules", "tokens"]
         for (key, node) in members(root, "the top level", known: sections) {
             switch key {
             case "server": readServer(node, into: &config.server)
             case "store": readStore(node, into: &config.store)
             case "mqtt": readMQTT(node, into: &config.mqtt)
             case "routes": config.routes = readRoutes(node)
+            case "sources": readSources(node, into: &config.sources)
             case "alert_rules": config.alertRules = readAlertRules(node)
             default: config.tokens = readTokens(node)
             }

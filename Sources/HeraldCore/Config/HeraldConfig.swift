@@ -81,6 +81,7 @@ public struct HeraldConfig: Sendable {
     public var store = Store()
     public var mqtt = MQTT()
     public var routes: [RouteConfig] = RouteConfig.defaults
+    public var sources = SourcesConfig()
     public var alertRules: [AlertRule] = []
     public var tokens: [TokenConfig] = []
 

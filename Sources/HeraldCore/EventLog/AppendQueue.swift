@@ -7,13 +7,16 @@ struct AppendRequest: Sendable {
     var dedupe: MQTTDedupe?
     /// An alert to acknowledge (the acknowledgement is an event too).
     var acknowledge: String? = nil
+    /// Device state recorded in the same transaction (DESIGN §5a).
+    var effects: [DeviceEffect] = []
     var completion: @Sendable (Result<AppendOutcome, any Error>) -> Void
 
-    init(drafts: [EventDraft], dedupe: MQTTDedupe?, acknowledge: String? = nil,
+    init(drafts: [EventDraft], dedupe: MQTTDedupe?, acknowledge: String? = nil, effects: [DeviceEffect] = [],
          completion: @escaping @Sendable (Result<AppendOutcome, any Error>) -> Void) {
         self.drafts = drafts
         self.dedupe = dedupe
         self.acknowledge = acknowledge
+        self.effects = effects
         self.completion = completion
     }
 }

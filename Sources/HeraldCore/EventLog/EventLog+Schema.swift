@@ -103,6 +103,32 @@ extension EventLog {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v7-devices") { db in
+            // What sources know about devices (DESIGN §5a). Readings are events; `readings` holds
+            // each reading's name, unit and device class, so the latest value of each is one index
+            // probe on events(channel, key, id).
+            try db.execute(sql: """
+                CREATE TABLE devices(
+                    id TEXT PRIMARY KEY,
+                    source TEXT NOT NULL,
+                    channel TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    model TEXT,
+                    vendor TEXT,
+                    readings TEXT NOT NULL DEFAULT '{}',
+                    availability TEXT NOT NULL DEFAULT 'unknown',
+                    availability_since INTEGER,
+                    updated_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                -- A source's own memory, e.g. the discovery configs whose state topics it follows.
+                CREATE TABLE source_memory(
+                    source TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (source, name)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -55,7 +55,7 @@ extension EventLog: Service {
     /// For the MQTT network thread: blocks until the events are committed (or recognised as a
     /// duplicate), because the PUBACK goes out when the caller returns. Waits while the queue is full.
     func appendBlocking(_ drafts: [EventDraft], dedupe: MQTTDedupe?) -> Result<AppendOutcome, any Error> {
-        submit([(drafts, dedupe)]).wait()[0]
+        submit([AppendItem(drafts: drafts, dedupe: dedupe)]).wait()[0]
     }
 
     /// Hands the requests to the writer and returns at once (waiting only while the queue is
@@ -66,7 +66,7 @@ extension EventLog: Service {
         let pending = PendingAppends(count: requests.count)
         guard !requests.isEmpty else { return pending }
         let appends = requests.enumerated().map { index, request in
-            AppendRequest(drafts: request.drafts, dedupe: request.dedupe) { pending.set(index, $0) }
+            AppendRequest(drafts: request.drafts, dedupe: request.dedupe, effects: request.effects) { pending.set(index, $0) }
         }
         while true {
             do {
@@ -175,14 +175,19 @@ extension EventLog: Service {
         for draft in request.drafts {
             events += try options.semantics.store(draft, in: db, insert: insert)
         }
+        if !request.effects.isEmpty { try DeviceBook.apply(request.effects, at: request.drafts.first?.time ?? Clock.nowMilliseconds(), in: db) }
         if let dedupe = request.dedupe { try ledger.insertReceipt(dedupe) }
         return .stored(events)
     }
 }
 
 /// One request for `submit`: events stored all or nothing, with what recognises a redelivered
-/// MQTT message.
-typealias AppendItem = (drafts: [EventDraft], dedupe: MQTTDedupe?)
+/// MQTT message and the device state that goes with them.
+struct AppendItem: Sendable {
+    var drafts: [EventDraft]
+    var dedupe: MQTTDedupe?
+    var effects: [DeviceEffect] = []
+}
 
 /// The outcomes of requests handed to the writer, as they arrive; `wait` blocks for all of them.
 final class PendingAppends: Sendable {

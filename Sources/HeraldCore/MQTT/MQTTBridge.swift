@@ -15,6 +15,8 @@ final class MQTTBridge: Service, Sendable {
     let router: TopicRouter
     let options: MosquittoOptions
     let filters: [String]
+    let filterSelectors: [Selector]
+    let sources: SourceSet
     let qos: Int
     let stopping = Atomic<Bool>(false)
     /// Dead letters per topic and failed connects per reason: logged once a minute each.
@@ -25,9 +27,13 @@ final class MQTTBridge: Service, Sendable {
         self.runtime = runtime
         self.router = TopicRouter(runtime.config.routes)
         self.qos = config.qos
+        self.sources = runtime.config.sources.makeSourceSet()
+        try sources.restore(from: runtime.log)
         var seen = Set<String>()
-        // Subscribe to every route's filter once; `#` as well would double-deliver, so no catch-all.
-        self.filters = runtime.config.routes.map(\.topic.text).filter { seen.insert($0).inserted }
+        // Every route's and source's filter once; topics that discovery configs name are added
+        // unless one of these covers them (see `follow`).
+        self.filters = (runtime.config.routes.map(\.topic.text) + sources.filters).filter { seen.insert($0).inserted }
+        self.filterSelectors = filters.compactMap { try? Selector($0) }
         var options = MosquittoOptions(host: config.host, port: config.port, clientID: config.clientID)
         options.keepaliveSeconds = config.keepaliveSeconds
         options.username = config.username
@@ -84,7 +90,7 @@ final class MQTTBridge: Service, Sendable {
         let client = clientBox.withLock { $0 }
         var mids = Set<Int32>()
         liveness.withLock { $0 = Liveness(transportUp: true, responsive: true, lastEcho: Clock.nowMilliseconds()) }
-        for filter in filters + [heartbeatTopic] {
+        for filter in filters + [heartbeatTopic] + sources.extraTopics.filter({ !isCovered($0) }) {
             do {
                 if let mid = try client?.subscribe(filter, qos: qos) { mids.insert(mid) }
             } catch {
@@ -219,7 +225,9 @@ final class MQTTBridge: Service, Sendable {
             var dedupe = MQTTDedupe(message: message)
             dedupe.mayBeRedelivery = possibleRedeliveries.load(ordering: .relaxed) > 0
             if dedupe.mayBeRedelivery { possibleRedeliveries.subtract(1, ordering: .relaxed) }
-            requests.append(([draft(for: message)], dedupe))
+            var item = item(for: message)
+            item.dedupe = dedupe
+            requests.append(item)
             stored.append(message)
         }
         let slice = InFlight(messages: stored, requests: requests, appends: runtime.log.submit(requests))
@@ -257,7 +265,7 @@ final class MQTTBridge: Service, Sendable {
             if stopping.load(ordering: .sequentiallyConsistent) { return false }
             usleep(delay)
             delay = min(delay * 2, 5_000_000)
-            switch runtime.log.appendBlocking(request.drafts, dedupe: request.dedupe) {
+            switch runtime.log.submit([request]).wait()[0] {
             case .success(.stored):
                 BridgeMetrics.messages.increment()
                 return true
@@ -269,16 +277,60 @@ final class MQTTBridge: Service, Sendable {
         }
     }
 
-    func draft(for message: MQTTMessage) -> EventDraft {
+    /// What one message becomes: a user route's event, a source's events and device state, or a
+    /// dead letter. User routes win over sources.
+    func item(for message: MQTTMessage) -> AppendItem {
         let limit = runtime.config.mqtt.maxPayloadBytes
         let route = routed(message.topic)
         let source = route.source(qos: message.qos, retain: message.retain)
-        if message.payload.count > limit {
-            return deadLetter(message, reason: "payload of \(message.payload.count) bytes is over the limit of \(limit)",
-                              type: "oversize", includePayload: false, source: source)
+        // A description (Zigbee2MQTT's bridge/devices of a large network) is not stored as it
+        // came, so it may be larger than a payload that is.
+        let isDescription = route.match == nil && !sources.names.isEmpty && sources.isMetadata(message.topic)
+        if message.payload.count > (isDescription ? max(limit, SourceLimits.descriptionBytes) : limit) {
+            return AppendItem(drafts: [deadLetter(message, reason: "payload of \(message.payload.count) bytes is over the limit of \(limit)",
+                                                  type: "oversize", includePayload: false, source: source)])
         }
+        if route.match == nil, let outcome = sources.interpret(SourceMessage(topic: message.topic, payload: message.payload, retain: message.retain)) {
+            return item(for: outcome, message: message, source: source, limit: limit)
+        }
+        return AppendItem(drafts: [draft(for: message, route: route, source: source)])
+    }
+
+    private func item(for outcome: SourceOutcome, message: MQTTMessage, source: String, limit: Int) -> AppendItem {
+        if let problem = outcome.problem {
+            return AppendItem(drafts: [deadLetter(message, reason: problem, type: "undecodable",
+                                                  includePayload: message.payload.count <= limit, source: source)])
+        }
+        for warning in outcome.warnings {
+            onceAMinute.warn(runtime.logger, key: "source: " + message.topic, "source message kept as it came",
+                             metadata: ["topic": "\(message.topic)", "source": "\(outcome.source)", "detail": "\(warning)"])
+        }
+        follow(outcome.subscribe, unfollow: outcome.unsubscribe)
+        var drafts = outcome.drafts
+        for index in drafts.indices { drafts[index].source = source }
+        return AppendItem(drafts: drafts, effects: outcome.effects)
+    }
+
+    /// Subscribes to the topics a discovery config names (and drops those no config names any
+    /// more), unless a fixed filter already covers them. Runs on the network thread.
+    private func follow(_ topics: [String], unfollow: [String]) {
+        guard !topics.isEmpty || !unfollow.isEmpty, let client = clientBox.withLock({ $0 }) else { return }
+        for topic in topics where !isCovered(topic) {
+            do { _ = try client.subscribe(topic, qos: qos) } catch {
+                runtime.logger.error("mqtt subscribe failed", metadata: ["filter": "\(topic)", "error": "\(error)"])
+            }
+        }
+        for topic in unfollow where !isCovered(topic) { try? client.unsubscribe(topic) }
+    }
+
+    private func isCovered(_ topic: String) -> Bool {
+        var captures: [Substring] = []
+        return filterSelectors.contains { $0.match(topic, captures: &captures) }
+    }
+
+    func draft(for message: MQTTMessage, route: RoutedTopic, source: String) -> EventDraft {
         guard let match = route.match else {
-            return deadLetter(message, reason: "no route matches the topic", type: "unrouted", includePayload: true, source: source)
+            return deadLetter(message, reason: "no route or source takes the topic", type: "unrouted", includePayload: true, source: source)
         }
         if let problem = route.keyProblem {
             return deadLetter(message, reason: "the key taken from the topic is refused: \(problem)", type: "invalid",
@@ -313,6 +365,7 @@ final class MQTTBridge: Service, Sendable {
     }
 
     enum RouteCache { static let limit = 4_096 }
+    enum SourceLimits { static let descriptionBytes = 8 << 20 }
     /// By the topic's bytes: two spellings of one text are two topics to MQTT.
     let routeCache = Mutex<[ByteExactString: RoutedTopic]>([:])
 

@@ -111,6 +111,11 @@ final class MosquittoClient: @unchecked Sendable {
         return mid
     }
 
+    func unsubscribe(_ filter: String) throws {
+        try Self.check(mosquitto_unsubscribe(network.mosq, nil, filter), "mosquitto_unsubscribe")
+        network.wake()
+    }
+
     func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) throws {
         guard let length = Int32(exactly: payload.count) else {
             throw MosquittoError(operation: "mosquitto_publish", code: Self.code(MOSQ_ERR_PAYLOAD_SIZE))

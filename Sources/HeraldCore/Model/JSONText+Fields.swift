@@ -11,6 +11,12 @@ extension JSONText {
         return current
     }
 
+    /// An object or an array, not a single value.
+    public var isContainer: Bool {
+        guard let first = bytes.first(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else { return false }
+        return first == UInt8(ascii: "{") || first == UInt8(ascii: "[")
+    }
+
     public var numberValue: Double? {
         let text = singleLine
         guard let first = text.first, first == "-" || first.isNumber else { return nil }

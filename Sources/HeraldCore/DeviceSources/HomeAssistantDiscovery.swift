@@ -1,0 +1,168 @@
+/// Home Assistant MQTT discovery (https://www.home-assistant.io/integrations/mqtt/#mqtt-discovery):
+/// a retained config on `<prefix>/<component>/[<node_id>/]<object_id>/config` names an entity's
+/// state topic, unit, device class, availability and device. ESPHome, OpenMQTTGateway, Tasmota in
+/// its Home Assistant mode and many more announce themselves this way. Herald follows the topics
+/// the configs name; an empty retained config removes its entity.
+struct HomeAssistantSource: DeviceSource {
+    let name = "homeassistant"
+    let prefix: String
+
+    struct Entity: Sendable, Equatable {
+        var configTopic: String
+        var component: String
+        var device: String
+        var reading: String
+        var stateTopic: String
+        var template: ValueTemplate
+        /// The template as written, when Herald does not evaluate it (the value is kept as it came).
+        var unsupportedTemplate: String?
+        var spec: ReadingSpec
+        var payloadOn: String
+        var payloadOff: String
+        var info: DeviceInfo
+        var availability: [AvailabilityTopic]
+    }
+
+    struct AvailabilityTopic: Sendable, Equatable {
+        var topic: String
+        var available: String
+        var notAvailable: String
+        var template: ValueTemplate?
+    }
+
+    private var entities: [String: Entity] = [:]  // by config topic
+    private var byStateTopic: [String: [String]] = [:]
+    private var byAvailabilityTopic: [String: [String]] = [:]
+    let maxEntities = 10_000
+
+    init(discoveryPrefix: String = "homeassistant") {
+        prefix = discoveryPrefix
+    }
+
+    var filters: [String] { [prefix + "/#"] }
+
+    func isMetadata(_ topic: String) -> Bool { topic.hasPrefix(prefix + "/") && topic.hasSuffix("/config") }
+
+    var extraTopics: [String] { Array(byStateTopic.keys) + Array(byAvailabilityTopic.keys) }
+
+    mutating func restore(_ memory: [String: String]) {
+        for (topic, config) in memory {
+            guard let parts = Self.parts(of: topic, prefix: prefix) else { continue }
+            if case .success(let entity) = Self.entity(from: Array(config.utf8), configTopic: topic, parts: parts) { add(entity) }
+        }
+    }
+
+    mutating func interpret(_ message: SourceMessage, known: DeviceCatalog) -> [Observation]? {
+        if let parts = Self.parts(of: message.topic, prefix: prefix) { return config(message, parts: parts) }
+        var observations: [Observation] = []
+        for configTopic in byStateTopic[message.topic] ?? [] {
+            guard let entity = entities[configTopic] else { continue }
+            observations += state(entity, message.payload)
+        }
+        for configTopic in byAvailabilityTopic[message.topic] ?? [] {
+            guard let entity = entities[configTopic] else { continue }
+            for topic in entity.availability where topic.topic == message.topic {
+                let payload = topic.template?.apply(to: message.payload).map { JSONText.string($0).stringValue ?? $0 }
+                let text = payload.map { Array(($0.hasPrefix("\"") ? String($0.dropFirst().dropLast()) : $0).utf8) } ?? message.payload
+                if let availability = Availability.parse(text, available: topic.available, notAvailable: topic.notAvailable),
+                   !observations.contains(.availability(device: entity.device, availability)) {
+                    observations.append(.availability(device: entity.device, availability))
+                }
+            }
+        }
+        if !observations.isEmpty { return observations }
+        if byStateTopic[message.topic] != nil || byAvailabilityTopic[message.topic] != nil {
+            return [.problem("homeassistant: \(message.topic) is neither a state nor an availability its configs describe")]
+        }
+        // Home Assistant's own birth message and other topics under the prefix.
+        return message.topic.hasPrefix(prefix + "/") ? [.ignored(reason: "not a discovery config")] : nil
+    }
+
+    /// `component`, `node_id` (may be nil) and `object_id` of a config topic.
+    static func parts(of topic: String, prefix: String) -> (component: String, node: String?, object: String)? {
+        guard topic.hasPrefix(prefix + "/"), topic.hasSuffix("/config") else { return nil }
+        let segments = topic.dropFirst(prefix.count + 1).dropLast(7).split(separator: "/", omittingEmptySubsequences: false)
+        switch segments.count {
+        case 2: return (String(segments[0]), nil, String(segments[1]))
+        case 3: return (String(segments[0]), String(segments[1]), String(segments[2]))
+        default: return nil
+        }
+    }
+
+    private mutating func config(_ message: SourceMessage, parts: (component: String, node: String?, object: String)) -> [Observation] {
+        let topic = message.topic
+        if message.payload.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            guard let old = remove(topic) else { return [.ignored(reason: "removal of an entity Herald did not know")] }
+            return [.dropReading(device: old.device, name: old.reading), .remember(name: topic, value: nil)] + unsubscriptions(old)
+        }
+        switch Self.entity(from: message.payload, configTopic: topic, parts: parts) {
+        case .failure(let problem):
+            return [.problem("homeassistant: \(topic): \(problem.description)")]
+        case .success(let entity):
+            if entities[topic] == entity { return [.ignored(reason: "the config is unchanged")] }
+            if entities[topic] == nil && entities.count >= maxEntities {
+                return [.problem("homeassistant: \(maxEntities) entities already, the limit; \(topic) is not followed")]
+            }
+            var observations: [Observation] = []
+            if let old = remove(topic) {
+                if old.device != entity.device || old.reading != entity.reading { observations.append(.dropReading(device: old.device, name: old.reading)) }
+                observations += unsubscriptions(old)
+            }
+            let wasFollowed = Set(extraTopics)
+            add(entity)
+            var info = entity.info
+            info.readings = [entity.reading: entity.spec]
+            observations.append(.device(info))
+            observations.append(.remember(name: topic, value: String(decoding: message.payload, as: UTF8.self)))
+            for followed in [entity.stateTopic] + entity.availability.map(\.topic) where !wasFollowed.contains(followed) {
+                observations.append(.subscribe(followed))
+            }
+            if let unsupported = entity.unsupportedTemplate {
+                observations.append(.warning("homeassistant: \(topic): value_template \(JSONText.quoted(unsupported)) is not one Herald evaluates; values are kept as they come"))
+            }
+            return observations
+        }
+    }
+
+    private func unsubscriptions(_ old: Entity) -> [Observation] {
+        let still = Set(extraTopics)
+        return ([old.stateTopic] + old.availability.map(\.topic)).filter { !still.contains($0) }.map(Observation.unsubscribe)
+    }
+
+    private mutating func add(_ entity: Entity) {
+        entities[entity.configTopic] = entity
+        byStateTopic[entity.stateTopic, default: []].append(entity.configTopic)
+        for availability in entity.availability {
+            byAvailabilityTopic[availability.topic, default: []].append(entity.configTopic)
+        }
+    }
+
+    private mutating func remove(_ configTopic: String) -> Entity? {
+        guard let entity = entities.removeValue(forKey: configTopic) else { return nil }
+        Self.drop(configTopic, from: entity.stateTopic, in: &byStateTopic)
+        for availability in entity.availability { Self.drop(configTopic, from: availability.topic, in: &byAvailabilityTopic) }
+        return entity
+    }
+
+    private static func drop(_ configTopic: String, from topic: String, in index: inout [String: [String]]) {
+        index[topic]?.removeAll { $0 == configTopic }
+        if index[topic]?.isEmpty == true { index[topic] = nil }
+    }
+
+    private func state(_ entity: Entity, _ payload: [UInt8]) -> [Observation] {
+        guard var value = entity.template.apply(to: payload) else {
+            // The template's field is not in this payload: Tasmota's SENSOR carries several
+            // entities, and not every message has every one.
+            return []
+        }
+        if entity.unsupportedTemplate != nil { value = PayloadNormalizer.json(for: payload) }
+        switch entity.component {
+        case "binary_sensor", "switch", "light", "fan", "siren", "lock":
+            let text = (try? JSONText(validating: Array(value.utf8)))?.stringValue ?? value
+            if text == entity.payloadOn { value = "true" } else if text == entity.payloadOff { value = "false" }
+        default:
+            break
+        }
+        return [.reading(device: entity.device, name: entity.reading, value: value, spec: entity.spec)]
+    }
+}

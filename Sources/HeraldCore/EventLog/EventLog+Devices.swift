@@ -1,0 +1,44 @@
+import GRDB
+
+extension EventLog {
+    /// Every device with its latest readings, by id.
+    public func devices() throws -> [DeviceRecord] {
+        try pool.read { db in try Self.devices(in: db) }
+    }
+
+    public func device(id: String) throws -> DeviceRecord? {
+        try pool.read { db in try Self.devices(id: id, in: db).first }
+    }
+
+    static func devices(id: String? = nil, in db: Database) throws -> [DeviceRecord] {
+        let sql = "SELECT id, name, source, channel, model, vendor, readings, availability, availability_since, updated_at FROM devices"
+        let rows = id == nil ? try Row.fetchAll(db, sql: sql + " ORDER BY id LIMIT 10000")
+                             : try Row.fetchAll(db, sql: sql + " WHERE id = ?", arguments: [id])
+        let latest = try db.cachedStatement(sql: """
+            SELECT id, data, time FROM events WHERE channel = ? AND key = ? AND type = 'reading' ORDER BY id DESC LIMIT 1
+            """)
+        return try rows.map { row in
+            let description = DeviceDescription(id: row[0], name: row[1], source: row[2], channel: row[3], model: row[4],
+                                                vendor: row[5], readings: ReadingSpec.parse(row[6]))
+            var record = DeviceRecord(description: description, availability: Availability(rawValue: row[7]) ?? .unknown,
+                                      availabilitySince: row[8], updatedAt: row[9])
+            for (name, spec) in description.readings {
+                guard let event = try Row.fetchOne(latest, arguments: [description.channel, description.id + "/" + name]) else { continue }
+                let data: String = event[1]
+                let json = try? JSONText(validating: Array(data.utf8))
+                var spec = spec
+                spec.unit = json?.value(at: "unit")?.stringValue ?? spec.unit
+                record.readings[name] = .init(value: json?.value(at: "value")?.singleLine ?? data, spec: spec, time: event[2], eventId: event[0])
+            }
+            return record
+        }
+    }
+
+    /// What a source remembered (see `DeviceEffect.remember`), by name.
+    func sourceMemory(_ source: String) throws -> [String: String] {
+        try pool.read { db in
+            Dictionary(try Row.fetchAll(db, sql: "SELECT name, value FROM source_memory WHERE source = ?", arguments: [source])
+                .map { ($0[0], $0[1]) }, uniquingKeysWith: { $1 })
+        }
+    }
+}
