@@ -184,6 +184,7 @@ public final class EventLog: Sendable {
             var snapshot = Snapshot(lastEventId: head, events: try latestPerKey(matching: filter, in: db), jobs: [], alerts: [])
             snapshot.jobs = try Self.jobs(unfinishedOnly: true, in: db).filter { filter.matches(channel: $0.channel) }
             snapshot.alerts = try Self.alerts(in: db).filter { filter.matches(channel: $0.channel) }
+            snapshot.devices = try Self.devices(in: db).filter { filter.matches(channel: $0.description.channel) }
             return snapshot
         }
     }
@@ -247,11 +248,13 @@ public struct Snapshot: Sendable {
     public var events: [StoredEvent]
     public var jobs: [JobRecord]
     public var alerts: [AlertRecord]
+    public var devices: [DeviceRecord] = []
 
     public var json: String {
         "{\"lastEventId\":\(lastEventId),\"events\":[" + events.map(\.envelope).joined(separator: ",")
             + "],\"jobs\":[" + jobs.map(\.json).joined(separator: ",")
-            + "],\"alerts\":[" + alerts.map(\.json).joined(separator: ",") + "]}"
+            + "],\"alerts\":[" + alerts.map(\.json).joined(separator: ",")
+            + "],\"devices\":[" + devices.map(\.json).joined(separator: ",") + "]}"
     }
 }
 

@@ -35,6 +35,18 @@ struct StateRoutes {
                 throw APIError.from(appendError: error)
             }
         }
+        router.get("/api/devices") { _, context in
+            let devices = try runtime.log.devices().filter { context.access.canRead($0.description.channel) }
+            return jsonResponse("{\"devices\":[" + devices.map(\.json).joined(separator: ",") + "]}")
+        }
+        router.get("/api/devices/**") { _, context in
+            // A device id holds `/` (`zigbee2mqtt/living_room/climate`), percent-encoded or not.
+            let id = try context.catchAllSegments().joined(separator: "/")
+            guard let device = try runtime.log.device(id: id), context.access.canRead(device.description.channel) else {
+                throw APIError.notFound("no device with id \(String(reflecting: id))")
+            }
+            return jsonResponse(device.json)
+        }
         router.get("/api/snapshot") { request, context in
             jsonResponse(try runtime.log.fullSnapshot(matching: context.access.narrow(try request.eventFilter())).json)
         }
