@@ -21,8 +21,9 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
     for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break; sleep 0.1; done
 fi
 
-# ./herald.yaml when you have one; otherwise a demo configuration with an alert rule and stale
-# sensors, so the dashboard shows all it can.
+# ./herald.yaml when you have one; otherwise a demo configuration with alert rules on device
+# readings and stale plain sensors, so the dashboard shows all it can. The device sources need no
+# configuration: they are on by default.
 if [ -f herald.yaml ]; then
     config=(--config herald.yaml)
 else
@@ -32,8 +33,8 @@ routes:
   - { topic: "jobs/+/progress", channel: jobs, kind: job, key: "{1}" }
   - { topic: "alerts/#", channel: alerts, kind: alert, key: "{#}" }
 alert_rules:
-  - { name: greenhouse-hot, channel: sensors, key: greenhouse/temp, field: value, above: 30, clear_below: 29, severity: warning }
-  - { name: power-peak, channel: sensors, key: house/power, field: value, above: 2500, clear_below: 2000, severity: critical }
+  - { name: greenhouse-hot, channel: sensors, key: homeassistant/greenhouse/temperature, field: value, above: 30, clear_below: 29, severity: warning }
+  - { name: power-peak, channel: sensors, key: tasmota/tasmota_5C3A1F/power, field: value, above: 2500, clear_below: 2000, severity: critical }
 YAML
     config=(--config "$state/demo.yaml")
 fi

@@ -17,16 +17,29 @@ const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
 const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
 const CONN_LABEL = { live: "live", reconnecting: "reconnecting", offline: "offline", syncing: "syncing", auth: "signed out" };
 const SVG_NS = "http://www.w3.org/2000/svg";
+const AVAILABILITY = new Set(["online", "offline", "unknown"]);
+// Device classes in the order a person looks for them on a card; other readings follow.
+const CLASS_ORDER = [
+  "temperature", "humidity", "pressure", "carbon_dioxide", "co2", "pm25", "pm10", "volatile_organic_compounds",
+  "illuminance", "power", "energy", "current", "voltage", "frequency", "power_factor",
+  "contact", "door", "window", "opening", "garage_door", "lock", "occupancy", "motion", "presence",
+  "water_leak", "moisture", "smoke", "gas", "carbon_monoxide", "vibration", "tamper", "battery",
+];
+// Link and radio figures: useful when something is wrong, so they go last.
+const DIAGNOSTIC = new Set(["linkquality", "rssi", "signal_strength", "wifi_signal", "wifi_quality", "uptime", "duration"]);
 
 const S = {
   conn: "syncing", synced: false, pending: [], lastApplied: 0,
-  broker: null, sensors: new Map(), jobs: new Map(), alerts: new Map(), alertHistory: [],
+  broker: null, sensors: new Map(), devices: new Map(), jobs: new Map(), alerts: new Map(), alertHistory: [],
   jobChannels: new Set(["jobs"]), alertChannels: new Set(["alerts"]),
+  // Channels whose events are readings: "sensors", and any channel once a reading-like event came on it.
+  readingChannels: new Set(["sensors"]),
   channels: new Set(), logIncoming: [], logQueue: [], logPaused: false, logFilter: "",
   epsCount: 0, eps: [], dateOffset: null, latencies: [],
 };
-const dirty = { sensors: new Set(), sensorOrder: false, jobs: false, alerts: false };
+const dirty = { sensors: new Set(), sensorOrder: false, devices: new Set(), deviceOrder: false, jobs: false, alerts: false };
 let ui = {};
+let cardObserver = null;
 let transport = { mode: "none", kick() {}, hello() {} };
 let renderQueued = false;
 let loginWait = null;
@@ -75,12 +88,34 @@ function numeric(v) {
   if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
   return null;
 }
-function display(v) {
-  if (v === undefined) return "—";
+// A scalar as words: a source's own text ("open") first, booleans as on/off. Null for objects
+// and lists, which no card or tile shows as they came.
+function words(v, text) {
+  if (typeof text === "string" && text) return text;
+  if (typeof v === "boolean") return v ? "on" : "off";
   if (typeof v === "number") return fmtNum(v);
   if (typeof v === "string") return v;
-  return JSON.stringify(v);
+  return null;
 }
+// {"door":"open","fan":true} -> "door open · fan on": an object without a value, in a line.
+function summary(d) {
+  if (Array.isArray(d)) return `${d.length} item${d.length === 1 ? "" : "s"}`;
+  const bits = [];
+  for (const [k, v] of Object.entries(obj(d))) {
+    const w = words(v);
+    if (w != null) bits.push(`${label(k)} ${w}`);
+    if (bits.length === 4) break;
+  }
+  const text = bits.join(" · ");
+  return text.length > 60 ? text.slice(0, 59) + "…" : text;
+}
+function display(v, text) {
+  if (v == null) return "—";
+  const w = words(v, text);
+  return w != null ? w : summary(v) || "—";
+}
+// color_temp -> "color temp"
+function label(name) { return String(name).replace(/_/g, " "); }
 function ago(ms) {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 1) return "just now";
@@ -136,20 +171,19 @@ function applySnapshot(m) {
   (m.channels || []).forEach(addChannel);
   const events = (Array.isArray(snap.events) ? snap.events : []).filter((e) => e && typeof e === "object");
   events.sort((a, b) => (a.id || 0) - (b.id || 0));
-  // Jobs and alerts are replaced wholesale; sensors keep their sparkline history.
+  // Jobs and alerts are replaced wholesale; sensors and devices keep their sparkline history.
   S.jobs.clear();
   S.alerts.clear();
   // Records first: they also name the channels that hold jobs and alerts.
   const jobEnvs = (Array.isArray(snap.jobs) ? snap.jobs : []).map(jobEnvelope);
   const alertEnvs = (Array.isArray(snap.alerts) ? snap.alerts : []).map(alertEnvelope);
-  const seenSensors = new Set();
-  for (const env of events) {
-    route(env);
-    if (env.channel === "sensors") seenSensors.add(String(env.key ?? ""));
-  }
+  // Devices before events, so each reading event finds the device it belongs to.
+  if (Array.isArray(snap.devices)) applyDeviceRecords(snap.devices);
+  for (const s of S.sensors.values()) s.kept = false;
+  events.forEach(route);
   jobEnvs.forEach(route);
   alertEnvs.forEach(route);
-  for (const key of [...S.sensors.keys()]) if (!seenSensors.has(key)) S.sensors.delete(key);
+  for (const [id, s] of [...S.sensors]) if (!s.kept) S.sensors.delete(id);
   if (!S.alertHistory.length) {
     S.alertHistory = events.filter((e) => S.alertChannels.has(e.channel)).reverse().slice(0, ALERT_HISTORY_CAP);
   }
@@ -161,8 +195,10 @@ function applySnapshot(m) {
   S.pending = [];
   for (const env of pending) applyEvent(env);
   for (const s of S.sensors.values()) queueHistory(s);
-  Object.assign(dirty, { sensorOrder: true, jobs: true, alerts: true });
+  for (const dev of S.devices.values()) dev.readings.forEach(wantHistory);
+  Object.assign(dirty, { sensorOrder: true, deviceOrder: true, jobs: true, alerts: true });
   S.sensors.forEach((s) => dirty.sensors.add(s));
+  S.devices.forEach((dev) => dirty.devices.add(dev));
   schedule();
 }
 
@@ -173,7 +209,7 @@ function jobEnvelope(x) {
   const channel = typeof x.channel === "string" && x.channel ? x.channel : "jobs";
   S.jobChannels.add(channel);
   return {
-    id: x.lastEventId, channel, type: "progress", key: x.key, time: x.updatedAt,
+    id: x.lastEventId, channel, type: "progress", key: x.key, time: x.updatedAt, record: true,
     data: {
       state: x.state, progress: x.progress, message: x.message, done: x.done, total: x.total,
       started_at: x.startedAt, updated_at: x.updatedAt, rate: x.rate, eta_seconds: x.etaSeconds,
@@ -212,23 +248,55 @@ function applyEvent(env) {
 function route(env) {
   if (!env) return;
   addChannel(env.channel);
-  if (env.channel === "sensors") applySensor(env);
-  else if (S.jobChannels.has(env.channel)) applyJob(env);
-  else if (S.alertChannels.has(env.channel)) applyAlert(env);
-  else if (env.channel === "$status") {
+  if (env.channel === "$status") {
     const d = obj(env.data);
     S.broker = { state: String(d.state ?? env.type ?? "unknown"), reason: d.reason ? String(d.reason) : "" };
-  }
+  } else if (S.jobChannels.has(env.channel) || looksLikeJob(env)) applyJob(env);
+  else if (S.alertChannels.has(env.channel)) applyAlert(env);
+  else if (env.type === "device") applyDeviceEvent(env);
+  else if (env.type === "availability") applyAvailability(env);
+  else applyReading(env);
+}
+
+// A source's jobs channel can be renamed (sources.jobs_channel): a job update tells it by its shape.
+function looksLikeJob(env) {
+  if (env.type !== "progress" || typeof obj(env.data).state !== "string") return false;
+  S.jobChannels.add(env.channel);
+  return true;
+}
+
+function isReadingLike(env) {
+  const d = env.data;
+  return env.type === "reading" || env.type === "stale" || env.type === "fresh" ||
+    (d != null && typeof d === "object" && !Array.isArray(d) && "value" in d);
+}
+
+// A device's reading goes to its card; anything else reading-like becomes a tile, on any channel.
+function applyReading(env) {
+  const key = String(env.key ?? "");
+  const owner = ownerOf(env.channel, key);
+  if (owner) return applyDeviceReading(owner.dev, owner.name, env);
+  if (isReadingLike(env)) S.readingChannels.add(env.channel);
+  else if (!S.readingChannels.has(env.channel)) return; // only in the log
+  applySensor(env);
+}
+
+function newReading(channel, key) {
+  return { channel, key, value: undefined, unit: "", text: null, at: 0, time: "", stale: false,
+    points: [], lastId: 0, history: null, el: null, kept: true, device: null, name: "" };
 }
 
 function applySensor(env) {
+  const channel = String(env.channel ?? "");
   const key = String(env.key ?? "");
-  let s = S.sensors.get(key);
+  const id = `${channel}\n${key}`; // one key may be used on several channels
+  let s = S.sensors.get(id);
   if (!s) {
-    s = { key, value: undefined, unit: "", at: 0, time: "", stale: false, points: [], lastId: 0, history: null, el: null };
-    S.sensors.set(key, s);
+    s = newReading(channel, key);
+    S.sensors.set(id, s);
     dirty.sensorOrder = true;
   }
+  s.kept = true;
   if (Number.isInteger(env.id) && env.id > s.lastId) s.lastId = env.id;
   if (env.type === "stale") s.stale = true;
   else if (env.type === "fresh") s.stale = false;
@@ -240,8 +308,10 @@ function applySensor(env) {
 function takeReading(s, env, addPoint) {
   const v = valueOf(env.data);
   if (v === undefined) return;
+  const d = obj(env.data);
   s.value = v;
-  if (typeof obj(env.data).unit === "string") s.unit = env.data.unit;
+  if (typeof d.unit === "string") s.unit = d.unit;
+  s.text = typeof d.text === "string" ? d.text : null;
   s.time = env.time;
   s.at = localTime(env.time);
   s.stale = false; // a reading is fresh by definition
@@ -259,11 +329,176 @@ function mergePoints(s, pts) {
   if (s.points.length > POINTS_CAP) s.points.splice(0, s.points.length - POINTS_CAP);
 }
 
+// ------------------------------------------------------------------ devices
+
+// Device ids hold "/" (zigbee2mqtt/living_room/climate), so a reading's key is split at the
+// longest known device id it starts with: the rest is the reading's name.
+function ownerOf(channel, key) {
+  for (let cut = key.lastIndexOf("/"); cut > 0; cut = key.lastIndexOf("/", cut - 1)) {
+    const dev = S.devices.get(key.slice(0, cut));
+    if (dev && dev.channel === channel) return { dev, name: key.slice(cut + 1) };
+  }
+  return null;
+}
+
+function ensureDevice(id, channel) {
+  let dev = S.devices.get(id);
+  if (!dev) {
+    dev = { id, channel, name: id, source: id.split("/")[0], model: "", vendor: "", availability: "unknown",
+      since: 0, lastSeen: 0, specs: {}, readings: new Map(), visible: false, el: null };
+    S.devices.set(id, dev);
+    dirty.deviceOrder = true;
+    adoptTiles(dev);
+  } else if (channel && channel !== dev.channel) {
+    dev.channel = channel; // its source was moved to another channel
+    adoptTiles(dev);
+  }
+  dirty.devices.add(dev);
+  return dev;
+}
+
+// Readings that came before their device was known became tiles; they move onto its card.
+function adoptTiles(dev) {
+  for (const [id, s] of S.sensors) {
+    const owner = ownerOf(s.channel, s.key);
+    if (!owner || owner.dev !== dev || dev.readings.has(owner.name)) continue;
+    S.sensors.delete(id);
+    Object.assign(s, { device: dev, name: owner.name, el: null, r: null });
+    dev.readings.set(owner.name, s);
+    dirty.sensorOrder = true;
+  }
+}
+
+function removeDevice(dev) {
+  S.devices.delete(dev.id);
+  if (dev.el && cardObserver) cardObserver.unobserve(dev.el);
+  dirty.deviceOrder = true;
+}
+
+// The description part of a device event or record: name, source, model, vendor.
+function describe(dev, d) {
+  const str = (v) => (typeof v === "string" ? v : "");
+  const name = str(d.name) || dev.id;
+  if (name !== dev.name) dirty.deviceOrder = true;
+  dev.name = name;
+  dev.source = str(d.source) || dev.source;
+  dev.model = str(d.model);
+  dev.vendor = str(d.vendor);
+}
+
+// GET /api/snapshot's devices: who exists now, with availability and latest readings.
+function applyDeviceRecords(list) {
+  const listed = new Set();
+  for (const x of list) {
+    if (!x || typeof x !== "object" || typeof x.id !== "string" || !x.id) continue;
+    const dev = ensureDevice(x.id, typeof x.channel === "string" && x.channel ? x.channel : "sensors");
+    listed.add(dev);
+    describe(dev, x);
+    dev.availability = AVAILABILITY.has(x.availability) ? x.availability : "unknown";
+    dev.since = x.availabilitySince ? localTime(x.availabilitySince) : 0;
+    const readings = obj(x.readings);
+    for (const name of [...dev.readings.keys()]) if (!(name in readings)) dev.readings.delete(name);
+    for (const [name, rd] of Object.entries(readings)) applyRecordReading(dev, name, obj(rd));
+    if (x.lastSeen) dev.lastSeen = localTime(x.lastSeen);
+  }
+  for (const dev of [...S.devices.values()]) if (!listed.has(dev)) removeDevice(dev);
+}
+
+function applyRecordReading(dev, name, rd) {
+  const spec = obj(dev.specs[name]);
+  dev.specs[name] = {
+    ...spec,
+    ...(typeof rd.unit === "string" && { unit: rd.unit }),
+    ...(typeof rd.deviceClass === "string" && { deviceClass: rd.deviceClass }),
+  };
+  applyDeviceReading(dev, name, {
+    id: rd.eventId, channel: dev.channel, type: "reading", key: `${dev.id}/${name}`, time: rd.time,
+    data: { value: rd.value, unit: rd.unit, text: rd.text },
+  });
+}
+
+// A `device` event: the whole description, sent when a device is first seen or changes.
+function applyDeviceEvent(env) {
+  const d = obj(env.data);
+  const id = String(d.id ?? env.key ?? "");
+  if (!id) return;
+  const dev = ensureDevice(id, env.channel);
+  describe(dev, d);
+  if (d.readings && typeof d.readings === "object") {
+    dev.specs = {};
+    for (const [name, spec] of Object.entries(d.readings)) dev.specs[name] = obj(spec);
+    // The description lists every reading the source keeps; one it dropped leaves the card.
+    for (const name of [...dev.readings.keys()]) if (!(name in dev.specs)) dev.readings.delete(name);
+  }
+}
+
+function applyAvailability(env) {
+  const id = String(env.key ?? "");
+  if (!id) return;
+  const dev = ensureDevice(id, env.channel);
+  const a = obj(env.data).availability;
+  dev.availability = AVAILABILITY.has(a) ? a : "unknown";
+  dev.since = localTime(env.time);
+  if (dev.availability === "online") dev.lastSeen = Math.max(dev.lastSeen, dev.since);
+}
+
+function applyDeviceReading(dev, name, env) {
+  let r = dev.readings.get(name);
+  if (!r) {
+    r = Object.assign(newReading(dev.channel, String(env.key ?? "")), { device: dev, name });
+    dev.readings.set(name, r);
+  }
+  if (Number.isInteger(env.id) && env.id > r.lastId) r.lastId = env.id;
+  if (env.type === "stale") r.stale = true;
+  else if (env.type === "fresh") r.stale = false;
+  else {
+    takeReading(r, env, true);
+    dev.lastSeen = Math.max(dev.lastSeen, r.at);
+  }
+  dirty.devices.add(dev);
+  wantHistory(r);
+}
+
+// A card's sparklines load once it is on screen (or near it): a gateway may have hundreds of devices.
+function wantHistory(r) {
+  if (S.synced && r.device.visible && numeric(r.value) != null) queueHistory(r);
+}
+
+function cardsVisible(entries) {
+  for (const e of entries) {
+    const dev = e.isIntersecting && e.target.device;
+    if (!dev) continue;
+    dev.visible = true;
+    cardObserver.unobserve(e.target);
+    dev.readings.forEach(wantHistory);
+  }
+}
+
+function specWord(dev, r) {
+  const spec = obj(dev.specs[r.name]);
+  const word = r.value === true ? spec.true : r.value === false ? spec.false : null;
+  return typeof word === "string" ? word : null;
+}
+
+function readingRank(dev, r) {
+  const cls = obj(dev.specs[r.name]).deviceClass;
+  if (DIAGNOSTIC.has(r.name) || DIAGNOSTIC.has(cls)) return 300;
+  const i = CLASS_ORDER.indexOf(cls);
+  if (i >= 0) return i;
+  if (cls) return 100;
+  return numeric(r.value) != null ? 200 : 250;
+}
+
 function applyJob(env) {
   const d = obj(env.data);
   const key = String(env.key ?? d.id ?? env.id);
-  const j = S.jobs.get(key) || { key, first: env.id || 0, el: null };
-  j.name = typeof d.name === "string" ? d.name : key;
+  const known = S.jobs.get(key);
+  // A snapshot's job record repeats the job's last event, less its name and a source's own
+  // estimate: once that event is applied, the record adds nothing.
+  if (env.record && known && Number.isInteger(env.id) && known.lastId >= env.id) return;
+  const j = known || { key, first: env.id || 0, el: null, name: key };
+  if (Number.isInteger(env.id)) j.lastId = env.id;
+  if (typeof d.name === "string" && d.name) j.name = d.name;
   j.state = String(d.state ?? env.type ?? "unknown");
   const done = numeric(d.done), total = numeric(d.total);
   let pct = numeric(d.progress);
@@ -278,7 +513,8 @@ function applyJob(env) {
   j.message = d.message == null ? "" : String(d.message);
   j.at = localTime(env.time);
   j.startedAt = typeof d.started_at === "string" ? localTime(d.started_at) : j.startedAt ?? null;
-  const eta = numeric(d.eta_seconds);
+  // A device's own estimate (a printer's time left) beats Herald's, which assumes a steady rate.
+  const eta = numeric(d.remaining_seconds) ?? numeric(d.eta_seconds);
   j.etaAt = eta != null ? j.at + eta * 1000 : null;
   j.finishedAt = FINISHED.has(j.state) ? j.finishedAt || j.at : null;
   dirty.jobs = true;
@@ -349,39 +585,28 @@ function pumpHistory() {
 }
 const isReading = (e) => e && e.type !== "stale" && e.type !== "fresh" && valueOf(e.data) !== undefined;
 
-// /api/events has no "before", so look back through a widening window of ids ending at
-// the key's newest event, paging forward inside it until the newest readings are reached.
+// Without `after`, /api/events answers the key's newest events, oldest first: one request.
 async function loadHistory(s) {
-  const until = s.lastId;
-  let span = 512, requests = 0, got = [];
-  for (;;) {
-    const after = Math.max(0, until - span);
-    got = [];
-    for (let from = after; requests < 16;) {
-      requests++;
-      const q = new URLSearchParams({ channel: "sensors", key: s.key, after: String(from), limit: "500" });
-      const { body } = await api("api/events?" + q);
-      const page = body && Array.isArray(body.events) ? body.events : [];
-      got.push(...page.filter((e) => e && Number.isInteger(e.id) && e.id <= until && e.key === s.key));
-      const last = page.length ? page[page.length - 1].id : null;
-      if (!Number.isInteger(last) || last >= until || last <= from) break;
-      from = last;
-    }
-    if (after === 0 || requests >= 16 || got.filter(isReading).length >= HISTORY_WANTED) break;
-    span *= 8;
-  }
-  const readings = got.filter(isReading);
+  const q = new URLSearchParams({ channel: s.channel, key: s.key, limit: String(HISTORY_WANTED) });
+  const { body } = await api("api/events?" + q);
+  const page = body && Array.isArray(body.events) ? body.events : [];
+  const readings = page.filter((e) => e && Number.isInteger(e.id) && e.key === s.key && isReading(e));
   // The snapshot may hold only a "stale" marker for this key; recover the value from history.
   if (s.value === undefined && readings.length) {
     const wasStale = s.stale;
     takeReading(s, readings[readings.length - 1], false);
     s.stale = wasStale;
   }
-  const pts = readings.slice(-HISTORY_WANTED).map((e) => ({ id: e.id, v: numeric(valueOf(e.data)) })).filter((p) => p.v != null);
+  const pts = readings.map((e) => ({ id: e.id, v: numeric(valueOf(e.data)) })).filter((p) => p.v != null);
   mergePoints(s, pts);
   s.history = "done";
-  dirty.sensors.add(s);
+  touch(s);
   schedule();
+}
+
+function touch(s) {
+  if (s.device) dirty.devices.add(s.device);
+  else dirty.sensors.add(s);
 }
 
 // ------------------------------------------------------------------ rendering
@@ -402,18 +627,37 @@ function render() {
   ui.broker.dataset.state = b ? b.state : "unknown";
   setText(ui.broker, b ? b.state : "unknown");
   setText(ui.brokerReason, b && b.reason ? b.reason : "");
-  for (const s of dirty.sensors) renderSensor(s, now);
+  for (const s of dirty.sensors) if (!s.device) renderSensor(s, now); // a tile may have moved onto a card
   dirty.sensors.clear();
-  if (dirty.sensorOrder) {
-    const list = [...S.sensors.values()].sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
-    list.forEach((s) => s.el || renderSensor(s, now));
-    reorder(ui.sensors, list.map((s) => s.el));
-    ui.sensorsEmpty.hidden = list.length > 0;
-    dirty.sensorOrder = false;
-  }
+  if (dirty.sensorOrder) renderSensorOrder(now);
+  for (const dev of dirty.devices) if (S.devices.get(dev.id) === dev) renderDevice(dev, now);
+  dirty.devices.clear();
+  if (dirty.deviceOrder) renderDeviceOrder(now);
+  // With devices but no plain readings, an empty "Sensors" panel would only take room.
+  ui.devicesPanel.hidden = S.devices.size === 0;
+  ui.sensorsPanel.hidden = S.devices.size > 0 && S.sensors.size === 0;
   if (dirty.jobs) renderJobs(now);
   if (dirty.alerts) renderAlerts(now);
   renderLog();
+}
+
+function renderSensorOrder(now) {
+  dirty.sensorOrder = false;
+  // "sensors" first, as before there were other channels; then by channel and key.
+  const rank = (s) => `${s.channel === "sensors" ? 0 : 1}${s.channel}\n${s.key}`;
+  const list = [...S.sensors.values()].sort((x, y) => (rank(x) < rank(y) ? -1 : rank(x) > rank(y) ? 1 : 0));
+  list.forEach((s) => s.el || renderSensor(s, now));
+  reorder(ui.sensors, list.map((s) => s.el));
+  ui.sensorsEmpty.hidden = list.length > 0;
+}
+
+function renderDeviceOrder(now) {
+  dirty.deviceOrder = false;
+  // By name, not by state: a card that jumped whenever a device dropped off would be hard to find.
+  const list = [...S.devices.values()].sort((a, b) => a.name.localeCompare(b.name) || (a.id < b.id ? -1 : 1));
+  list.forEach((dev) => dev.el || renderDevice(dev, now));
+  reorder(ui.devices, list.map((dev) => dev.el));
+  setText(ui.deviceCount, String(list.length));
 }
 
 // Moves only nodes that are out of place, so a focused button is not blurred needlessly.
@@ -430,30 +674,113 @@ function reorder(list, nodes) {
   }
 }
 
+function makeSpark() {
+  const line = svg("polyline", { class: "line", points: "" });
+  // A zero-length stroke with round caps: a round dot however the sparkline is stretched.
+  const dot = svg("path", { class: "dot", d: "" });
+  const title = svg("title");
+  const spark = svg("svg", { class: "spark empty", viewBox: "0 0 100 30", preserveAspectRatio: "none", role: "img" });
+  spark.append(title, line, dot);
+  return { spark, line, dot, title };
+}
+
 function renderSensor(s, now) {
   if (!s.el) {
-    const line = svg("polyline", { class: "line", points: "" });
-    // A zero-length stroke with round caps: a round dot however the sparkline is stretched.
-    const dot = svg("path", { class: "dot", d: "" });
-    const title = svg("title");
-    const spark = svg("svg", { class: "spark", viewBox: "0 0 100 30", preserveAspectRatio: "none", role: "img" });
-    spark.append(title, line, dot);
-    s.r = { ...parts({ value: "span.value", unit: "span.unit", age: "time.age" }), spark, line, dot, title };
+    s.r = { ...parts({ value: "span.value", unit: "span.unit", age: "time.age" }), ...makeSpark() };
     s.r.badge = h("span", { class: "stale-badge", text: "stale" });
-    s.el = h("li", { class: "tile", "data-sensor-key": s.key },
+    const meta = [s.r.badge, s.r.age];
+    if (s.channel !== "sensors") meta.unshift(h("span", { class: "chip", title: "channel", text: s.channel }));
+    s.el = h("li", { class: "tile", "data-sensor-key": s.key, "data-channel": s.channel },
       h("h3", { class: "key", title: s.key }, ...breakable(s.key)),
       h("p", { class: "reading" }, s.r.value, " ", s.r.unit),
-      spark,
-      h("p", { class: "meta" }, s.r.badge, s.r.age));
+      s.r.spark,
+      h("p", { class: "meta" }, ...meta));
   }
   s.el.classList.toggle("stale", s.stale);
   s.el.dataset.stale = String(s.stale);
   s.r.badge.hidden = !s.stale;
-  setText(s.r.value, display(s.value));
-  setText(s.r.unit, s.unit || "");
+  // An object without a value is summarised in small type, never shown as JSON.
+  const scalar = words(s.value, s.text) != null;
+  s.r.value.classList.toggle("summary", s.value != null && !scalar);
+  setText(s.r.value, display(s.value, s.text));
+  setText(s.r.unit, scalar && s.unit ? s.unit : "");
   s.r.age.setAttribute("datetime", s.time || "");
   setText(s.r.age, s.at ? `updated ${ago(now - s.at)}` : "no reading yet");
   drawSpark(s);
+}
+
+function renderDevice(dev, now) {
+  if (!dev.el) buildDevice(dev);
+  const r = dev.r;
+  dev.el.classList.toggle("offline", dev.availability === "offline");
+  dev.el.dataset.availability = dev.availability;
+  r.badge.dataset.state = dev.availability;
+  setText(r.badge, dev.availability);
+  if (r.shownName !== dev.name) {
+    r.shownName = dev.name;
+    r.name.replaceChildren(...breakable(dev.name));
+    r.list.setAttribute("aria-label", `${dev.name} readings`);
+  }
+  r.name.title = dev.id;
+  setText(r.source, dev.source);
+  setText(r.model, [dev.vendor, dev.model].filter(Boolean).join(" "));
+  r.model.hidden = !dev.vendor && !dev.model;
+  const shown = [...dev.readings.values()]
+    .sort((a, b) => readingRank(dev, a) - readingRank(dev, b) || a.name.localeCompare(b.name))
+    .filter((rd) => renderDeviceReading(dev, rd));
+  reorder(r.list, shown.map((rd) => rd.el));
+  r.empty.hidden = shown.length > 0;
+  renderSeen(dev, now);
+}
+
+function buildDevice(dev) {
+  const r = parts({ name: "h3.device-name", source: "span.source", model: "span.model",
+    list: "ul.device-readings", empty: "p.empty", seen: "time.seen" });
+  r.badge = h("span", { class: "badge", "data-testid": "device-availability" });
+  r.source.title = "source";
+  r.empty.textContent = "No readings yet.";
+  dev.r = r;
+  dev.el = h("li", { class: "device", "data-testid": "device-card", "data-device-id": dev.id },
+    h("div", { class: "device-head" }, r.name, r.badge),
+    h("p", { class: "device-meta" }, r.source, r.model),
+    r.list, r.empty,
+    h("p", { class: "device-foot" }, r.seen));
+  dev.el.device = dev;
+  if (cardObserver) cardObserver.observe(dev.el);
+  else dev.visible = true;
+}
+
+// Offline cards say when the device was last heard of; online ones when it last reported.
+function renderSeen(dev, now) {
+  const r = dev.r;
+  const seen = dev.lastSeen ? ago(now - dev.lastSeen) : "";
+  let text;
+  if (dev.availability === "online") text = seen ? `updated ${seen}` : "online, no readings yet";
+  else text = seen ? `last seen ${seen}` : "never seen";
+  r.seen.setAttribute("datetime", dev.lastSeen ? new Date(dev.lastSeen).toISOString() : "");
+  setText(r.seen, text);
+}
+
+// False when the reading has nothing to show as words (an object or a list): it gets no row.
+function renderDeviceReading(dev, rd) {
+  const text = words(rd.value, rd.text || specWord(dev, rd));
+  if (text == null) return false;
+  if (!rd.el) {
+    rd.r = { ...parts({ value: "span.value", unit: "span.unit" }), ...makeSpark() };
+    rd.r.value.setAttribute("data-testid", "reading-value");
+    rd.el = h("li", { class: "device-reading", "data-testid": "device-reading", "data-reading": rd.name },
+      h("span", { class: "label", title: rd.name, text: label(rd.name) }),
+      h("span", { class: "reading" }, rd.r.value, " ", rd.r.unit),
+      rd.r.spark);
+  }
+  const isNumber = typeof rd.value !== "boolean" && numeric(rd.value) != null;
+  rd.el.dataset.kind = isNumber ? "number" : typeof rd.value === "boolean" ? "boolean" : "text";
+  rd.el.classList.toggle("stale", rd.stale);
+  setText(rd.r.value, text);
+  setText(rd.r.unit, isNumber ? rd.unit || obj(dev.specs[rd.name]).unit || "" : "");
+  if (isNumber) drawSpark(rd);
+  else rd.r.spark.classList.add("empty");
+  return true;
 }
 
 function drawSpark(s) {
@@ -486,13 +813,16 @@ function updateJob(j, now) {
   if (!j.el) {
     j.r = parts({ name: "span.job-name", state: "span.state", pct: "span.pct", bar: "div.bar", meta: "p.job-meta", msg: "p.job-msg" });
     j.r.progress = h("div", { class: "progress", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100" }, j.r.bar);
+    // A source's job has a name ("benchy.gcode") and a key that says where it runs.
+    j.r.key = h("p", { class: "job-key" }, ...breakable(j.key));
     j.el = h("li", { class: "job", "data-job-key": j.key },
-      h("div", { class: "job-head" }, j.r.name, j.r.state, j.r.pct), j.r.progress, j.r.meta, j.r.msg);
+      h("div", { class: "job-head" }, j.r.name, j.r.state, j.r.pct), j.r.key, j.r.progress, j.r.meta, j.r.msg);
   }
   const r = j.r;
   j.el.dataset.state = j.state;
   j.el.classList.toggle("finished", !!j.finishedAt);
   setText(r.name, j.name);
+  r.key.hidden = j.name === j.key;
   setText(r.state, j.state);
   setText(r.pct, `${j.pct}%`);
   r.bar.style.width = `${j.pct}%`;
@@ -609,11 +939,14 @@ function logRow(env) {
 
 function brief(env) {
   const d = obj(env.data);
-  if (env.channel === "jobs") return `${d.state ?? ""} ${d.progress != null ? d.progress + "%" : ""}`.trim();
-  if (env.channel === "alerts") return `${d.severity ?? ""} ${d.rule ?? ""}`.trim();
+  if (S.jobChannels.has(env.channel)) return `${d.state ?? ""} ${d.progress != null ? d.progress + "%" : ""}`.trim();
+  if (S.alertChannels.has(env.channel)) return `${d.severity ?? ""} ${d.rule ?? ""}`.trim();
   if (env.channel === "$status") return `${d.state ?? ""} ${d.reason ?? ""}`.trim();
+  if (env.type === "device") return [d.name, d.vendor, d.model].filter((x) => typeof x === "string" && x).join(" · ");
+  if (env.type === "availability") return String(d.availability ?? "");
   const v = valueOf(env.data);
-  const text = v === undefined ? "" : `${display(v)}${d.unit ? " " + d.unit : ""}`;
+  const unit = typeof d.unit === "string" && words(v, d.text) != null && !d.text ? " " + d.unit : "";
+  const text = v === undefined ? "" : display(v, d.text) + unit;
   return text.length > 80 ? text.slice(0, 79) + "…" : text;
 }
 
@@ -623,6 +956,7 @@ function tick() {
   S.epsCount = 0;
   setText(ui.eps, (S.eps.reduce((a, b) => a + b, 0) / S.eps.length).toFixed(1));
   for (const s of S.sensors.values()) if (s.el && s.at) setText(s.r.age, `updated ${ago(now - s.at)}`);
+  for (const dev of S.devices.values()) if (dev.el) renderSeen(dev, now);
   for (const a of S.alerts.values()) if (a.el) setText(a.r.age, `${a.acked ? "acknowledged · " : ""}raised ${ago(now - a.at)}`);
   for (const [key, j] of S.jobs) {
     if (j.finishedAt && now - j.finishedAt > JOB_KEEP_MS) { S.jobs.delete(key); dirty.jobs = true; }
@@ -742,7 +1076,8 @@ function boot() {
   ui = {
     conn: $("conn-state"), connDetail: $("conn-detail"), lastId: $("last-id"), eps: $("eps"),
     broker: $("broker-state"), brokerReason: $("broker-reason"), notice: $("notice"), transport: $("transport"),
-    sensors: $("sensor-list"), sensorsEmpty: $("sensors-empty"), jobs: $("job-list"), jobsEmpty: $("jobs-empty"),
+    sensors: $("sensor-list"), sensorsEmpty: $("sensors-empty"), sensorsPanel: $("sensors"),
+    devices: $("device-list"), devicesPanel: $("devices"), deviceCount: $("device-count"), jobs: $("job-list"), jobsEmpty: $("jobs-empty"),
     alerts: $("alert-list"), alertsEmpty: $("alerts-empty"), alertCount: $("alert-count"), alertHistory: $("alert-history"),
     log: $("log"), logEmpty: $("log-empty"), logStatus: $("log-status"),
     filter: $("log-filter"), pause: $("log-pause"), clear: $("log-clear"),
@@ -776,6 +1111,7 @@ function boot() {
     S.synced = false;
     transport.hello();
   });
+  if (typeof IntersectionObserver === "function") cardObserver = new IntersectionObserver(cardsVisible, { rootMargin: "200px" });
   setInterval(tick, 1000);
   startTransport();
 }

@@ -6,8 +6,8 @@
 const SELECTORS = ["#", "$status"]; // "$" channels are only delivered when named
 // The SSE event name is the channel, and an EventSource only hands over names it listens for.
 // The dashboard's own channels are listened for from the start, so their first events are never
-// missed; other channels are learnt from /api/channels (their events before that show up only in
-// the next snapshot).
+// missed; other channels are learnt from /api/channels, and a channel learnt while the stream is
+// open brings a fresh snapshot with it, holding what the stream could not deliver before.
 const WELL_KNOWN = ["sensors", "jobs", "alerts", "$status"];
 const MAX_BACKOFF_MS = 30000;
 // Event names an EventSource already uses; a channel with such a name cannot get its own listener.
@@ -57,8 +57,9 @@ class HeraldStream {
     this.syncing = false;
     this.lastReset = 0;
     this.onMessage = (e) => this.relay(e);
-    // New channels get no listener until we learn their names, so keep asking.
-    setInterval(() => { if (this.state === "live") this.refreshChannels().catch(() => {}); }, 30000);
+    // New channels get no listener until we learn their names, so keep asking. /api/channels
+    // counts every channel's events, so not more often than this.
+    setInterval(() => this.pollChannels(), 30000);
   }
 
   stateMsg() { return { kind: "state", state: this.state, detail: this.detail }; }
@@ -76,25 +77,38 @@ class HeraldStream {
     return q;
   }
 
+  // Returns the channels the open stream delivered but nobody listened for until now.
   addChannels(names) {
-    const fresh = [];
+    const fresh = [], unheard = [];
     for (const n of names) {
       if (typeof n !== "string" || !n || this.channels.has(n)) continue;
       this.channels.add(n);
       fresh.push(n);
+      // "$" channels other than $status are never in the stream, and RESERVED ones cannot be heard.
+      if (this.es && !this.listening.has(n) && !n.startsWith("$") && !RESERVED.has(n)) unheard.push(n);
       this.listen(n);
     }
     if (fresh.length) this.emit({ kind: "channels", channels: fresh });
+    return unheard;
   }
 
   // Only a 401 matters here: /api/channels is a hint and the stream works without it.
   async refreshChannels() {
     try {
       const { body } = await fetchJSON("api/channels");
-      this.addChannels(((body && body.channels) || []).map((c) => c && c.name));
+      return this.addChannels(((body && body.channels) || []).map((c) => c && c.name));
     } catch (err) {
       if (err.status === 401) throw err;
+      return [];
     }
+  }
+
+  // An EventSource drops events whose name it has no listener for: a device source writing to a
+  // channel of its own would show nothing until the next reset. A snapshot brings those back.
+  async pollChannels() {
+    if (this.state !== "live") return;
+    const unheard = await this.refreshChannels().catch(() => []);
+    if (unheard.length && this.state === "live" && !this.syncing) this.resync();
   }
 
   async fetchSnapshot() {

@@ -26,6 +26,16 @@ MOSQUITTO_PUB = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 
+# Herald's default routes (a `routes:` section replaces them), plus readings on a channel of
+# their own, so the dashboard is seen to show readings that are not on `sensors`.
+ROUTES = """routes:
+  - { topic: "sensors/+/+", channel: sensors, type: reading, key: "{1}/{2}" }
+  - { topic: "sensors/#", channel: sensors, type: reading, key: "{#}" }
+  - { topic: "jobs/+/progress", channel: jobs, type: progress, kind: job, key: "{1}" }
+  - { topic: "alerts/#", channel: alerts, type: alert, kind: alert, key: "{#}" }
+  - { topic: "lab/+/+", channel: lab, type: reading, key: "{1}/{2}" }
+"""
+
 ALERT_RULES = """alert_rules:
   - { name: greenhouse-hot, channel: sensors, key: greenhouse/temp, field: value,
       above: 30, clear_below: 29, severity: warning }
@@ -78,7 +88,7 @@ class Stack:
     # -------------------------------------------------------------- config
 
     def _write_config(self, alert_rules):
-        base = f"server:\n  web_root: {json.dumps(str(WEB_ROOT))}\n  keepalive_seconds: 5\n"
+        base = f"server:\n  web_root: {json.dumps(str(WEB_ROOT))}\n  keepalive_seconds: 5\n" + ROUTES
         self.config = self.tmp / "herald.yaml"
         if alert_rules:
             self.config.write_text(base + ALERT_RULES)

@@ -18,6 +18,31 @@ TEMP_TILE = '[data-sensor-key="greenhouse/temp"]'
 JOB = '[data-job-key="backup-1"]'
 ALERT_ID = "greenhouse-hot:greenhouse/temp"
 ALERT_ROW = f'[data-alert-key="{ALERT_ID}"]'
+CLIMATE = '[data-testid="device-card"][data-device-id="zigbee2mqtt/living_room/climate"]'
+DOOR = '[data-testid="device-card"][data-device-id="zigbee2mqtt/front_door"]'
+LAB_TILE = '[data-sensor-key="bench/voltage"][data-channel="lab"]'
+# Devices come and go with the broker; 30 s bounds leave room for a slow, busy machine.
+DEVICE_WAIT = 30
+
+# What Zigbee2MQTT retains on bridge/devices, cut down to what Herald reads.
+Z2M_DEVICES = [
+    {"ieee_address": "0x00124b0000000000", "type": "Coordinator", "friendly_name": "Coordinator"},
+    {"ieee_address": "0x00158d0001a2b3c4", "type": "EndDevice", "friendly_name": "living_room/climate",
+     "definition": {"model": "WSDCGQ11LM", "vendor": "Aqara", "description": "Temperature, humidity and pressure sensor",
+                    "exposes": [
+                        {"type": "numeric", "name": "temperature", "property": "temperature", "unit": "°C", "access": 1},
+                        {"type": "numeric", "name": "humidity", "property": "humidity", "unit": "%", "access": 1},
+                        {"type": "numeric", "name": "battery", "property": "battery", "unit": "%", "access": 1},
+                        {"type": "numeric", "name": "linkquality", "property": "linkquality", "unit": "lqi", "access": 1},
+                    ]}},
+    {"ieee_address": "0x00158d0001d4e5f6", "type": "EndDevice", "friendly_name": "front_door",
+     "definition": {"model": "MCCGQ11LM", "vendor": "Aqara", "description": "Door and window contact sensor",
+                    "exposes": [
+                        {"type": "binary", "name": "contact", "property": "contact", "value_on": False, "value_off": True,
+                         "access": 1},
+                        {"type": "numeric", "name": "battery", "property": "battery", "unit": "%", "access": 1},
+                    ]}},
+]
 
 
 class Session:
@@ -184,6 +209,90 @@ def test_threshold_alert_can_be_acknowledged(s):
                what="the cleared event in the alert history")
 
 
+def reading_value(card, name):
+    return f'{card} [data-testid="device-reading"][data-reading="{name}"] [data-testid="reading-value"]'
+
+
+def raw_json_on_cards(s):
+    """Texts of device cards and tiles that hold a JSON object as it came."""
+    return s.js("""return [...document.querySelectorAll('[data-testid="device-card"], .tile')]
+                   .map((n) => n.textContent).filter((t) => t.includes('{"'));""")
+
+
+def test_devices_show_as_cards(s):
+    # A channel the page has never heard of: its tile must show up without a reload.
+    s.stack.publish("lab/bench/voltage", {"value": 3.3, "unit": "V"})
+    s.stack.publish("zigbee2mqtt/bridge/devices", Z2M_DEVICES, retain=True)
+    s.stack.publish("zigbee2mqtt/living_room/climate",
+                    {"battery": 97, "humidity": 44.7, "linkquality": 120, "temperature": 21.4, "voltage": 2995})
+    s.stack.publish("zigbee2mqtt/front_door", {"contact": False, "battery": 91})
+    s.stack.publish("zigbee2mqtt/front_door/availability", {"state": "offline"}, retain=True)
+    # A plain reading without a value: summarised, never shown as JSON.
+    s.stack.publish("sensors/greenhouse/vent", {"position": "half", "motor": True})
+
+    s.wait_text(reading_value(CLIMATE, "temperature"), "21.4", DEVICE_WAIT)
+    climate = s.text(CLIMATE)
+    assert "°C" in climate and "%" in climate, climate
+    assert s.text(f'{CLIMATE} [data-reading="temperature"] .unit') == "°C"
+    s.wait_text(reading_value(CLIMATE, "humidity"), "44.7", DEVICE_WAIT)
+    assert s.text(f'{CLIMATE} [data-reading="humidity"] .unit') == "%"
+    assert s.text(f"{CLIMATE} .device-name") == "living_room/climate"
+    assert "Aqara" in s.text(f"{CLIMATE} .device-meta") and "WSDCGQ11LM" in s.text(f"{CLIMATE} .device-meta")
+    assert s.text(f"{CLIMATE} .source") == "zigbee2mqtt"
+    # Readings with a device class first, link quality last.
+    order = s.js(f"return [...document.querySelectorAll('{CLIMATE} [data-testid=device-reading]')]"
+                 ".map((n) => n.dataset.reading)")
+    assert order[0] == "temperature" and order[-1] == "linkquality", order
+
+    s.wait_text(reading_value(DOOR, "contact"), "open", DEVICE_WAIT)
+    s.wait_text(f'{DOOR} [data-testid="device-availability"]', "offline", DEVICE_WAIT)
+    assert s.attr(DOOR, "data-availability") == "offline"
+    assert "offline" in s.attr(DOOR, "class").split()
+    assert "last seen" in s.text(f"{DOOR} .device-foot")
+    assert s.text(f'{CLIMATE} [data-testid="device-availability"]') in ("online", "unknown")
+    assert "offline" not in s.attr(CLIMATE, "class").split()
+
+    s.wait_text('[data-sensor-key="greenhouse/vent"] .value', "position half · motor on", DEVICE_WAIT)
+    assert not raw_json_on_cards(s), raw_json_on_cards(s)
+
+    # Live updates: a second reading draws the sparkline; the door comes back and is closed.
+    s.stack.publish("zigbee2mqtt/living_room/climate", {"temperature": 22.6})
+    s.wait_text(reading_value(CLIMATE, "temperature"), "22.6", DEVICE_WAIT)
+    wait_until(lambda: s.js(f"const n = document.querySelector('{CLIMATE} [data-reading=temperature] .spark');"
+                            "return n && !n.classList.contains('empty') && !!n.querySelector('.line').getAttribute('points');"),
+               DEVICE_WAIT, what="the temperature sparkline to be drawn")
+    s.stack.publish("zigbee2mqtt/front_door/availability", {"state": "online"}, retain=True)
+    s.stack.publish("zigbee2mqtt/front_door", {"contact": True, "battery": 91})
+    s.wait_text(f'{DOOR} [data-testid="device-availability"]', "online", DEVICE_WAIT)
+    s.wait_text(reading_value(DOOR, "contact"), "closed", DEVICE_WAIT)
+    assert "offline" not in s.attr(DOOR, "class").split()
+
+    # A source's job (a Zigbee OTA update) in the jobs panel, under the device's name.
+    ota = '[data-job-key="zigbee2mqtt/living_room/climate/update"]'
+    s.stack.publish("zigbee2mqtt/living_room/climate", {"update": {"state": "updating", "progress": 13.37, "remaining": 219}})
+    s.wait_attr(f"{ota} .progress", "aria-valuenow", "13", DEVICE_WAIT)
+    assert s.text(f"{ota} .job-name") == "living_room/climate"
+    assert s.attr(ota, "data-state") == "running"
+    assert "ETA" in s.text(f"{ota} .job-meta")
+    s.stack.publish("zigbee2mqtt/living_room/climate", {"update": {"state": "idle"}})
+    s.wait_attr(ota, "data-state", "succeeded", DEVICE_WAIT)
+
+    # The stream learns of the lab channel from /api/channels, every 30 s, then loads a snapshot.
+    s.wait_text(f"{LAB_TILE} .value", "3.3", 70)
+    assert s.text(f"{LAB_TILE} .unit") == "V"
+    s.stack.publish("lab/bench/voltage", {"value": 3.1, "unit": "V"})
+    s.wait_text(f"{LAB_TILE} .value", "3.1", DEVICE_WAIT)
+    assert not raw_json_on_cards(s), raw_json_on_cards(s)
+
+    # A fresh page has all of it from the snapshot.
+    s.load()
+    s.wait_text(reading_value(CLIMATE, "temperature"), "22.6", DEVICE_WAIT)
+    s.wait_text(reading_value(DOOR, "contact"), "closed", DEVICE_WAIT)
+    s.wait_text(f"{LAB_TILE} .value", "3.1", DEVICE_WAIT)
+    assert s.text(f'{DOOR} [data-testid="device-availability"]') == "online"
+    assert not raw_json_on_cards(s), raw_json_on_cards(s)
+
+
 def test_page_keeps_working_across_a_herald_restart(s):
     s.stack.stop("herald", signal.SIGTERM)
     wait_until(lambda: s.attr("#conn-state", "data-state") in ("reconnecting", "offline"), 10,
@@ -211,6 +320,7 @@ def test_page_without_shared_worker(s):
     assert s.attr("body", "data-transport") == "direct"
     s.wait_text(f"{TEMP_TILE} .value", "23.4")  # from the snapshot
     assert s.attr(JOB, "data-state") == "succeeded"
+    s.wait_text(reading_value(DOOR, "contact"), "closed", DEVICE_WAIT)  # devices from the snapshot too
     s.stack.publish("sensors/greenhouse/humidity", {"value": 61, "unit": "%"})
     s.wait_text('[data-sensor-key="greenhouse/humidity"] .value', "61")
     s.drain_logs()
