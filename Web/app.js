@@ -15,6 +15,7 @@ const JOB_KEEP_MS = 10 * 60 * 1000;
 const ALERT_HISTORY_CAP = 20;
 const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
 const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
+const JOB_STATES = new Set(["queued", "running", ...FINISHED]);
 const CONN_LABEL = { live: "live", reconnecting: "reconnecting", offline: "offline", syncing: "syncing", auth: "signed out" };
 const SVG_NS = "http://www.w3.org/2000/svg";
 const AVAILABILITY = new Set(["online", "offline", "unknown"]);
@@ -89,13 +90,24 @@ function numeric(v) {
   return null;
 }
 // A scalar as words: a source's own text ("open") first, booleans as on/off. Null for objects
-// and lists, which no card or tile shows as they came.
+// and lists, which no card or tile shows as they came, even when they came as a string.
 function words(v, text) {
   if (typeof text === "string" && text) return text;
   if (typeof v === "boolean") return v ? "on" : "off";
   if (typeof v === "number") return fmtNum(v);
-  if (typeof v === "string") return v;
+  if (typeof v === "string") return jsonInside(v) ? null : v;
   return null;
+}
+// '{"a":1}' -> {a: 1}: a payload some device sent as a string holding JSON.
+function jsonInside(text) {
+  const t = text.trim();
+  if (!/^[[{]/.test(t)) return null;
+  try {
+    const v = JSON.parse(t);
+    return v && typeof v === "object" ? v : null;
+  } catch {
+    return null;
+  }
 }
 // {"door":"open","fan":true} -> "door open · fan on": an object without a value, in a line.
 function summary(d) {
@@ -112,7 +124,7 @@ function summary(d) {
 function display(v, text) {
   if (v == null) return "—";
   const w = words(v, text);
-  return w != null ? w : summary(v) || "—";
+  return w != null ? w : summary(typeof v === "string" ? jsonInside(v) : v) || "—";
 }
 // color_temp -> "color temp"
 function label(name) { return String(name).replace(/_/g, " "); }
@@ -258,9 +270,11 @@ function route(env) {
   else applyReading(env);
 }
 
-// A source's jobs channel can be renamed (sources.jobs_channel): a job update tells it by its shape.
+// A source's jobs channel can be renamed (sources.jobs_channel): a job update tells it by its
+// shape, the states Herald tracks jobs in. A channel already known for readings stays one.
 function looksLikeJob(env) {
-  if (env.type !== "progress" || typeof obj(env.data).state !== "string") return false;
+  if (env.type !== "progress" || !JOB_STATES.has(obj(env.data).state)) return false;
+  if (S.readingChannels.has(env.channel) || S.alertChannels.has(env.channel)) return false;
   S.jobChannels.add(env.channel);
   return true;
 }
@@ -481,9 +495,12 @@ function specWord(dev, r) {
 }
 
 function readingRank(dev, r) {
+  const described = r.name in dev.specs;
   const cls = obj(dev.specs[r.name]).deviceClass;
   if (DIAGNOSTIC.has(r.name) || DIAGNOSTIC.has(cls)) return 300;
-  const i = CLASS_ORDER.indexOf(cls);
+  // A snapshot describes only readings that had a value; for one that came later, the name
+  // often is the class (contact, battery, power).
+  const i = CLASS_ORDER.indexOf(described ? cls : r.name);
   if (i >= 0) return i;
   if (cls) return 100;
   return numeric(r.value) != null ? 200 : 250;
@@ -945,7 +962,7 @@ function brief(env) {
   if (env.type === "device") return [d.name, d.vendor, d.model].filter((x) => typeof x === "string" && x).join(" · ");
   if (env.type === "availability") return String(d.availability ?? "");
   const v = valueOf(env.data);
-  const unit = typeof d.unit === "string" && words(v, d.text) != null && !d.text ? " " + d.unit : "";
+  const unit = typeof d.unit === "string" && !d.text && words(v) != null ? " " + d.unit : "";
   const text = v === undefined ? "" : display(v, d.text) + unit;
   return text.length > 80 ? text.slice(0, 79) + "…" : text;
 }

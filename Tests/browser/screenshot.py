@@ -4,8 +4,9 @@
                                    [--width 1280] [--height 900] [--dark]
 
 Needs what `make browser-test` needs (it builds Herald and the venv). Uses the same private
-mosquitto and Herald as the test, with the greenhouse alert rule, so the picture shows sensors,
-jobs and, when the demo's temperature has crossed 30 °C, an alert.
+mosquitto and Herald as the test, with the greenhouse alert rule, so the picture shows the demo's
+devices (Zigbee2MQTT, Tasmota, ESPHome, OctoPrint) as cards, sensors, jobs and, when the demo's
+temperature has crossed 30 °C, an alert.
 """
 import argparse
 import time

@@ -2,8 +2,9 @@
 
 Run with `make browser-test` (or `.build-browser/venv/bin/python -m pytest Tests/browser`).
 The tests run in file order against one page, as a person would use it: readings, jobs, an
-alert acknowledged, Herald restarted under the open page, and at the end the console and the
-network log of the whole session are checked.
+alert acknowledged, Zigbee2MQTT devices as cards (and readings on a channel of their own),
+Herald restarted under the open page, and at the end the console and the network log of the
+whole session are checked.
 """
 import json
 import signal
