@@ -182,7 +182,17 @@ struct ConfigReader {
             let problemsBefore = problems.count
             var topic: Selector?, channel: String?, type: String?, key: String?, kind = RouteConfig.Kind.event
             var staleAfter: Double?
-            for (name, value) in members(item, "a route", known: ["topic", "channel", "type", "key", "kind", "stale_after"]) {
+            var fields: FieldMapping?
+            var mappingNode: Node?
+            let known: Set = ["topic", "channel", "type", "key", "kind", "stale_after", "readings", "job"]
+            for (name, value) in members(item, "a route", known: known) {
+                if name == "readings" || name == "job" {
+                    var mapping = fields ?? FieldMapping()
+                    if name == "readings" { mapping.readings = readReadings(value) } else { mapping.job = readJobFields(value) }
+                    fields = mapping
+                    mappingNode = value
+                    continue
+                }
                 guard let text = string(value, name) else { continue }
                 switch name {
                 case "stale_after":
@@ -192,6 +202,13 @@ struct ConfigReader {
                     do { topic = try Selector(text) } catch { fail(value, "bad topic filter: \(error.reason)") }
                 case "channel":
                     do { try Names.validateChannel(text); channel = text } catch { fail(value, error.description) }
+                case "type" where text.contains("{"):
+                    // A type from the payload: `{$event}`; checked per message.
+                    if let parts = KeyTemplate.parts(text), !parts.contains(where: { if case .field = $0 { false } else { $0 != .literal("") && !Self.isLiteral($0) } }) {
+                        type = text
+                    } else {
+                        fail(value, "type '\(text)' may only hold text and {$field.path} placeholders")
+                    }
                 case "type":
                     do { try Names.validateType(text); type = text } catch { fail(value, error.description) }
                 case "key":
@@ -207,6 +224,12 @@ struct ConfigReader {
             }
             var route = RouteConfig(topic: topic, channel: channel, type: type, key: key, kind: kind, line: line)
             route.staleAfter = staleAfter
+            if let fields {
+                if fields.job != nil && kind != .job { fail(mappingNode, "job: goes with kind: job"); continue }
+                if !fields.readings.isEmpty && kind != .event { fail(mappingNode, "readings: go with routes of kind event"); continue }
+                if fields.job != nil && !fields.readings.isEmpty { fail(mappingNode, "a route takes readings or a job, not both"); continue }
+                route.fields = fields
+            }
             if let problem = KeyTemplate.problem(in: key ?? "", for: topic) {
                 fail(item, problem)
                 continue

@@ -127,6 +127,8 @@ public struct RouteConfig: Sendable {
     public var kind: Kind = .event
     /// Seconds of silence after which a key gets a `stale` event.
     public var staleAfter: Double?
+    /// Readings or job fields taken from the payload (see `FieldMapping`).
+    public var fields: FieldMapping?
     /// Line in the config file, for messages.
     public var line: Int?
 

@@ -92,6 +92,9 @@ enum JobTracker {
         job.updatedAt = now
         if job.isTerminal {
             job.etaSeconds = 0
+        } else if let remaining = data.value(at: "remaining_seconds")?.numberValue, remaining >= 0 {
+            // The job says how long it has left (an OTA update, a print): better than a guess from the rate.
+            job.etaSeconds = remaining
         } else if let rate = job.rate, rate > 0, let current {
             let remaining = (usesUnits ? (job.total ?? 0) : 100) - current
             job.etaSeconds = max(0, remaining / rate)

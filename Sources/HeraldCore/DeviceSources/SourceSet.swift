@@ -27,6 +27,7 @@ final class SourceSet: Sendable {
     /// Every source's fixed subscriptions.
     let filters: [String]
     let names: [String]
+    private let metrics: [SourceMetrics]
 
     init(_ sources: [Configured], jobsChannel: String, limits: Limits = Limits(), catalog: DeviceCatalog = DeviceCatalog()) {
         state = Mutex(State(sources: sources, catalog: catalog))
@@ -34,6 +35,7 @@ final class SourceSet: Sendable {
         self.limits = limits
         filters = sources.flatMap(\.source.filters)
         names = sources.map(\.source.name)
+        metrics = names.map(SourceMetrics.init)
     }
 
     /// Restores sources' memory and the catalog from the store.
@@ -69,7 +71,7 @@ final class SourceSet: Sendable {
                 for observation in observations { builder.take(observation) }
                 let outcome = builder.finish()
                 if outcome.problem == nil { state.catalog = builder.catalog }
-                SourceMetrics.count(outcome)
+                metrics[index].count(outcome)
                 return outcome
             }
             return nil
@@ -220,12 +222,23 @@ private struct OutcomeBuilder {
     }
 }
 
-enum SourceMetrics {
-    static func count(_ outcome: SourceOutcome) {
-        let result = outcome.problem != nil ? "problem" : outcome.drafts.isEmpty ? "ignored" : "stored"
-        Counter(label: "herald_source_messages_total", dimensions: [("source", outcome.source), ("result", result)]).increment()
-        if !outcome.warnings.isEmpty {
-            Counter(label: "herald_source_warnings_total", dimensions: [("source", outcome.source)]).increment(by: outcome.warnings.count)
-        }
+/// A source's counters, made once: a metric looked up by label costs a lock and a hash per message.
+struct SourceMetrics: Sendable {
+    let stored: Counter
+    let ignored: Counter
+    let problems: Counter
+    let warnings: Counter
+
+    init(source: String) {
+        let label = "herald_source_messages_total"
+        stored = Counter(label: label, dimensions: [("source", source), ("result", "stored")])
+        ignored = Counter(label: label, dimensions: [("source", source), ("result", "ignored")])
+        problems = Counter(label: label, dimensions: [("source", source), ("result", "problem")])
+        warnings = Counter(label: "herald_source_warnings_total", dimensions: [("source", source)])
+    }
+
+    func count(_ outcome: SourceOutcome) {
+        (outcome.problem != nil ? problems : outcome.drafts.isEmpty ? ignored : stored).increment()
+        if !outcome.warnings.isEmpty { warnings.increment(by: outcome.warnings.count) }
     }
 }

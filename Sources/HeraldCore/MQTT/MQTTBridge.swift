@@ -293,7 +293,7 @@ final class MQTTBridge: Service, Sendable {
         if route.match == nil, let outcome = sources.interpret(SourceMessage(topic: message.topic, payload: message.payload, retain: message.retain)) {
             return item(for: outcome, message: message, source: source, limit: limit)
         }
-        return AppendItem(drafts: [draft(for: message, route: route, source: source)])
+        return AppendItem(drafts: drafts(for: message, route: route, source: source))
     }
 
     private func item(for outcome: SourceOutcome, message: MQTTMessage, source: String, limit: Int) -> AppendItem {
@@ -328,16 +328,25 @@ final class MQTTBridge: Service, Sendable {
         return filterSelectors.contains { $0.match(topic, captures: &captures) }
     }
 
-    func draft(for message: MQTTMessage, route: RoutedTopic, source: String) -> EventDraft {
+    func drafts(for message: MQTTMessage, route: RoutedTopic, source: String) -> [EventDraft] {
         guard let match = route.match else {
-            return deadLetter(message, reason: "no route or source takes the topic", type: "unrouted", includePayload: true, source: source)
+            return [deadLetter(message, reason: "no route or source takes the topic", type: "unrouted", includePayload: true, source: source)]
         }
         if let problem = route.keyProblem {
-            return deadLetter(message, reason: "the key taken from the topic is refused: \(problem)", type: "invalid",
-                              includePayload: true, source: source)
+            return [deadLetter(message, reason: "the key taken from the topic is refused: \(problem)", type: "invalid",
+                               includePayload: true, source: source)]
         }
-        return EventDraft(channel: match.channel, type: match.type, key: match.key,
-                          data: PayloadNormalizer.json(for: message.payload), source: source)
+        if let mapped = match.mapped {
+            switch mapped.drafts(for: match, payload: message.payload, time: Clock.nowMilliseconds()) {
+            case .success(var drafts):
+                for index in drafts.indices { drafts[index].source = source }
+                return drafts
+            case .failure(let problem):
+                return [deadLetter(message, reason: problem.reason, type: "unmapped", includePayload: true, source: source)]
+            }
+        }
+        return [EventDraft(channel: match.channel, type: match.type, key: match.key,
+                           data: PayloadNormalizer.json(for: message.payload), source: source)]
     }
 
     /// What routing says about a topic. Devices publish under the same topics again and again, so
