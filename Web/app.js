@@ -266,7 +266,7 @@ function route(env) {
   } else if (S.jobChannels.has(env.channel) || looksLikeJob(env)) applyJob(env);
   else if (S.alertChannels.has(env.channel)) applyAlert(env);
   else if (env.type === "device") applyDeviceEvent(env);
-  else if (env.type === "availability") applyAvailability(env);
+  else if (env.type === "availability" || env.type === "offline") applyAvailability(env);
   else applyReading(env);
 }
 
@@ -960,7 +960,7 @@ function brief(env) {
   if (S.alertChannels.has(env.channel)) return `${d.severity ?? ""} ${d.rule ?? ""}`.trim();
   if (env.channel === "$status") return `${d.state ?? ""} ${d.reason ?? ""}`.trim();
   if (env.type === "device") return [d.name, d.vendor, d.model].filter((x) => typeof x === "string" && x).join(" · ");
-  if (env.type === "availability") return String(d.availability ?? "");
+  if (env.type === "availability" || env.type === "offline") return String(d.availability ?? "");
   const v = valueOf(env.data);
   const unit = typeof d.unit === "string" && !d.text && words(v) != null ? " " + d.unit : "";
   const text = v === undefined ? "" : display(v, d.text) + unit;

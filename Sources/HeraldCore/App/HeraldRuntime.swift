@@ -8,6 +8,7 @@ public final class HeraldRuntime: Sendable {
     public let log: EventLog
     public let hub: Hub
     public let staleWatcher: StaleWatcher
+    public let offlineWatcher: OfflineWatcher
     public let logger: Logger
     public let metrics: PrometheusCollectorRegistry
     /// nil while MQTT is disabled; otherwise whether the bridge is connected.
@@ -26,9 +27,12 @@ public final class HeraldRuntime: Sendable {
         if !config.sources.isEmpty { options.semantics.jobChannels.insert(config.sources.jobsChannel) }
         let staleWatcher = StaleWatcher(routes: config.routes)
         self.staleWatcher = staleWatcher
+        let offlineWatcher = OfflineWatcher(rules: config.alertRules)
+        self.offlineWatcher = offlineWatcher
         self.log = try EventLog(options: options, logger: logger, onCommit: { events in
             hub.publish(events)
             staleWatcher.observe(events)
+            offlineWatcher.observe(events)
         })
         // Sessions die with their token: one changed or removed from the configuration signs them out.
         let ended = try log.deleteSessions(exceptFor: TokenAuthority(config.tokens).digests)

@@ -82,6 +82,7 @@ public enum HeraldServer {
             services.append(StartUpPagesService(listening: hearListening(), settle: .seconds(3), logger: logger))
         }
         services.append(StaleWatcher.Runner(watcher: runtime.staleWatcher, log: runtime.log, logger: logger))
+        services.append(OfflineWatcher.Runner(watcher: runtime.offlineWatcher, log: runtime.log, logger: logger))
         services.append(try makeApplication(runtime: runtime, onListening: onListening))
         services.append(HubService(hub: runtime.hub, interval: .milliseconds(Int64(config.server.keepaliveSeconds * 1000))))
         if let notify { services.append(notify) }

@@ -66,7 +66,14 @@ struct ConfigReader {
             default: config.tokens = readTokens(node)
             }
         }
+        for index in config.alertRules.indices where config.alertRules[index].channel == Self.sourcesChannel {
+            config.alertRules[index].channel = config.sources.channel
+        }
     }
+
+    /// Stands for `sources.channel` until the whole file is read.
+    static let sourcesChannel = "$sources"
+
 
     mutating func readServer(_ node: Node, into server: inout HeraldConfig.Server) {
         let known: Set = ["listen", "web_root", "keepalive_seconds", "replay", "allow_anonymous",
@@ -300,7 +307,8 @@ extension ConfigReader {
     mutating func readAlertRules(_ node: Node) -> [AlertRule] {
         guard let sequence = node.sequence else { fail(node, "alert_rules must be a list"); return [] }
         var rules: [AlertRule] = []
-        let known: Set = ["name", "channel", "key", "field", "above", "clear_below", "below", "clear_above", "severity", "message"]
+        let known: Set = ["name", "channel", "key", "device", "field", "above", "clear_below", "below", "clear_above", "severity",
+                          "message", "offline_for"]
         for item in sequence {
             var rule = AlertRule(name: "", channel: "")
             let problemsBefore = problems.count
@@ -316,7 +324,10 @@ extension ConfigReader {
                     case "name": rule.name = text
                     case "channel":
                         do { try Names.validateChannel(text); rule.channel = text } catch { fail(value, error.description) }
-                    case "key": rule.key = text
+                    case "key", "device": rule.key = text
+                    case "offline_for":
+                        if let seconds = Self.duration(text), seconds > 0 { rule.offlineFor = seconds }
+                        else { fail(value, "offline_for must be a duration like 90s, 10m or 1h") }
                     case "field": rule.field = text
                     case "message": rule.message = text
                     default:
@@ -326,6 +337,8 @@ extension ConfigReader {
                 }
             }
             guard problems.count == problemsBefore else { continue }
+            // A device rule watches the sources' channel unless it names one (see `read`).
+            if rule.offlineFor != nil && rule.channel.isEmpty { rule.channel = Self.sourcesChannel }
             if rule.name.isEmpty || rule.channel.isEmpty {
                 fail(item, "an alert rule needs at least name, channel and a threshold")
             } else if rules.contains(where: { $0.name == rule.name }) {

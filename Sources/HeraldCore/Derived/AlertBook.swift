@@ -92,6 +92,10 @@ enum AlertBook {
                          in db: Database) throws -> [(EventDraft, AlertRecord)] {
         var results: [(EventDraft, AlertRecord)] = []
         for rule in rules where rule.applies(to: event) {
+            if rule.offlineFor != nil {
+                if let result = try offline(rule, on: event, alertsChannel: alertsChannel, in: db) { results.append(result) }
+                continue
+            }
             guard let data = try? JSONText(validating: Array(event.draft.data.utf8)),
                   let value = data.value(at: rule.field)?.numberValue else { continue }
             let id = rule.name + ":" + (event.key ?? "")
@@ -122,6 +126,38 @@ enum AlertBook {
         return results
     }
 
+    /// A device rule: raised by the `offline` event `OfflineWatcher` appends once the time has
+    /// passed, cleared by the device's next `online`.
+    private static func offline(_ rule: AlertRule, on event: StoredEvent, alertsChannel: String,
+                                in db: Database) throws -> (EventDraft, AlertRecord)? {
+        guard let offlineFor = rule.offlineFor, event.type == "offline" || event.type == "availability", let device = event.key,
+              let data = try? JSONText(validating: Array(event.draft.data.utf8)) else { return nil }
+        let id = rule.name + ":" + device
+        let existing = try fetch(id, in: db)
+        let raised = existing?.state == "raised"
+        var alert = existing ?? AlertRecord(id: id, channel: alertsChannel, key: device, rule: rule.name,
+                                            severity: rule.severity.rawValue, state: "raised")
+        alert.severity = rule.severity.rawValue
+        alert.threshold = offlineFor
+        if event.type == "offline", !raised, let seconds = data.value(at: "offline_seconds")?.numberValue, seconds >= offlineFor {
+            alert.state = "raised"
+            alert.value = seconds
+            alert.raisedAt = event.draft.time
+            alert.clearedAt = nil
+            alert.ackedAt = nil
+            alert.message = rule.message ?? "\(device) has been offline for \(Duration.seconds(seconds).spoken)"
+        } else if event.type == "availability", raised, data.value(at: "availability")?.stringValue == "online" {
+            alert.state = "cleared"
+            alert.clearedAt = event.draft.time
+            alert.message = rule.message.map { "cleared: " + $0 } ?? "\(device) is back online"
+        } else {
+            return nil
+        }
+        let draft = EventDraft(channel: alertsChannel, type: alert.state, key: id, time: event.draft.time,
+                               data: alert.eventData, source: "{\"rule\":\(JSONText.quoted(rule.name)),\"eventId\":\(event.id)}")
+        return (draft, alert)
+    }
+
     static func acknowledgement(of id: String, at time: Int64, in db: Database) throws -> (EventDraft, AlertRecord) {
         guard var alert = try fetch(id, in: db) else { throw AlertNotFound(id: id) }
         alert.ackedAt = time
@@ -134,4 +170,14 @@ enum AlertBook {
 public struct AlertNotFound: Error, CustomStringConvertible {
     public var id: String
     public var description: String { "no alert with id \(String(reflecting: id))" }
+}
+
+extension Duration {
+    /// `90 s` → "1 min 30 s", for alert messages.
+    var spoken: String {
+        let total = Int(components.seconds)
+        if total < 60 { return "\(total) s" }
+        if total < 3600 { return "\(total / 60) min" + (total % 60 > 0 ? " \(total % 60) s" : "") }
+        return "\(total / 3600) h" + (total % 3600 >= 60 ? " \(total % 3600 / 60) min" : "")
+    }
 }

@@ -16,10 +16,13 @@ public struct AlertRule: Sendable, Equatable {
     public var clearAbove: Double?
     public var severity: Severity
     public var message: String?
+    /// Seconds a device (`key`: its id; nil: any device on `channel`) may stay offline before the
+    /// rule raises; it clears when the device is back online.
+    public var offlineFor: Double?
 
     public init(name: String, channel: String, key: String? = nil, field: String = "value",
                 above: Double? = nil, clearBelow: Double? = nil, below: Double? = nil, clearAbove: Double? = nil,
-                severity: Severity = .warning, message: String? = nil) {
+                severity: Severity = .warning, message: String? = nil, offlineFor: Double? = nil) {
         self.name = name
         self.channel = channel
         self.key = key
@@ -30,6 +33,7 @@ public struct AlertRule: Sendable, Equatable {
         self.clearAbove = clearAbove
         self.severity = severity
         self.message = message
+        self.offlineFor = offlineFor
     }
 
     public enum Transition: Equatable {
@@ -57,7 +61,10 @@ public struct AlertRule: Sendable, Equatable {
 
     /// Why the thresholds cannot work, or nil.
     public var problem: String? {
-        if above == nil && below == nil { return "an alert rule needs 'above' or 'below'" }
+        if offlineFor != nil {
+            return above == nil && below == nil ? nil : "offline_for does not go with above or below: make two rules"
+        }
+        if above == nil && below == nil { return "an alert rule needs 'above', 'below' or 'offline_for'" }
         if let above, let clearBelow, clearBelow > above { return "clear_below must not be greater than above" }
         if let below, let clearAbove, clearAbove < below { return "clear_above must not be less than below" }
         if clearBelow != nil && above == nil { return "clear_below goes with above" }

@@ -130,18 +130,21 @@ private struct OutcomeBuilder {
         case .reading(let name, let reading, let value, let spec):
             guard var device = description(of: name) else { return }
             let known = device.readings[reading]
-            if known == nil && device.readings.count >= limits.readingsPerDevice {
-                outcome.warnings.append("device \(device.id) has \(limits.readingsPerDevice) readings, the limit; \(reading) is not kept")
-                Counter(label: "herald_source_refused_total", dimensions: [("source", source), ("limit", "readings")]).increment()
-                return
+            let key = device.id + "/" + reading
+            // A reading the device has is a key checked before.
+            if known == nil {
+                if device.readings.count >= limits.readingsPerDevice {
+                    outcome.warnings.append("device \(device.id) has \(limits.readingsPerDevice) readings, the limit; \(reading) is not kept")
+                    Counter(label: "herald_source_refused_total", dimensions: [("source", source), ("limit", "readings")]).increment()
+                    return
+                }
+                if let problem = Self.keyProblem(key) { return fail(problem) }
             }
-            let merged = spec.merged(over: known ?? ReadingSpec())
+            let merged = spec.isEmpty ? known ?? spec : spec.merged(over: known ?? ReadingSpec())
             if merged != known {
                 device.readings[reading] = merged
                 update(device)
             }
-            let key = device.id + "/" + reading
-            if let problem = Self.keyProblem(key) { return fail(problem) }
             var data = "{\"value\":" + value
             if let unit = merged.unit { data += ",\"unit\":" + JSONText.quoted(unit) }
             if let text = DeviceRecord.text(of: value, spec: merged) { data += ",\"text\":" + JSONText.quoted(text) }

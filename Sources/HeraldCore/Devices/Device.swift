@@ -75,6 +75,8 @@ public struct ReadingSpec: Sendable, Equatable {
         return specs
     }
 
+    var isEmpty: Bool { unit == nil && deviceClass == nil && whenTrue == nil && whenFalse == nil }
+
     /// A source's description wins where it says something; what it leaves out is kept.
     func merged(over older: ReadingSpec) -> ReadingSpec {
         ReadingSpec(unit: unit ?? older.unit, deviceClass: deviceClass ?? older.deviceClass,

@@ -10,6 +10,7 @@ enum DemoDevices {
         {"access":1,"label":"Humidity","name":"humidity","property":"humidity","type":"numeric","unit":"%"},\
         {"access":1,"label":"Pressure","name":"pressure","property":"pressure","type":"numeric","unit":"hPa"},\
         {"access":1,"category":"diagnostic","label":"Battery","name":"battery","property":"battery","type":"numeric","unit":"%"},\
+        {"access":1,"category":"diagnostic","label":"Voltage","name":"voltage","property":"voltage","type":"numeric","unit":"mV"},\
         {"access":1,"category":"diagnostic","label":"Linkquality","name":"linkquality","property":"linkquality","type":"numeric","unit":"lqi"}]}},\
         {"friendly_name":"front_door","ieee_address":"0x00158d0001e1a2b3","type":"EndDevice","network_address":1822,"supported":true,"power_source":"Battery",\
         "definition":{"model":"MCCGQ11LM","vendor":"Aqara","description":"Door and window sensor","supports_ota":false,"exposes":[\

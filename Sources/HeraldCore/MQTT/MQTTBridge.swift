@@ -285,8 +285,8 @@ final class MQTTBridge: Service, Sendable {
         let source = route.source(qos: message.qos, retain: message.retain)
         // A description (Zigbee2MQTT's bridge/devices of a large network) is not stored as it
         // came, so it may be larger than a payload that is.
-        let isDescription = route.match == nil && !sources.names.isEmpty && sources.isMetadata(message.topic)
-        if message.payload.count > (isDescription ? max(limit, SourceLimits.descriptionBytes) : limit) {
+        if message.payload.count > limit,
+           message.payload.count > SourceLimits.descriptionBytes || route.match != nil || !sources.isMetadata(message.topic) {
             return AppendItem(drafts: [deadLetter(message, reason: "payload of \(message.payload.count) bytes is over the limit of \(limit)",
                                                   type: "oversize", includePayload: false, source: source)])
         }

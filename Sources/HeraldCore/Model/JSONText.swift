@@ -27,6 +27,8 @@ public struct JSONText: Sendable {
         var copy = bytes[...]
         while let first = copy.first, Scanner.isSpace(first) { copy = copy.dropFirst() }
         while let last = copy.last, Scanner.isSpace(last) { copy = copy.dropLast() }
+        // Most values are on one line already (a reading's `21.4`): no copy of the bytes then.
+        if !copy.contains(where: { $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return String(decoding: copy, as: UTF8.self) }
         let flattened = copy.map { $0 == 0x0A || $0 == 0x0D || $0 == 0x09 ? UInt8(ascii: " ") : $0 }
         return String(decoding: flattened, as: UTF8.self)
     }

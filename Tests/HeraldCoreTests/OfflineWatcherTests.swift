@@ -1,0 +1,73 @@
+import Foundation
+import Logging
+import Testing
+@testable import HeraldCore
+
+/// `offline_for` rules: a device offline that long raises one alert, its return clears it.
+@Suite struct OfflineWatcherTests {
+    let rule = AlertRule(name: "door-offline", channel: "sensors", key: "zigbee2mqtt/front_door", offlineFor: 600)
+
+    func availability(_ state: String, at time: Int64) -> AppendItem {
+        let device = DeviceDescription(id: "zigbee2mqtt/front_door", name: "front_door", source: "zigbee2mqtt", channel: "sensors")
+        return AppendItem(drafts: [EventDraft(channel: "sensors", type: "availability", key: device.id, time: time,
+                                              data: "{\"availability\":\"\(state)\"}")],
+                          effects: [.describe(device), .availability(deviceId: device.id, state == "online" ? .online : .offline)])
+    }
+
+    @Test func aDeviceOfflineTooLongRaisesOnceAndItsReturnClears() async throws {
+        let watcher = OfflineWatcher(rules: [rule], now: { 0 })
+        try await withEventLog(rules: [rule], watcher: watcher) { log in
+            let start: Int64 = 1_000_000
+            _ = log.submit([availability("offline", at: start)]).wait()
+            #expect(watcher.check(at: start + 599_000).isEmpty)
+            let due = watcher.check(at: start + 600_000)
+            #expect(due.map(\.type) == ["offline"] && due.map(\.key) == ["zigbee2mqtt/front_door"])
+            #expect(due.first?.data.contains(#""offline_seconds":600"#) == true)
+            _ = try await log.append(due)
+            #expect(try log.alerts().map(\.id) == ["door-offline:zigbee2mqtt/front_door"])
+            #expect(try log.alerts().first?.message == "zigbee2mqtt/front_door has been offline for 10 min")
+            // Once a spell: no second `offline` event, no second alert.
+            #expect(watcher.check(at: start + 900_000).isEmpty)
+            _ = log.submit([availability("online", at: start + 950_000)]).wait()
+            #expect(try log.alerts().isEmpty)
+            #expect(try log.alerts(all: true).first?.state == "cleared")
+            // A short spell raises nothing.
+            _ = log.submit([availability("offline", at: start + 1_000_000)]).wait()
+            _ = log.submit([availability("online", at: start + 1_100_000)]).wait()
+            #expect(watcher.check(at: start + 2_000_000).isEmpty)
+        }
+    }
+
+    @Test func offlineRulesAreReadFromConfig() throws {
+        let config = try ConfigLoader.parse("""
+            sources: { channel: devices }
+            alert_rules:
+              - { name: door-offline, device: zigbee2mqtt/front_door, offline_for: 10m, severity: critical }
+              - { name: any-offline, offline_for: 1h }
+            """)
+        #expect(config.alertRules.map(\.channel) == ["devices", "devices"])
+        #expect(config.alertRules.map(\.offlineFor) == [600, 3600])
+        #expect(config.alertRules[0].key == "zigbee2mqtt/front_door")
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("alert_rules: [{ name: x, offline_for: 10m, above: 3 }]") }
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("alert_rules: [{ name: x, offline_for: soon }]") }
+    }
+
+    private func withEventLog(rules: [AlertRule], watcher: OfflineWatcher, _ body: (EventLog) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-offline-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var options = EventLog.Options(path: directory.appendingPathComponent("herald.sqlite").path)
+        options.semantics = EventSemantics(routes: RouteConfig.defaults, rules: rules)
+        let log = try EventLog(options: options, logger: Logger(label: "test"), onCommit: { watcher.observe($0) })
+        let writer = Task { try await log.run() }
+        do {
+            try await body(log)
+        } catch {
+            log.queue.close()
+            _ = await writer.result
+            throw error
+        }
+        log.queue.close()
+        try await writer.value
+    }
+}
