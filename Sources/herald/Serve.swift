@@ -73,7 +73,9 @@ struct CheckConfig: ParsableCommand {
         do {
             let config = try ConfigLoader.load(path: file)
             try HeraldServer.checkListenAddress(config)
-            print("\(file): OK (listen \(config.server.listen), database \(config.store.path), \(config.routes.count) routes)")
+            let sources = config.sources.sourceNames
+            print("\(file): OK (listen \(config.server.listen), database \(config.store.path), \(config.routes.count) routes, "
+                  + (sources.isEmpty ? "no sources" : "sources \(sources.joined(separator: ", "))") + ")")
         } catch let error as ConfigError {
             for problem in error.problems { print("\(file):\(problem.line.map { "\($0):" } ?? "") \(problem.message)") }
             throw ExitCode(1)

@@ -43,6 +43,12 @@ public struct SourcesConfig: Sendable {
         zigbee2mqtt == nil && tasmota == nil && homeAssistant == nil && shelly == nil && octoPrint == nil
     }
 
+    /// The sources that are on, by name.
+    public var sourceNames: [String] {
+        [zigbee2mqtt.map { _ in "zigbee2mqtt" }, tasmota.map { _ in "tasmota" }, homeAssistant.map { _ in "homeassistant" },
+         shelly.map { _ in "shelly" }, octoPrint.map { _ in "octoprint" }].compactMap { $0 }
+    }
+
     /// Every channel a source may write to.
     public var channels: Set<String> {
         var channels: Set = [channel]
