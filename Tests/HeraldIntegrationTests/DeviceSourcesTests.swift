@@ -162,4 +162,54 @@ import Testing
         try await broker.publish("tele/plug/SENSOR", lines: [#"{"ENERGY":{"Power":5}}"#])
         try await eventually("the plug's power") { Self.reading(try await Self.device(herald, "tasmota/plug"), "power")?["value"] as? Int == 5 }
     }
+
+    /// `herald discover` against a broker with retained descriptions and a feed nothing takes.
+    @Test func discoverReportsDevicesUnitsAndTopicsNothingTakes() async throws {
+        let dir = try TempDir()
+        let broker = try await MosquittoBroker(dir: dir)
+        try await broker.publish("zigbee2mqtt/bridge/devices", lines: [Self.climateDevices], retain: true)
+        try await broker.publish("zigbee2mqtt/living_room/climate", lines: [#"{"temperature":21.4,"humidity":44.7}"#], retain: true)
+        try await broker.publish("tele/plug/LWT", lines: ["Online"], retain: true)
+        try await broker.publish("factory/lathe/telemetry", lines: [#"{"temp":{"c":41.5},"rpm":1200}"#], retain: true)
+        try await broker.publish("factory/mill/telemetry", lines: [#"{"temp":{"c":38},"rpm":900}"#], retain: true)
+        let log = dir.file("discover.out")
+        let child = try ChildProcess(executable: heraldBinary, arguments: ["discover", "--mqtt", "mqtt://127.0.0.1:\(broker.port)", "--seconds", "2"],
+                                     logPath: log)
+        try await eventually("discover to finish") { !child.isRunning }
+        let output = child.log
+        #expect(await child.stop() == 0, "\(output)")
+        #expect(output.contains("zigbee2mqtt/living_room/climate  (Aqara WSDCGQ11LM)  unknown"), "\(output)")
+        #expect(output.contains("temperature              21.4 °C"), "\(output)")
+        #expect(output.contains("tasmota/plug  online"), "\(output)")
+        #expect(output.contains(#"- { topic: "factory/+/telemetry", channel: factory, key: "{1}", readings: { temp_c: temp.c, rpm: rpm } }"#), "\(output)")
+    }
+
+    @Test func aRouteMapsFieldsAndADeviceOfflineTooLongRaisesAnAlert() async throws {
+        let dir = try TempDir()
+        let broker = try await MosquittoBroker(dir: dir)
+        let herald = try await HeraldInstance(dir: dir, config: """
+            mqtt: { client_id: herald-mapping, keepalive_seconds: 5 }
+            routes:
+              - { topic: "factory/+/telemetry", channel: machines, key: "{1}", readings: { temperature: { field: temp.c, unit: "°C" }, rpm: rpm } }
+            alert_rules:
+              - { name: door-offline, device: zigbee2mqtt/front_door, offline_for: 2s, severity: critical }
+            """, mqttPort: broker.port)
+        try await eventually("herald to connect to the broker") { try await herald.get("/readyz").status == 200 }
+        try await broker.publish("factory/lathe/telemetry", lines: [#"{"temp":{"c":41.5},"rpm":1200}"#, #"{"status":"idle"}"#])
+        try await eventually("two readings and a dead letter") {
+            let readings = try await herald.allEvents(channel: "machines")
+            let letters = try await herald.allEvents(channel: "%24deadletter")
+            return readings.count == 2 && letters.count == 1
+        }
+        #expect(try await herald.allEvents(channel: "machines").map(\.data) == [#"{"value":41.5,"unit":"°C"}"#, #"{"value":1200}"#])
+        #expect(try await herald.allEvents(channel: "%24deadletter").first?.type == "unmapped")
+
+        try await broker.publish("zigbee2mqtt/front_door/availability", lines: [#"{"state":"offline"}"#], retain: true)
+        try await eventually("the offline alert") { try await herald.get("/api/alerts").body.contains(#""id":"door-offline:zigbee2mqtt/front_door""#) }
+        #expect(try await herald.get("/api/alerts").body.contains(#""severity":"critical""#))
+        try await broker.publish("zigbee2mqtt/front_door/availability", lines: [#"{"state":"online"}"#], retain: true)
+        try await eventually("the alert cleared") { !(try await herald.get("/api/alerts").body.contains("door-offline")) }
+        let changes = try await herald.allEvents(channel: "alerts").map(\.type)
+        #expect(changes == ["raised", "cleared"])
+    }
 }
