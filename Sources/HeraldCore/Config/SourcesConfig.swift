@@ -60,18 +60,19 @@ public struct SourcesConfig: Sendable {
 
     func makeSources() -> [SourceSet.Configured] {
         var sources: [SourceSet.Configured] = []
-        // Discovery first: a state topic a discovery config names is described by it, even when a
-        // pattern source (Tasmota in its Home Assistant mode) would also take it.
-        if let homeAssistant {
-            sources.append(.init(source: HomeAssistantSource(discoveryPrefix: homeAssistant.discoveryPrefix),
-                                 channel: homeAssistant.channel ?? channel))
-        }
         if let zigbee2mqtt {
             sources.append(.init(source: Zigbee2MQTTSource(baseTopic: zigbee2mqtt.baseTopic), channel: zigbee2mqtt.channel ?? channel))
         }
         if let tasmota { sources.append(.init(source: TasmotaSource(fullTopic: tasmota.fullTopic), channel: tasmota.channel ?? channel)) }
         if let shelly { sources.append(.init(source: ShellySource(gen1Prefix: shelly.gen1Prefix), channel: shelly.channel ?? channel)) }
         if let octoPrint { sources.append(.init(source: OctoPrintSource(baseTopic: octoPrint.baseTopic), channel: channel)) }
+        // Discovery first, for the topics its configs name; it leaves alone the configs whose
+        // state topics another source reads in full (Zigbee2MQTT's and Tasmota's own).
+        if let homeAssistant {
+            let others = sources.flatMap(\.source.filters)
+            sources.insert(.init(source: HomeAssistantSource(discoveryPrefix: homeAssistant.discoveryPrefix, otherSources: others),
+                                 channel: homeAssistant.channel ?? channel), at: 0)
+        }
         return sources
     }
 

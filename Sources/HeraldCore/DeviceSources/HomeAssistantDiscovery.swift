@@ -34,10 +34,17 @@ struct HomeAssistantSource: DeviceSource {
     private var byStateTopic: [String: [String]] = [:]
     private var byAvailabilityTopic: [String: [String]] = [:]
     let maxEntities = 10_000
+    /// The other sources' filters: a config whose state topic one of them takes describes a feed
+    /// that source reads in full (Zigbee2MQTT and Tasmota announce themselves here too).
+    let otherSources: [Selector]
 
-    init(discoveryPrefix: String = "homeassistant") {
+    init(discoveryPrefix: String = "homeassistant", otherSources: [String] = []) {
         prefix = discoveryPrefix
+        self.otherSources = otherSources.compactMap { try? Selector($0) }
     }
+
+    /// Components that have no state to follow (a button, a device trigger).
+    static let stateless: Set = ["device_automation", "tag", "button", "scene", "notify", "event"]
 
     var filters: [String] { [prefix + "/#"] }
 
@@ -72,7 +79,8 @@ struct HomeAssistantSource: DeviceSource {
         }
         if !observations.isEmpty { return observations }
         if byStateTopic[message.topic] != nil || byAvailabilityTopic[message.topic] != nil {
-            return [.problem("homeassistant: \(message.topic) is neither a state nor an availability its configs describe")]
+            // Tasmota's SENSOR carries several entities' fields, and not every message has every one.
+            return [.ignored(reason: "no field its entities' templates read")]
         }
         // Home Assistant's own birth message and other topics under the prefix.
         return message.topic.hasPrefix(prefix + "/") ? [.ignored(reason: "not a discovery config")] : nil
@@ -95,26 +103,34 @@ struct HomeAssistantSource: DeviceSource {
             guard let old = remove(topic) else { return [.ignored(reason: "removal of an entity Herald did not know")] }
             return [.dropReading(device: old.device, name: old.reading), .remember(name: topic, value: nil)] + unsubscriptions(old)
         }
+        if Self.stateless.contains(parts.component) { return [.ignored(reason: "a \(parts.component) has no state to follow")] }
         switch Self.entity(from: message.payload, configTopic: topic, parts: parts) {
         case .failure(let problem):
             return [.problem("homeassistant: \(topic): \(problem.description)")]
         case .success(let entity):
             if entities[topic] == entity { return [.ignored(reason: "the config is unchanged")] }
+            var captures: [Substring] = []
+            if otherSources.contains(where: { $0.match(entity.stateTopic, captures: &captures) }) {
+                return [.ignored(reason: "another source reads \(entity.stateTopic) in full")]
+            }
             if entities[topic] == nil && entities.count >= maxEntities {
                 return [.problem("homeassistant: \(maxEntities) entities already, the limit; \(topic) is not followed")]
             }
             var observations: [Observation] = []
-            if let old = remove(topic) {
-                if old.device != entity.device || old.reading != entity.reading { observations.append(.dropReading(device: old.device, name: old.reading)) }
-                observations += unsubscriptions(old)
+            let newTopics = [entity.stateTopic] + entity.availability.map(\.topic)
+            // Only what changes: a topic the old config and the new one both name stays followed.
+            let newlyFollowed = newTopics.filter { !isFollowed($0) }
+            let old = remove(topic)
+            if let old, old.device != entity.device || old.reading != entity.reading {
+                observations.append(.dropReading(device: old.device, name: old.reading))
             }
-            let wasFollowed = Set(extraTopics)
             add(entity)
+            if let old { observations += unsubscriptions(old) }
             var info = entity.info
             info.readings = [entity.reading: entity.spec]
             observations.append(.device(info))
             observations.append(.remember(name: topic, value: String(decoding: message.payload, as: UTF8.self)))
-            for followed in [entity.stateTopic] + entity.availability.map(\.topic) where !wasFollowed.contains(followed) {
+            for followed in Set(newlyFollowed).sorted(by: { newTopics.firstIndex(of: $0)! < newTopics.firstIndex(of: $1)! }) {
                 observations.append(.subscribe(followed))
             }
             if let unsupported = entity.unsupportedTemplate {
@@ -124,10 +140,13 @@ struct HomeAssistantSource: DeviceSource {
         }
     }
 
+    /// The old entity's topics that no entity names any more.
     private func unsubscriptions(_ old: Entity) -> [Observation] {
-        let still = Set(extraTopics)
-        return ([old.stateTopic] + old.availability.map(\.topic)).filter { !still.contains($0) }.map(Observation.unsubscribe)
+        var seen = Set<String>()
+        return ([old.stateTopic] + old.availability.map(\.topic)).filter { !isFollowed($0) && seen.insert($0).inserted }.map(Observation.unsubscribe)
     }
+
+    private func isFollowed(_ topic: String) -> Bool { byStateTopic[topic] != nil || byAvailabilityTopic[topic] != nil }
 
     private mutating func add(_ entity: Entity) {
         entities[entity.configTopic] = entity

@@ -41,12 +41,12 @@ struct OctoPrintSource: DeviceSource {
             return observations
         }
         guard let json = message.json else { return [.problem("octoprint: \(rest) is not JSON")] }
-        if rest == "progress/printing" { return progress(json) }
+        if rest == "progress/printing" { return progress(json, retained: message.retain) }
         if rest.hasPrefix("event/") { return event(String(rest.dropFirst(6)), json) }
         return [.ignored(reason: "\(rest) is not about prints")]
     }
 
-    private mutating func progress(_ json: JSONText) -> [Observation] {
+    private mutating func progress(_ json: JSONText, retained: Bool) -> [Observation] {
         guard let path = json.value(at: "path")?.stringValue ?? json.value(at: "printer_data.job.file.path")?.stringValue,
               let progress = json.value(at: "progress")?.numberValue
         else { return [.ignored(reason: "progress without a file")] }
@@ -54,7 +54,8 @@ struct OctoPrintSource: DeviceSource {
         // A progress for a print Herald did not see start: in the middle of one, it is one; at 0 or
         // 100 it is the retained copy of one that is over.
         if !printing.contains(path) {
-            guard progress > 0 && progress < 100 else { return [.ignored(reason: "progress of a print that is not running")] }
+            // The retained copy outlives a failed or cancelled print: only a live one starts a job.
+            guard progress > 0 && progress < 100, !retained else { return [.ignored(reason: "progress of a print that is not running")] }
             printing.insert(path)
             return [.remember(name: path, value: "printing"), report(path, "running", completion, "printing", json)]
         }

@@ -64,13 +64,17 @@ final class SourceSet: Sendable {
     func interpret(_ message: SourceMessage, time: Int64 = Clock.nowMilliseconds()) -> SourceOutcome? {
         state.withLock { state in
             for index in state.sources.indices {
+                let before = state.sources[index]
                 guard let observations = state.sources[index].source.interpret(message, known: state.catalog) else { continue }
-                let configured = state.sources[index]
-                var builder = OutcomeBuilder(source: configured.source.name, channel: configured.channel, jobsChannel: jobsChannel,
+                // The catalog moves into the builder and back, so a change does not copy it whole.
+                var builder = OutcomeBuilder(source: before.source.name, channel: before.channel, jobsChannel: jobsChannel,
                                              limits: limits, time: time, catalog: state.catalog)
+                state.catalog = DeviceCatalog()
                 for observation in observations { builder.take(observation) }
                 let outcome = builder.finish()
-                if outcome.problem == nil { state.catalog = builder.catalog }
+                state.catalog = builder.takeCatalog()
+                // A message that cannot be stored changes nothing, in the source's memory either.
+                if outcome.problem != nil { state.sources[index] = before }
                 metrics[index].count(outcome)
                 return outcome
             }
@@ -106,6 +110,10 @@ private struct OutcomeBuilder {
     private var changed: [String: DeviceDescription] = [:]
     private var events: [EventDraft] = []
     private var availabilities: [String: Availability] = [:]
+    /// Devices new in this message, and those the limit refused.
+    private var added: Set<String> = []
+    private var refused: Set<String> = []
+    private var refusedReadings = 0
 
     init(source: String, channel: String, jobsChannel: String, limits: SourceSet.Limits, time: Int64, catalog: DeviceCatalog) {
         self.source = source
@@ -117,6 +125,12 @@ private struct OutcomeBuilder {
         outcome = SourceOutcome(source: source)
     }
 
+    /// The catalog as this message leaves it (`finish` changes it only when the message can be stored).
+    mutating func takeCatalog() -> DeviceCatalog {
+        defer { catalog = DeviceCatalog() }
+        return catalog
+    }
+
     mutating func take(_ observation: Observation) {
         guard outcome.problem == nil else { return }
         switch observation {
@@ -125,7 +139,13 @@ private struct OutcomeBuilder {
             if let name = info.name, !name.isEmpty { device.name = name }
             device.model = info.model ?? device.model
             device.vendor = info.vendor ?? device.vendor
-            for (name, spec) in info.readings { device.readings[name] = spec.merged(over: device.readings[name] ?? ReadingSpec()) }
+            for (name, spec) in info.readings {
+                if device.readings[name] == nil {
+                    if device.readings.count >= limits.readingsPerDevice { refuseReading(name, of: device); continue }
+                    if let problem = Self.keyProblem(device.id + "/" + name) { outcome.warnings.append(problem); continue }
+                }
+                device.readings[name] = spec.merged(over: device.readings[name] ?? ReadingSpec())
+            }
             update(device)
         case .reading(let name, let reading, let value, let spec):
             guard var device = description(of: name) else { return }
@@ -133,11 +153,7 @@ private struct OutcomeBuilder {
             let key = device.id + "/" + reading
             // A reading the device has is a key checked before.
             if known == nil {
-                if device.readings.count >= limits.readingsPerDevice {
-                    outcome.warnings.append("device \(device.id) has \(limits.readingsPerDevice) readings, the limit; \(reading) is not kept")
-                    Counter(label: "herald_source_refused_total", dimensions: [("source", source), ("limit", "readings")]).increment()
-                    return
-                }
+                if device.readings.count >= limits.readingsPerDevice { return refuseReading(reading, of: device) }
                 if let problem = Self.keyProblem(key) { return fail(problem) }
             }
             let merged = spec.isEmpty ? known ?? spec : spec.merged(over: known ?? ReadingSpec())
@@ -179,20 +195,34 @@ private struct OutcomeBuilder {
         outcome.problem = reason
     }
 
-    /// The device as this message left it so far; a new one when the source's limit allows.
+    /// The device as this message left it so far (on the source's channel now, which the
+    /// configuration may have changed); a new one when the source's limit allows.
     private mutating func description(of name: String) -> DeviceDescription? {
         let id = source + "/" + name
-        if let device = changed[id] ?? catalog[id]?.description { return device }
-        if catalog.count(of: source) >= limits.devicesPerSource {
+        if var device = changed[id] ?? catalog[id]?.description {
+            device.channel = channel
+            return device
+        }
+        if refused.contains(id) { return nil }
+        if catalog.count(of: source) + added.count >= limits.devicesPerSource {
+            // Refused alone: the rest of the message (other devices of a bridge/devices) still counts.
             Counter(label: "herald_source_refused_total", dimensions: [("source", source), ("limit", "devices")]).increment()
-            fail("\(source) already has \(limits.devicesPerSource) devices, the limit (sources.max_devices); \(name) is not kept")
+            outcome.warnings.append("\(source) already has \(limits.devicesPerSource) devices, the limit (sources.max_devices); \(name) is not kept")
+            refused.insert(id)
             return nil
         }
         if let problem = Self.keyProblem(id) {
             fail(problem)
             return nil
         }
+        added.insert(id)
         return DeviceDescription(id: id, name: name, source: source, channel: channel)
+    }
+
+    private mutating func refuseReading(_ reading: String, of device: DeviceDescription) {
+        outcome.warnings.append("device \(device.id) has \(limits.readingsPerDevice) readings, the limit (sources.max_readings_per_device); \(reading) is not kept")
+        Counter(label: "herald_source_refused_total", dimensions: [("source", source), ("limit", "readings")]).increment()
+        refusedReadings += 1
     }
 
     private mutating func update(_ device: DeviceDescription) {
@@ -207,6 +237,10 @@ private struct OutcomeBuilder {
     }
 
     mutating func finish() -> SourceOutcome {
+        // Nothing kept because of the limits: the message goes to $deadletter, as it came.
+        if events.isEmpty && changedOrder.isEmpty && (!refused.isEmpty || refusedReadings > 0) && outcome.problem == nil {
+            fail(outcome.warnings.joined(separator: "; "))
+        }
         guard outcome.problem == nil else { return SourceOutcome(source: source, problem: outcome.problem) }
         var drafts: [EventDraft] = []
         var effects: [DeviceEffect] = []

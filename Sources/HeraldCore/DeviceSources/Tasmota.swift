@@ -54,10 +54,8 @@ struct TasmotaSource: DeviceSource {
             guard let text = message.text else { return [.problem("tasmota: \(power) of \(device) is not text")] }
             return [.reading(device: device, name: relayName(power), value: JSONText.quoted(text))]
         case ("stat", "RESULT"):
-            let members = (try? message.json?.objectMembers()) ?? []
-            let relays = members.filter { $0.key.hasPrefix("POWER") && $0.value.stringValue != nil }
-            guard !relays.isEmpty else { return [.ignored(reason: "a command result without relay state")] }
-            return relays.map { .reading(device: device, name: relayName(Substring($0.key)), value: $0.value.singleLine) }
+            // A relay's change comes as RESULT {"POWER":"ON"} and as stat/…/POWER: the latter is kept.
+            return [.ignored(reason: "a command result; relay state comes on stat/…/POWER")]
         default:
             return [.ignored(reason: "\(prefix)/\(rest) carries no readings")]
         }

@@ -165,6 +165,9 @@ extension EventLog: Service {
             return StoredEvent(id: id, draft: draft)
         }
         if let dedupe = request.dedupe, try ledger.isDuplicate(dedupe) {
+            // The sources read the message again and may know more of it now (a source turned
+            // on, a limit raised): their device state is an idempotent upsert, kept in step.
+            if !request.effects.isEmpty { try DeviceBook.apply(request.effects, at: request.drafts.first?.time ?? Clock.nowMilliseconds(), in: db) }
             return .duplicate
         }
         var events: [StoredEvent] = []

@@ -315,12 +315,13 @@ final class MQTTBridge: Service, Sendable {
     /// more), unless a fixed filter already covers them. Runs on the network thread.
     private func follow(_ topics: [String], unfollow: [String]) {
         guard !topics.isEmpty || !unfollow.isEmpty, let client = clientBox.withLock({ $0 }) else { return }
+        // Unsubscribing first: a topic dropped and taken again in one message stays followed.
+        for topic in unfollow where !isCovered(topic) && !topics.contains(topic) { try? client.unsubscribe(topic) }
         for topic in topics where !isCovered(topic) {
             do { _ = try client.subscribe(topic, qos: qos) } catch {
                 runtime.logger.error("mqtt subscribe failed", metadata: ["filter": "\(topic)", "error": "\(error)"])
             }
         }
-        for topic in unfollow where !isCovered(topic) { try? client.unsubscribe(topic) }
     }
 
     private func isCovered(_ topic: String) -> Bool {

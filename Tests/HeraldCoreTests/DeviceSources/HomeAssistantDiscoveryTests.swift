@@ -62,9 +62,12 @@ import Testing
         }
     }
 
-    /// Tasmota's legacy discovery: several entities on one SENSOR topic, each with its template.
+    /// Tasmota's legacy discovery: several entities on one SENSOR topic, each with its template
+    /// (with the Tasmota source off; on, it reads that feed itself, see below).
     @Test func sharedStateTopicsAndUnsupportedTemplates() throws {
-        let harness = SourceHarness()
+        var config = SourcesConfig()
+        config.tasmota = nil
+        let harness = SourceHarness(config)
         harness.feed("homeassistant/sensor/A1B2C3_AM2301_Temperature/config",
                      #"{"name":"Tasmota AM2301 Temperature","stat_t":"tele/tasmota_A1B2C3/SENSOR","avty_t":"tele/tasmota_A1B2C3/LWT","pl_avail":"Online","pl_not_avail":"Offline","uniq_id":"A1B2C3_AM2301_Temperature","dev":{"ids":["A1B2C3"]},"unit_of_meas":"°C","dev_cla":"temperature","val_tpl":"{{value_json['AM2301'].Temperature}}"}"#)
         let odd = try #require(harness.feed("homeassistant/sensor/A1B2C3_AM2301_Humidity/config",
@@ -75,6 +78,32 @@ import Testing
         // Not evaluated: the payload is kept as it came.
         #expect(readings["homeassistant/A1B2C3/A1B2C3_AM2301_Humidity"]?.hasPrefix(#"{"value":{"Time":"#) == true)
         #expect(harness.feed("tele/tasmota_A1B2C3/LWT", "Offline")?.drafts.last?.data == #"{"availability":"offline"}"#)
+    }
+
+    /// Zigbee2MQTT's own discovery configs name its state topics: the Zigbee2MQTT source reads
+    /// those in full (units from bridge/devices, OTA jobs), so discovery leaves them alone.
+    @Test func configsForAnotherSourcesFeedAreLeftToIt() throws {
+        let harness = SourceHarness()
+        let config = #"{"name":"Temperature","stat_t":"zigbee2mqtt/living_room/climate","val_tpl":"{{ value_json.temperature }}","unit_of_meas":"°C","dev_cla":"temperature","avty_t":"zigbee2mqtt/bridge/state","dev":{"ids":["zigbee2mqtt_0x0017880104e45522"],"name":"living_room/climate"}}"#
+        let outcome = try #require(harness.feed("homeassistant/sensor/0x0017880104e45522/temperature/config", config, retain: true))
+        #expect(outcome.ignored != nil && outcome.subscribe.isEmpty && outcome.drafts.isEmpty)
+        #expect(SourceHarness.readings(harness.feed("zigbee2mqtt/living_room/climate", #"{"temperature":21.4}"#)).keys.first
+                == "zigbee2mqtt/living_room/climate/temperature")
+        // Stateless components (a device trigger) are no entities to follow.
+        #expect(harness.feed("homeassistant/device_automation/0x00158d/action_single/config",
+                             #"{"atype":"trigger","t":"zigbee2mqtt/switch/action","p":"single","type":"action","subtype":"single"}"#)?.ignored != nil)
+    }
+
+    /// ESPHome republishes its configs after a firmware update (a new `sw`): the state topic stays followed.
+    @Test func aChangedConfigKeepsItsTopicsFollowed() throws {
+        let harness = SourceHarness()
+        let topic = "homeassistant/sensor/livingroom/living_room_temperature/config"
+        harness.feed(topic, Self.esphomeTemperature, retain: true)
+        let changed = try #require(harness.feed(topic, Self.esphomeTemperature.replacingOccurrences(of: "esphome v2024.10.0", with: "esphome v2025.1.0"), retain: true))
+        #expect(changed.unsubscribe.isEmpty && changed.subscribe.isEmpty)
+        let moved = try #require(harness.feed(topic, Self.esphomeTemperature.replacingOccurrences(of: "livingroom/status", with: "livingroom/availability")))
+        #expect(moved.unsubscribe == ["livingroom/status"] && moved.subscribe == ["livingroom/availability"])
+        #expect(SourceHarness.readings(harness.feed("livingroom/sensor/living_room_temperature/state", "22")).count == 1)
     }
 
     @Test func anEmptyRetainedConfigRemovesTheEntity() throws {
