@@ -43,8 +43,10 @@ import Testing
             Issue.record("expected errors")
         } catch {
             #expect(error.problems.map(\.line) == [2, 3, 4, 5, 6], "\(error)")
-            #expect(error.description.contains("must contain %prefix% and %topic%"))
+            #expect(error.description.contains("must hold %prefix% and %topic% as whole segments"))
         }
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("sources: { tasmota: { full_topic: \"%prefix%/tasmota_%topic%/\" } }") }
+        #expect(throws: ConfigError.self) { try ConfigLoader.parse("sources: { jobs_channel: sensors }") }
     }
 
     @Test func routesMapFieldsToReadingsAndJobs() throws {
@@ -98,10 +100,11 @@ import Testing
                     kind: job
                     job: { state: { field: e, map: { go: flying } }, speed: s }
                   - { topic: "d/+", channel: d, type: "{1}" }
+                  - { topic: "e/+", channel: e, kind: job, job: {} }
                 """)
             Issue.record("expected errors")
         } catch {
-            #expect(error.problems.map(\.line) == [4, 7, 11, 11, 12], "\(error)")
+            #expect(error.problems.map(\.line) == [4, 7, 11, 11, 12, 13], "\(error)")
             #expect(error.description.contains("job: goes with kind: job"))
             #expect(error.description.contains("'flying' is no job state"))
             #expect(error.description.contains("unknown key 'speed'"))

@@ -56,6 +56,10 @@ extension ConfigReader {
             default: job.total = fieldPath(value, "job.total")
             }
         }
+        if job.state == nil && job.progress == nil && job.done == nil {
+            fail(node, "job: needs at least state, progress or done (a field for each)")
+            return nil
+        }
         return job
     }
 

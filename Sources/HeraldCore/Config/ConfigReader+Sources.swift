@@ -24,8 +24,12 @@ extension ConfigReader {
                 sources.tasmota = source(value, key, SourcesConfig.Tasmota(), topicKey: "full_topic") { config, name, text in
                     if name == "full_topic" { config.fullTopic = text } else { config.channel = text }
                 }
-                if let fullTopic = sources.tasmota?.fullTopic, !(fullTopic.contains("%prefix%") && fullTopic.contains("%topic%")) {
-                    fail(value, "tasmota.full_topic must contain %prefix% and %topic% (Tasmota's default is %prefix%/%topic%/)")
+                if let fullTopic = sources.tasmota?.fullTopic {
+                    let segments = fullTopic.split(separator: "/")
+                    if !(segments.contains("%prefix%") && segments.contains("%topic%"))
+                        || segments.contains(where: { $0.contains("%") && !($0.hasPrefix("%") && $0.hasSuffix("%") && $0.dropFirst().dropLast().allSatisfy(\.isLetter)) }) {
+                        fail(value, "tasmota.full_topic must hold %prefix% and %topic% as whole segments (Tasmota's default is %prefix%/%topic%/)")
+                    }
                 }
             case "homeassistant":
                 sources.homeAssistant = source(value, key, SourcesConfig.HomeAssistant(), topicKey: "discovery_prefix") { config, name, text in
@@ -40,6 +44,14 @@ extension ConfigReader {
                     config.baseTopic = text
                 }
             }
+        }
+        checkChannels(sources, node)
+    }
+
+    /// Readings on the jobs channel would be taken for job updates.
+    mutating func checkChannels(_ sources: SourcesConfig, _ node: Node) {
+        if sources.channels.contains(sources.jobsChannel) {
+            fail(node, "sources.jobs_channel (\(sources.jobsChannel)) must differ from the channels readings go to")
         }
     }
 
@@ -58,7 +70,7 @@ extension ConfigReader {
                 guard let text = string(value, key) else { continue }
                 let segments = text.split(separator: "/", omittingEmptySubsequences: false)
                 if text.isEmpty || text.contains("+") || text.contains("#") || (key != "full_topic" && segments.contains("")) {
-                    fail(value, "sources.\(name).\(key) must be a topic without wildcards, e.g. \(JSONText.quoted(String(describing: defaults).isEmpty ? "" : topicKey))")
+                    fail(value, "sources.\(name).\(key) must be a topic without wildcards or empty segments")
                 } else {
                     set(&config, key, text)
                 }

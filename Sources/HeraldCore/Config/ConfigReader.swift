@@ -195,7 +195,8 @@ struct ConfigReader {
             for (name, value) in members(item, "a route", known: known) {
                 if name == "readings" || name == "job" {
                     var mapping = fields ?? FieldMapping()
-                    if name == "readings" { mapping.readings = readReadings(value) } else { mapping.job = readJobFields(value) }
+                    if name == "readings" { mapping.readings = readReadings(value) }
+                    else if let job = readJobFields(value) { mapping.job = job } else { continue }
                     fields = mapping
                     mappingNode = value
                     continue

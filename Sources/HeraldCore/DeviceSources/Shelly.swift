@@ -49,7 +49,7 @@ struct ShellySource: DeviceSource {
             return number(device, "power_" + parts[2], text, ReadingSpec(unit: "W", deviceClass: "power"))
         case 4 where parts[1] == "relay" && parts[3] == "energy":
             // Gen1 counts energy in watt-minutes; Wh is what people read.
-            guard let minutes = Double(text) else { return [.problem("shelly: \(message.topic) is not a number")] }
+            guard let minutes = JSONNumber.parse(text) else { return [.problem("shelly: \(message.topic) is not a number")] }
             return [.reading(device: device, name: "energy_" + parts[2], value: jsonNumber((minutes / 60 * 1000).rounded() / 1000),
                              spec: ReadingSpec(unit: "Wh", deviceClass: "energy"))]
         case 3 where parts[1] == "sensor":
@@ -66,8 +66,11 @@ struct ShellySource: DeviceSource {
         }
     }
 
+    /// A number, or a boolean (`sensor/flood`, `sensor/smoke`); a list (`sensor/act_reasons`) is no reading.
     private func number(_ device: String, _ name: String, _ text: String, _ spec: ReadingSpec) -> [Observation] {
-        guard let value = Double(text), value.isFinite else { return [.problem("shelly: \(name) of \(device) is not a number")] }
+        if text == "true" || text == "false" { return [.reading(device: device, name: name, value: text, spec: spec)] }
+        if text.hasPrefix("[") { return [.ignored(reason: "\(name) is a list, not a reading")] }
+        guard let value = JSONNumber.parse(text) else { return [.problem("shelly: \(name) of \(device) is not a number")] }
         return [.reading(device: device, name: name, value: jsonNumber(value), spec: spec)]
     }
 
@@ -83,7 +86,7 @@ struct ShellySource: DeviceSource {
         guard segments.count == 3, segments[1] == "status" else { return nil }
         let device = String(segments[0]), component = segments[2]
         let parts = component.split(separator: ":")
-        let numbered = parts.count == 2 && parts[1].allSatisfy(\.isNumber) && parts[0].allSatisfy { $0.isLetter || $0 == "_" }
+        let numbered = parts.count == 2 && parts[1].allSatisfy(\.isNumber) && parts[0].first?.isLetter == true && parts[0].allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" }
         let system = ["sys", "wifi", "cloud", "mqtt", "ble", "ws"].contains(component)
         guard numbered || system && (gen2Devices.contains(device) || device.lowercased().hasPrefix("shelly")) else { return nil }
         guard let status = message.json, let members = try? status.objectMembers() else {
@@ -102,7 +105,8 @@ struct ShellySource: DeviceSource {
             return observations.isEmpty ? [.ignored(reason: "wifi status without signal")] : observations
         }
         guard numbered else { return observations.isEmpty ? [.ignored(reason: "\(component) carries no readings")] : observations }
-        let prefix = "\(parts[0])\(parts[1])_"
+        // switch:0 → switch0_…, em1:0 → em1_0_…
+        let prefix = "\(parts[0])\(parts[0].last?.isNumber == true ? "_" : "")\(parts[1])_"
         for (field, value) in members {
             for (name, path, spec) in Self.fields(field) {
                 guard let reading = path.isEmpty ? value : value.value(at: path), !reading.isContainer,
@@ -118,7 +122,14 @@ struct ShellySource: DeviceSource {
         switch field {
         case "output": [("output", "", ReadingSpec(whenTrue: "on", whenFalse: "off"))]
         case "state": [("state", "", ReadingSpec(whenTrue: "on", whenFalse: "off"))]
-        case "apower": [("power", "", ReadingSpec(unit: "W", deviceClass: "power"))]
+        case "apower", "act_power": [("power", "", ReadingSpec(unit: "W", deviceClass: "power"))]
+        case "aprt_power": [("apparent_power", "", ReadingSpec(unit: "VA", deviceClass: "apparent_power"))]
+        case "total_act_power": [("total_power", "", ReadingSpec(unit: "W", deviceClass: "power"))]
+        case "a_act_power", "b_act_power", "c_act_power":
+            [("\(field.prefix(1))_power", "", ReadingSpec(unit: "W", deviceClass: "power"))]
+        case "a_voltage", "b_voltage", "c_voltage": [("\(field.prefix(1))_voltage", "", ReadingSpec(unit: "V", deviceClass: "voltage"))]
+        case "a_current", "b_current", "c_current", "total_current":
+            [("\(field.split(separator: "_")[0])_current", "", ReadingSpec(unit: "A", deviceClass: "current"))]
         case "voltage": [("voltage", "", ReadingSpec(unit: "V", deviceClass: "voltage"))]
         case "current": [("current", "", ReadingSpec(unit: "A", deviceClass: "current"))]
         case "freq": [("frequency", "", ReadingSpec(unit: "Hz", deviceClass: "frequency"))]

@@ -103,14 +103,14 @@ struct ValueTemplate: Sendable, Equatable {
             value = current
         } else {
             guard let text = String(validating: payload, as: UTF8.self)?.trimmingSpaces else { return nil }
-            if let number = Double(text), number.isFinite, text.first != "+" {
+            if let number = JSONNumber.parse(text) {
                 value = (try? JSONText(validating: Array(jsonNumber(number).utf8))) ?? JSONText.string(text)
             } else {
                 value = JSONText.string(text)
             }
         }
         guard !filters.isEmpty else { return value.singleLine }
-        guard var number = value.numberValue ?? value.stringValue.flatMap({ Double($0.trimmingSpaces) }) else { return nil }
+        guard var number = value.numberValue ?? value.stringValue.flatMap({ JSONNumber.parse($0.trimmingSpaces) }) else { return nil }
         for filter in filters {
             switch filter {
             case .float: break
@@ -143,5 +143,17 @@ extension Substring {
         while let first = text.first, first.isWhitespace { text.removeFirst() }
         while let last = text.last, last.isWhitespace { text.removeLast() }
         return text
+    }
+}
+
+/// Text that is a number as JSON writes one (`21.5`, `-3`, `1e3`): not Swift's wider `Double`
+/// syntax, which also reads `0x1A`, `inf` and `nan`.
+enum JSONNumber {
+    static func parse(_ text: String) -> Double? {
+        guard let first = text.utf8.first, first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first),
+              text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+                  || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }),
+              let value = Double(text), value.isFinite else { return nil }
+        return value
     }
 }

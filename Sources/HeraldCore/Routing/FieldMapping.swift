@@ -80,8 +80,11 @@ struct MappedRoute: Sendable, Equatable {
             guard let value = json.value(at: reading.field), !value.isContainer else { continue }
             var data = "{\"value\":" + value.singleLine
             if let unit = reading.unit { data += ",\"unit\":" + JSONText.quoted(unit) }
-            drafts.append(EventDraft(channel: match.channel, type: "reading", key: key.map { $0 + "/" + reading.name } ?? reading.name,
-                                     time: time, data: data + "}"))
+            let readingKey = key.map { $0 + "/" + reading.name } ?? reading.name
+            do { try Names.validateKey(readingKey) } catch {
+                return .failure(Problem(reason: "the key of reading \(reading.name) is refused: \(error.reason)"))
+            }
+            drafts.append(EventDraft(channel: match.channel, type: "reading", key: readingKey, time: time, data: data + "}"))
         }
         if drafts.isEmpty {
             return .failure(Problem(reason: "none of the route's reading fields (\(fields.readings.map(\.field).joined(separator: ", "))) is in the payload"))
@@ -103,7 +106,7 @@ struct MappedRoute: Sendable, Equatable {
             members.append("\"state\":" + JSONText.quoted(mapped))
         }
         for (name, field) in [("progress", job.progress), ("remaining_seconds", job.eta), ("done", job.done), ("total", job.total)] {
-            if let field, let number = json.value(at: field)?.numberValue ?? json.value(at: field)?.stringValue.flatMap(Double.init) {
+            if let field, let number = json.value(at: field)?.numberValue ?? json.value(at: field)?.stringValue.flatMap(JSONNumber.parse) {
                 members.append(JSONText.quoted(name) + ":" + jsonNumber(number))
             }
         }

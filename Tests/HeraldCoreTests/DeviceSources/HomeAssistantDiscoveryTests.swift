@@ -57,6 +57,9 @@ import Testing
         #expect(try ValueTemplate("{{ value | float(0) }}").apply(to: Array(" 3.25 ".utf8)) == "3.25")
         #expect(try ValueTemplate("{{ value }}").apply(to: Array("ON".utf8)) == "\"ON\"")
         #expect(try ValueTemplate("{{ value_json.missing }}").apply(to: payload) == nil)
+        // JSON's numbers, not Swift's: hex and nan stay text.
+        #expect(try ValueTemplate("{{ value }}").apply(to: Array("0x1A".utf8)) == "\"0x1A\"")
+        #expect(try ValueTemplate("{{ value }}").apply(to: Array("nan".utf8)) == "\"nan\"")
         for unsupported in ["{{ value_json.x * 10 }}", "{% if value %}1{% endif %}", "{{ states('sensor.x') }}", "value", "{{ value | timestamp_local }}"] {
             #expect(throws: ValueTemplate.Unsupported.self) { try ValueTemplate(unsupported) }
         }

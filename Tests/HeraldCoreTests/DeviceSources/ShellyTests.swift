@@ -24,6 +24,11 @@ import Testing
         #expect(announce?.problem == nil)
         #expect(harness.feed("shellies/announce", #"{"id":"x"}"#)?.ignored != nil)
         #expect(harness.feed("shellies/shelly1pm-84CCA8ADD055/relay/0/power", "lots")?.problem != nil)
+        #expect(harness.feed("shellies/shelly1pm-84CCA8ADD055/relay/0/power", "0x1A")?.problem != nil)
+        // Flood and smoke sensors say true/false; the H&T's act_reasons is a list.
+        #expect(SourceHarness.readings(harness.feed("shellies/shellyflood-A1B2C3/sensor/flood", "true"))
+                == ["shelly/shellyflood-A1B2C3/flood": #"{"value":true}"#])
+        #expect(harness.feed("shellies/shellyht-A1B2C3/sensor/act_reasons", #"["sensor"]"#)?.ignored != nil)
     }
 
     @Test func gen2SwitchStatusIsRecognisedByItsShape() {
@@ -38,6 +43,11 @@ import Testing
             "shelly/shellyplus1pm-a8032ab12345/switch0_energy": #"{"value":6.532,"unit":"Wh"}"#,
             "shelly/shellyplus1pm-a8032ab12345/switch0_temperature": #"{"value":23.5,"unit":"°C"}"#,
         ])
+        // An energy meter's em1 component (https://shelly-api-docs.shelly.cloud/gen2/ComponentsAndServices/EM1#status).
+        let meter = SourceHarness.readings(harness.feed("shellypro3em-a8032ab1/status/em1:0",
+            #"{"id":0,"current":2.43,"voltage":231.2,"act_power":520.8,"aprt_power":561.8,"pf":0.93,"freq":50,"calibration":"factory"}"#))
+        #expect(meter["shelly/shellypro3em-a8032ab1/em1_0_power"] == #"{"value":520.8,"unit":"W"}"#)
+        #expect(meter["shelly/shellypro3em-a8032ab1/em1_0_apparent_power"] == #"{"value":561.8,"unit":"VA"}"#)
         // A user-chosen prefix: the component's shape is what counts, and its online is then Shelly's.
         #expect(SourceHarness.readings(harness.feed("garage-plug/status/switch:0", #"{"id":0,"output":false,"apower":0}"#)).count == 2)
         #expect(harness.feed("garage-plug/online", "true")?.drafts.last?.data == #"{"availability":"online"}"#)

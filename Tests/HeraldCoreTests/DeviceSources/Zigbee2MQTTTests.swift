@@ -124,7 +124,7 @@ import Testing
         #expect(failed.first?.data.contains(#""state":"failed""#) == true)
     }
 
-    @Test func aRebasedSourceAndLimits() {
+    @Test func aRebasedSourceAndLimits() throws {
         var config = SourcesConfig()
         config.zigbee2mqtt?.baseTopic = "z2m"
         config.maxDevices = 2
@@ -134,5 +134,11 @@ import Testing
         #expect(SourceHarness.types(harness.feed("z2m/b", #"{"x":1}"#)) == ["device", "reading"])
         #expect(harness.feed("z2m/c", #"{"x":1}"#)?.problem?.contains("limit") == true)
         #expect(SourceHarness.types(harness.feed("z2m/a", #"{"x":2}"#)) == ["reading"])
+        // Within one bridge/devices: the known devices are still described, the third one refused alone.
+        let devices = #"[{"friendly_name":"a","definition":{"model":"M1","exposes":[]}},{"friendly_name":"b"},{"friendly_name":"d","definition":{"model":"M3"}}]"#
+        let outcome = try #require(harness.feed("z2m/bridge/devices", devices))
+        #expect(outcome.problem == nil && outcome.warnings.count == 1)
+        #expect(harness.sources.catalog["zigbee2mqtt/a"]?.description.model == "M1")
+        #expect(harness.sources.catalog["zigbee2mqtt/d"] == nil && harness.sources.catalog.count(of: "zigbee2mqtt") == 2)
     }
 }
