@@ -26,12 +26,19 @@ struct Discover: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
+        // The broker of --mqtt, with the login and TLS settings of the file.
+        settings.mqtt.host = broker.host
+        settings.mqtt.port = broker.port
+        settings.mqtt.tls = broker.tls || settings.mqtt.tls
         print("herald discover: listening to mqtt://\(broker.host):\(broker.port) for \(jsonlessSeconds) s…")
         do {
-            print(try await Discovery(host: broker.host, port: broker.port, config: settings).run(seconds: seconds), terminator: "")
+            print(try await Discovery(config: settings).run(seconds: seconds), terminator: "")
         } catch let error as DiscoveryError {
             FileHandle.standardError.write(Data("herald discover: \(error.description)\n".utf8))
             throw ExitCode(1)
+        } catch let error as HeraldServer.StartupError {
+            FileHandle.standardError.write(Data("herald discover: \(error.description)\n".utf8))
+            throw ExitCode(2)
         }
     }
 

@@ -131,8 +131,11 @@ import Testing
             let workshop = try await Self.device(herald, "homeassistant/workshop")
             return climate != nil && workshop != nil
         }
-        // The retained description goes away, so after the restart nothing tells Herald the units again.
+        // The retained description goes away, so after the restart nothing tells Herald the units
+        // again; and a new client id starts a new session, so only Herald's own memory can
+        // subscribe it to the topic the discovery config named.
         try await broker.publish("zigbee2mqtt/bridge/devices", bytes: [], retain: true)
+        try "mqtt: { client_id: herald-devices-2, keepalive_seconds: 5 }\n".write(toFile: herald.dir.file("herald.yaml"), atomically: true, encoding: .utf8)
         try await herald.restart()
         try await eventually("herald to reconnect") { try await herald.get("/readyz").status == 200 }
         try await broker.publish("zigbee2mqtt/living_room/climate", lines: [#"{"temperature":19.5,"humidity":50}"#])
@@ -211,5 +214,22 @@ import Testing
         try await eventually("the alert cleared") { !(try await herald.get("/api/alerts").body.contains("door-offline")) }
         let changes = try await herald.allEvents(channel: "alerts").map(\.type)
         #expect(changes == ["raised", "cleared"])
+    }
+
+    /// The broker keeps a persistent session's subscriptions; filters Herald stopped using are
+    /// unsubscribed on connect, so they do not fill $deadletter.
+    @Test func filtersNoLongerUsedAreUnsubscribed() async throws {
+        let dir = try TempDir()
+        let (broker, herald) = try await Self.start(dir)
+        try await broker.publish("zigbee2mqtt/garden/pump", lines: [#"{"state":"ON"}"#])
+        try await eventually("the pump") { try await Self.device(herald, "zigbee2mqtt/garden/pump") != nil }
+        try "mqtt: { client_id: herald-devices, keepalive_seconds: 5 }\nsources: false\n".write(toFile: herald.dir.file("herald.yaml"), atomically: true, encoding: .utf8)
+        try await herald.restart()
+        try await eventually("herald to reconnect") { try await herald.get("/readyz").status == 200 }
+        try await broker.publish("zigbee2mqtt/garden/pump", lines: [#"{"state":"OFF"}"#])
+        try await broker.publish("sensors/garden/soil", lines: [#"{"value":31}"#])
+        try await eventually("the plain reading after it") { try await herald.allEvents(channel: "sensors").contains { $0.key == "garden/soil" } }
+        #expect(try await herald.allEvents(channel: "%24deadletter").isEmpty)
+        #expect(try await herald.allEvents(channel: "sensors").filter { $0.key == "zigbee2mqtt/garden/pump/state" }.count == 1)
     }
 }

@@ -62,7 +62,7 @@ public final class OfflineWatcher: Sendable {
 
     /// Starts from the store: devices offline now, since when.
     func seed(from log: EventLog) throws {
-        let devices = try log.devices()
+        let devices = try log.deviceStates()
         offline.withLock { offline in
             for device in devices where device.availability == .offline {
                 offline[device.description.id] = Offline(channel: device.description.channel, since: device.availabilitySince ?? now())

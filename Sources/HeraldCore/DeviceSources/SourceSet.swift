@@ -40,7 +40,7 @@ final class SourceSet: Sendable {
 
     /// Restores sources' memory and the catalog from the store.
     func restore(from log: EventLog) throws {
-        let records = try log.devices()
+        let records = try log.deviceStates()
         var memories: [String: [String: String]] = [:]
         for name in names { memories[name] = try log.sourceMemory(name) }
         state.withLock { state in

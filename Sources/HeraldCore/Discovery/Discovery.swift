@@ -4,13 +4,10 @@ import Synchronization
 /// `herald discover`: listens to everything on a broker for a while, with a clean session of its
 /// own (nothing is stored, Herald's session is not touched), and reports what Herald would make of it.
 public struct Discovery: Sendable {
-    let host: String
-    let port: Int
+    /// The broker, login and TLS of `config.mqtt`; its routes and sources apply.
     let config: HeraldConfig
 
-    public init(host: String, port: Int, config: HeraldConfig) {
-        self.host = host
-        self.port = port
+    public init(config: HeraldConfig) {
         self.config = config
     }
 
@@ -21,9 +18,9 @@ public struct Discovery: Sendable {
         let received = Mutex<[MQTTMessage]>([])
         let dropped = Atomic<Int>(0)
         let connected = Atomic<Bool>(false)
-        var options = MosquittoOptions(host: host, port: port, clientID: "herald-discover-\(getpid())")
+        var options = try MosquittoOptions(config.mqtt, clientID: "herald-discover-\(getpid())")
         options.cleanSession = true
-        options.username = config.mqtt.username
+        let (host, port) = (config.mqtt.host, config.mqtt.port)
         let handlers = MosquittoHandlers(
             onConnect: { code, _ in if code == 0 { connected.store(true, ordering: .sequentiallyConsistent) } },
             onMessages: { messages in
@@ -45,7 +42,14 @@ public struct Discovery: Sendable {
         _ = try client.subscribe("#", qos: 0)
         try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
         var report = DiscoveryReport(config: config)
-        for message in received.withLock({ $0 }) {
+        // Descriptions first (bridge/devices, discovery configs), as Herald would know them from
+        // its store: a state that arrived before its config is still the device's.
+        let messages = received.withLock { $0 }
+        let sources = config.sources.makeSourceSet()
+        let (descriptions, rest) = messages.reduce(into: ([MQTTMessage](), [MQTTMessage]())) { split, message in
+            if sources.isMetadata(message.topic) { split.0.append(message) } else { split.1.append(message) }
+        }
+        for message in descriptions + rest {
             report.take(SourceMessage(topic: message.topic, payload: message.payload, retain: message.retain))
         }
         let more = dropped.load(ordering: .relaxed)

@@ -10,9 +10,14 @@ extension EventLog {
         try pool.read { db in try Self.devices(id: id, in: db).first }
     }
 
-    static func devices(id: String? = nil, in db: Database) throws -> [DeviceRecord] {
+    /// Every device without its readings' values: what the sources and watchers start from.
+    func deviceStates() throws -> [DeviceRecord] {
+        try pool.read { db in try Self.devices(withReadings: false, limit: nil, in: db) }
+    }
+
+    static func devices(id: String? = nil, withReadings: Bool = true, limit: Int? = 10_000, in db: Database) throws -> [DeviceRecord] {
         let sql = "SELECT id, name, source, channel, model, vendor, readings, availability, availability_since, updated_at FROM devices"
-        let rows = id == nil ? try Row.fetchAll(db, sql: sql + " ORDER BY id LIMIT 10000")
+        let rows = id == nil ? try Row.fetchAll(db, sql: sql + " ORDER BY id" + (limit.map { " LIMIT \($0)" } ?? ""))
                              : try Row.fetchAll(db, sql: sql + " WHERE id = ?", arguments: [id])
         let latest = try db.cachedStatement(sql: """
             SELECT id, data, time FROM events WHERE channel = ? AND key = ? AND type = 'reading' ORDER BY id DESC LIMIT 1
@@ -22,7 +27,7 @@ extension EventLog {
                                                 vendor: row[5], readings: ReadingSpec.parse(row[6]))
             var record = DeviceRecord(description: description, availability: Availability(rawValue: row[7]) ?? .unknown,
                                       availabilitySince: row[8], updatedAt: row[9])
-            for (name, spec) in description.readings {
+            for (name, spec) in description.readings where withReadings {
                 guard let event = try Row.fetchOne(latest, arguments: [description.channel, description.id + "/" + name]) else { continue }
                 let data: String = event[1]
                 let json = try? JSONText(validating: Array(data.utf8))

@@ -34,20 +34,7 @@ final class MQTTBridge: Service, Sendable {
         // unless one of these covers them (see `follow`).
         self.filters = (runtime.config.routes.map(\.topic.text) + sources.filters).filter { seen.insert($0).inserted }
         self.filterSelectors = filters.compactMap { try? Selector($0) }
-        var options = MosquittoOptions(host: config.host, port: config.port, clientID: config.clientID)
-        options.keepaliveSeconds = config.keepaliveSeconds
-        options.username = config.username
-        if let file = config.passwordFile {
-            do {
-                options.password = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .newlines)
-            } catch {
-                throw HeraldServer.StartupError(description: "cannot read mqtt.password_file \(file): \(error.localizedDescription)")
-            }
-        }
-        if config.tls || config.caFile != nil {
-            options.caFile = config.caFile ?? "/etc/ssl/certs/ca-certificates.crt"
-        }
-        self.options = options
+        self.options = try MosquittoOptions(config, clientID: config.clientID)
         self.heartbeatTopic = "herald/heartbeat/" + options.clientID
     }
 
@@ -90,7 +77,9 @@ final class MQTTBridge: Service, Sendable {
         let client = clientBox.withLock { $0 }
         var mids = Set<Int32>()
         liveness.withLock { $0 = Liveness(transportUp: true, responsive: true, lastEcho: Clock.nowMilliseconds()) }
-        for filter in filters + [heartbeatTopic] + sources.extraTopics.filter({ !isCovered($0) }) {
+        let subscriptions = filters + [heartbeatTopic] + sources.extraTopics.filter({ !isCovered($0) })
+        if let client { forgetOldSubscriptions(keeping: subscriptions, sessionPresent: sessionPresent, client: client) }
+        for filter in subscriptions {
             do {
                 if let mid = try client?.subscribe(filter, qos: qos) { mids.insert(mid) }
             } catch {
@@ -105,6 +94,27 @@ final class MQTTBridge: Service, Sendable {
     }
 
     let pendingSubscriptions = Mutex<Set<Int32>>([])
+
+    /// The broker keeps a persistent session's subscriptions: a filter Herald no longer uses (a
+    /// source turned off, a route removed) would go on delivering, into $deadletter. So the last
+    /// set is kept in the store, and what left it is unsubscribed on connect.
+    private func forgetOldSubscriptions(keeping current: [String], sessionPresent: Bool, client: MosquittoClient) {
+        let memory = (try? runtime.log.sourceMemory(Self.subscriptionMemory.source))?[Self.subscriptionMemory.name]
+        let previous = memory.flatMap { try? JSONText(validating: Array($0.utf8)).arrayElements().compactMap(\.stringValue) } ?? []
+        let keep = Set(current)
+        for filter in previous where sessionPresent && !keep.contains(filter) {
+            try? client.unsubscribe(filter)
+            runtime.logger.info("mqtt filter no longer used: unsubscribed", metadata: ["filter": "\(filter)"])
+        }
+        guard previous != current else { return }
+        let text = "[" + current.map(JSONText.quoted).joined(separator: ",") + "]"
+        let item = AppendItem(drafts: [], effects: [.remember(source: Self.subscriptionMemory.source, name: Self.subscriptionMemory.name, value: text)])
+        if case .failure(let error) = runtime.log.submit([item]).wait()[0] {
+            runtime.logger.warning("mqtt subscriptions not recorded", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static let subscriptionMemory = (source: "$mqtt", name: "subscriptions")
     /// How many of the next messages may still be redeliveries (see `MQTTDedupe.mayBeRedelivery`).
     let possibleRedeliveries = Atomic<Int>(MQTTDedupe.window)
 
