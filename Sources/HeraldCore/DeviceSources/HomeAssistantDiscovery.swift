@@ -38,8 +38,12 @@ struct HomeAssistantSource: DeviceSource {
     /// that source reads in full (Zigbee2MQTT and Tasmota announce themselves here too).
     let otherSources: [Selector]
 
+    /// `<prefix>/`, made once: every message is compared with it.
+    let under: String
+
     init(discoveryPrefix: String = "homeassistant", otherSources: [String] = []) {
         prefix = discoveryPrefix
+        under = discoveryPrefix + "/"
         self.otherSources = otherSources.compactMap { try? Selector($0) }
     }
 
@@ -48,7 +52,7 @@ struct HomeAssistantSource: DeviceSource {
 
     var filters: [String] { [prefix + "/#"] }
 
-    func isMetadata(_ topic: String) -> Bool { topic.hasPrefix(prefix + "/") && topic.hasSuffix("/config") }
+    func isMetadata(_ topic: String) -> Bool { topic.hasBytePrefix(under) && topic.hasByteSuffix("/config") }
 
     var extraTopics: [String] { Array(byStateTopic.keys) + Array(byAvailabilityTopic.keys) }
 
@@ -60,7 +64,7 @@ struct HomeAssistantSource: DeviceSource {
     }
 
     mutating func interpret(_ message: SourceMessage, known: DeviceCatalog) -> [Observation]? {
-        if let parts = Self.parts(of: message.topic, prefix: prefix) { return config(message, parts: parts) }
+        if isMetadata(message.topic), let parts = Self.parts(of: message.topic, prefix: prefix) { return config(message, parts: parts) }
         var observations: [Observation] = []
         for configTopic in byStateTopic[message.topic] ?? [] {
             guard let entity = entities[configTopic] else { continue }
@@ -83,12 +87,12 @@ struct HomeAssistantSource: DeviceSource {
             return [.ignored(reason: "no field its entities' templates read")]
         }
         // Home Assistant's own birth message and other topics under the prefix.
-        return message.topic.hasPrefix(prefix + "/") ? [.ignored(reason: "not a discovery config")] : nil
+        return message.topic.hasBytePrefix(under) ? [.ignored(reason: "not a discovery config")] : nil
     }
 
     /// `component`, `node_id` (may be nil) and `object_id` of a config topic.
     static func parts(of topic: String, prefix: String) -> (component: String, node: String?, object: String)? {
-        guard topic.hasPrefix(prefix + "/"), topic.hasSuffix("/config") else { return nil }
+        guard topic.hasBytePrefix(prefix + "/"), topic.hasByteSuffix("/config") else { return nil }
         let segments = topic.dropFirst(prefix.count + 1).dropLast(7).split(separator: "/", omittingEmptySubsequences: false)
         switch segments.count {
         case 2: return (String(segments[0]), nil, String(segments[1]))

@@ -8,8 +8,11 @@ struct OctoPrintSource: DeviceSource {
     private var printing: Set<String> = []
     static let printer = "printer"
 
+    let under: String
+
     init(baseTopic: String = "octoPrint") {
         base = baseTopic
+        under = baseTopic + "/"
     }
 
     var filters: [String] { [base + "/#"] }
@@ -19,7 +22,7 @@ struct OctoPrintSource: DeviceSource {
     }
 
     mutating func interpret(_ message: SourceMessage, known: DeviceCatalog) -> [Observation]? {
-        guard message.topic.hasPrefix(base + "/") else { return nil }
+        guard message.topic.hasBytePrefix(under) else { return nil }
         let rest = message.topic.dropFirst(base.count + 1)
         if rest == "mqtt" {
             guard let availability = Availability.parse(message.payload) else {

@@ -9,18 +9,22 @@ struct ShellySource: DeviceSource {
     /// Gen2+ prefixes seen with a component status: their `online` is a Shelly's.
     private var gen2Devices: Set<String> = []
 
+    let gen1Under: String
+
     init(gen1Prefix: String = "shellies") {
         self.gen1Prefix = gen1Prefix
+        gen1Under = gen1Prefix + "/"
     }
 
     var filters: [String] { [gen1Prefix + "/#", "+/status/+", "+/online"] }
+    static let rememberedLimit = 10_000
 
     mutating func restore(_ memory: [String: String]) {
         gen2Devices = Set(memory.keys)
     }
 
     mutating func interpret(_ message: SourceMessage, known: DeviceCatalog) -> [Observation]? {
-        if message.topic.hasPrefix(gen1Prefix + "/") { return gen1(message) }
+        if message.topic.hasBytePrefix(gen1Under) { return gen1(message) }
         return gen2(message, known: known)
     }
 
@@ -93,7 +97,8 @@ struct ShellySource: DeviceSource {
             return [.problem("shelly: \(component) status of \(device) is not a JSON object")]
         }
         var observations: [Observation] = []
-        if gen2Devices.insert(device).inserted {
+        // Bounded: past the limit a prefix is still recognised by its topics' shape.
+        if gen2Devices.count < Self.rememberedLimit, gen2Devices.insert(device).inserted {
             observations.append(.remember(name: device, value: "gen2"))
             observations.append(.device(DeviceInfo(device: device, vendor: "Shelly")))
         }

@@ -64,17 +64,18 @@ final class SourceSet: Sendable {
     func interpret(_ message: SourceMessage, time: Int64 = Clock.nowMilliseconds()) -> SourceOutcome? {
         state.withLock { state in
             for index in state.sources.indices {
-                let before = state.sources[index]
+                // No copy of the source is kept to undo what it learnt from a message that cannot
+                // be stored: a copy per message and source cost more than the message. What a
+                // source keeps is bounded, and a message that fails changes nothing stored.
                 guard let observations = state.sources[index].source.interpret(message, known: state.catalog) else { continue }
+                let configured = state.sources[index]
                 // The catalog moves into the builder and back, so a change does not copy it whole.
-                var builder = OutcomeBuilder(source: before.source.name, channel: before.channel, jobsChannel: jobsChannel,
+                var builder = OutcomeBuilder(source: configured.source.name, channel: configured.channel, jobsChannel: jobsChannel,
                                              limits: limits, time: time, catalog: state.catalog)
                 state.catalog = DeviceCatalog()
                 for observation in observations { builder.take(observation) }
                 let outcome = builder.finish()
                 state.catalog = builder.takeCatalog()
-                // A message that cannot be stored changes nothing, in the source's memory either.
-                if outcome.problem != nil { state.sources[index] = before }
                 metrics[index].count(outcome)
                 return outcome
             }

@@ -11,20 +11,26 @@ struct Zigbee2MQTTSource: DeviceSource {
     /// Devices whose OTA update is under way, so `idle` afterwards means it finished.
     private var updating: Set<String> = []
 
+    /// `<base>/`, made once.
+    let under: String
+    let devicesTopic: String
+
     init(baseTopic: String = "zigbee2mqtt") {
         base = baseTopic
+        under = baseTopic + "/"
+        devicesTopic = baseTopic + "/bridge/devices"
     }
 
     var filters: [String] { [base + "/#"] }
 
-    func isMetadata(_ topic: String) -> Bool { topic == base + "/bridge/devices" }
+    func isMetadata(_ topic: String) -> Bool { topic.hasSameBytes(as: devicesTopic) }
 
     mutating func restore(_ memory: [String: String]) {
         updating = Set(memory.keys.filter { memory[$0] == "updating" })
     }
 
     mutating func interpret(_ message: SourceMessage, known: DeviceCatalog) -> [Observation]? {
-        guard message.topic.hasPrefix(base + "/") else { return nil }
+        guard message.topic.hasBytePrefix(under) else { return nil }
         let rest = String(message.topic.dropFirst(base.count + 1))
         if rest.hasPrefix("bridge/") { return bridge(String(rest.dropFirst(7)), message) }
         if known.knows(source: name, device: rest) { return state(of: rest, message) }

@@ -15,4 +15,14 @@ extension String {
             other.utf8.withContiguousStorageIfAvailable { theirs in mine.elementsEqual(theirs) }
         }.flatMap { $0 } ?? utf8.elementsEqual(other.utf8)
     }
+
+    /// `hasPrefix` by UTF-8 bytes, as MQTT compares topics: cheaper than `String.hasPrefix`, which
+    /// compares canonically equivalent spellings, on every message a source looks at.
+    func hasBytePrefix(_ prefix: String) -> Bool {
+        utf8.count >= prefix.utf8.count && utf8.starts(with: prefix.utf8)
+    }
+
+    func hasByteSuffix(_ suffix: String) -> Bool {
+        utf8.count >= suffix.utf8.count && utf8.reversed().starts(with: suffix.utf8.reversed())
+    }
 }
