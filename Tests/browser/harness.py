@@ -36,8 +36,12 @@ ROUTES = """routes:
   - { topic: "lab/+/+", channel: lab, type: reading, key: "{1}/{2}" }
 """
 
+# The second rule is the demo's (Scripts/run-demo.sh), on the ESPHome node's reading, for the
+# screenshot; the tests publish only the first one's key.
 ALERT_RULES = """alert_rules:
   - { name: greenhouse-hot, channel: sensors, key: greenhouse/temp, field: value,
+      above: 30, clear_below: 29, severity: warning }
+  - { name: greenhouse-node-hot, channel: sensors, key: homeassistant/greenhouse/temperature, field: value,
       above: 30, clear_below: 29, severity: warning }
 """
 

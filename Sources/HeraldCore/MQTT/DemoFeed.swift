@@ -52,7 +52,8 @@ public struct DemoFeed: Sendable {
             // A slow sine plus noise, so the greenhouse overheats for a while every few minutes.
             temperature = 27 + 4.5 * sin(Double(tick) / 40) + Double.random(in: -0.4...0.4)
             humidity = min(95, max(30, humidity + Double.random(in: -1.5...1.5)))
-            power = max(120, power + Double.random(in: -80...80) + (Int.random(in: 0..<30) == 0 ? 450 : 0))
+            // A random walk pulled back towards 900 W, with now and then a kettle's worth on top.
+            power = max(120, power + Double.random(in: -80...80) - (power - 900) * 0.05 + (Int.random(in: 0..<30) == 0 ? 1800 : 0))
 
             publish(client, "greenhouse/sensor/temperature/state", "\(round1(temperature))")
             publish(client, "greenhouse/sensor/humidity/state", "\(round1(humidity))")
