@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Synchronization
 import HeraldCore
 import NIOCore
 import Testing
@@ -91,8 +92,22 @@ import Testing
             try RawClient(port: herald.port, request: "POST /api/channels/a/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                           + "X-Forwarded-For: \(client)\r\nContent-Length: 100\r\n\r\n{")
         }
-        try await eventually("the client's request budget to be full", seconds: 30) {
-            try await get(herald, "/healthz", forwardedFor: client) == 429
+        // What the probes answered, for the failure message.
+        let answers = Mutex<[String]>([])
+        do {
+            try await eventually("the client's request budget to be full", seconds: 60) {
+                do {
+                    let status = try await get(herald, "/healthz", forwardedFor: client)
+                    answers.withLock { $0.append("\(status)") }
+                    return status == 429
+                } catch {
+                    answers.withLock { $0.append("\(error)") }
+                    throw error
+                }
+            }
+        } catch {
+            let seen = answers.withLock { Array($0.suffix(5)) }
+            throw TestFailure("\(error); the last answers: \(seen); log:\n\(herald.process.log.suffix(3000))")
         }
         #expect(try await herald.get("/healthz").status == 200, "the gateway itself is not that client")
         #expect(try await get(herald, "/healthz", forwardedFor: "203.0.113.8") == 200)

@@ -31,8 +31,15 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
 
     func waitUntilHealthy() async throws {
         // Each try is short, so a try that meets the process still starting leaves room for more.
-        try await eventually("herald to answer /healthz (log: \(process.logPath))", seconds: 30) {
-            try await self.get("/healthz", timeout: .seconds(5)).status == 200
+        // Sixty seconds: a whole suite on two cores starts dozens of servers at once.
+        do {
+            try await eventually("herald to answer /healthz", seconds: 60) {
+                try await self.get("/healthz", timeout: .seconds(5)).status == 200
+            }
+        } catch {
+            // The temporary folder goes with the test: what the process said is kept in the failure.
+            let state = process.isRunning ? "still running" : "exited"
+            throw TestFailure("\(error) — herald on port \(port) \(state); its log:\n\(process.log.suffix(4000))")
         }
     }
 
