@@ -6,7 +6,7 @@ import Testing
 /// The writer's MQTT bookkeeping against a real SQLite file: what counts as a message stored before.
 @Suite struct MQTTDedupeTests {
     @Test func aRetainedCopyIsRecognisedInTheSameBatchAndInLaterOnes() async throws {
-        try await withEventLog { log in
+        try await withEventLog("dedupe") { log in
             let live = message("sensors/a", #"{"v":1}"#, mid: 1)
             let sameBurst = await submit([item(live), item(message("sensors/a", #"{"v":1}"#, retain: true, mid: 2))], to: log)
             #expect(stored(sameBurst) == [true, false])
@@ -16,7 +16,7 @@ import Testing
     }
 
     @Test func theNewestPayloadOfABurstIsTheOneRemembered() async throws {
-        try await withEventLog { log in
+        try await withEventLog("dedupe") { log in
             _ = await submit([item(message("sensors/b", #"{"v":1}"#, mid: 1)), item(message("sensors/b", #"{"v":2}"#, mid: 2))], to: log)
             let retainedNew = await submit([item(message("sensors/b", #"{"v":2}"#, retain: true, mid: 3))], to: log)
             #expect(stored(retainedNew) == [false])
@@ -27,7 +27,7 @@ import Testing
 
     /// MQTT compares topics byte for byte; Swift's `String` would take these two for one.
     @Test func canonicallyEquivalentTopicsKeepTheirOwnLastPayload() async throws {
-        try await withEventLog { log in
+        try await withEventLog("dedupe") { log in
             let composed = "sensors/caf\u{E9}", decomposed = "sensors/cafe\u{301}"
             _ = await submit([item(message(composed, #"{"v":1}"#, mid: 1)), item(message(decomposed, #"{"v":2}"#, mid: 2))], to: log)
             let retained = await submit([item(message(composed, #"{"v":1}"#, retain: true, mid: 3)),
@@ -37,7 +37,7 @@ import Testing
     }
 
     @Test func aRedeliveryIsRecognisedByItsPacketIdEvenInTheSameBurst() async throws {
-        try await withEventLog { log in
+        try await withEventLog("dedupe") { log in
             let first = message("sensors/c", #"{"v":7}"#, mid: 42)
             let outcomes = await submit([item(first), item(first), item(message("sensors/c", #"{"v":7}"#, mid: 43))], to: log)
             #expect(stored(outcomes) == [true, false, true], "a new packet id is a new message")
@@ -73,24 +73,6 @@ import Testing
         AppendItem(drafts: [EventDraft(channel: "sensors", type: "reading", key: message.topic,
                                        data: String(decoding: message.payload, as: UTF8.self))],
                    dedupe: MQTTDedupe(message: message))
-    }
-
-    private func withEventLog(_ body: (EventLog) async throws -> Void) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-dedupe-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let log = try EventLog(options: .init(path: directory.appendingPathComponent("herald.sqlite").path),
-                               logger: Logger(label: "test"), onCommit: { _ in })
-        let writer = Task { try await log.run() }
-        do {
-            try await body(log)
-        } catch {
-            log.queue.close()
-            _ = await writer.result
-            throw error
-        }
-        log.queue.close()
-        try await writer.value
     }
 }
 

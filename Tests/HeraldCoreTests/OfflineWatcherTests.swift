@@ -16,7 +16,8 @@ import Testing
 
     @Test func aDeviceOfflineTooLongRaisesOnceAndItsReturnClears() async throws {
         let watcher = OfflineWatcher(rules: [rule], now: { 0 })
-        try await withEventLog(rules: [rule], watcher: watcher) { log in
+        try await withEventLog("offline", options: { $0.semantics = EventSemantics(routes: RouteConfig.defaults, rules: [rule]) },
+                               onCommit: { watcher.observe($0) }) { log in
             let start: Int64 = 1_000_000
             _ = log.submit([availability("offline", at: start)]).wait()
             #expect(watcher.check(at: start + 599_000).isEmpty)
@@ -50,24 +51,5 @@ import Testing
         #expect(config.alertRules[0].key == "zigbee2mqtt/front_door")
         #expect(throws: ConfigError.self) { try ConfigLoader.parse("alert_rules: [{ name: x, offline_for: 10m, above: 3 }]") }
         #expect(throws: ConfigError.self) { try ConfigLoader.parse("alert_rules: [{ name: x, offline_for: soon }]") }
-    }
-
-    private func withEventLog(rules: [AlertRule], watcher: OfflineWatcher, _ body: (EventLog) async throws -> Void) async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-offline-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        var options = EventLog.Options(path: directory.appendingPathComponent("herald.sqlite").path)
-        options.semantics = EventSemantics(routes: RouteConfig.defaults, rules: rules)
-        let log = try EventLog(options: options, logger: Logger(label: "test"), onCommit: { watcher.observe($0) })
-        let writer = Task { try await log.run() }
-        do {
-            try await body(log)
-        } catch {
-            log.queue.close()
-            _ = await writer.result
-            throw error
-        }
-        log.queue.close()
-        try await writer.value
     }
 }

@@ -17,12 +17,9 @@ public struct Discovery: Sendable {
     public func run(seconds: Double) async throws -> String {
         let received = Mutex<[MQTTMessage]>([])
         let dropped = Atomic<Int>(0)
-        let connected = Atomic<Bool>(false)
         var options = try MosquittoOptions(config.mqtt, clientID: "herald-discover-\(getpid())")
         options.cleanSession = true
-        let (host, port) = (config.mqtt.host, config.mqtt.port)
         let handlers = MosquittoHandlers(
-            onConnect: { code, _ in if code == 0 { connected.store(true, ordering: .sequentiallyConsistent) } },
             onMessages: { messages in
                 received.withLock { kept in
                     let room = max(0, Self.messageLimit - kept.count)
@@ -31,14 +28,11 @@ public struct Discovery: Sendable {
                 }
             },
             onBurstEnd: { true })
-        let client = try MosquittoClient(options: options, handlers: handlers)
-        try client.start()
-        defer { client.stop() }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !connected.load(ordering: .sequentiallyConsistent) {
-            guard ContinuousClock.now < deadline else { throw DiscoveryError(description: "no answer from mqtt://\(host):\(port) within 10 s") }
-            try await Task.sleep(for: .milliseconds(20))
+        let client: MosquittoClient
+        do { client = try await MosquittoClient.connected(options: options, handlers: handlers, timeout: .seconds(10)) } catch let error as MosquittoClient.NotConnected {
+            throw DiscoveryError(description: error.description)
         }
+        defer { client.stop() }
         _ = try client.subscribe("#", qos: 0)
         try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
         var report = DiscoveryReport(config: config)

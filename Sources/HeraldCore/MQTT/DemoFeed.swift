@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// `herald demo`: a believable gateway, published over MQTT in the formats real devices use — a
 /// Zigbee2MQTT climate sensor and door contact, a Tasmota plug, an ESPHome greenhouse node found
@@ -26,19 +25,9 @@ public struct DemoFeed: Sendable {
     public func run(for duration: Double? = nil) async throws {
         var options = MosquittoOptions(host: host, port: port, clientID: "herald-demo-\(getpid())")
         options.cleanSession = true
-        let connected = Atomic<Bool>(false)
-        let client = try MosquittoClient(options: options, handlers: MosquittoHandlers(onConnect: { code, _ in
-            if code == 0 { connected.store(true, ordering: .sequentiallyConsistent) }
-        }))
-        try client.start()
+        // Connected first: the retained announcements must reach the broker.
+        let client = try await MosquittoClient.connected(options: options, handlers: MosquittoHandlers(), timeout: .seconds(30))
         defer { client.stop() }
-        // The retained announcements must reach the broker: before the connection is up,
-        // libmosquitto refuses a publish.
-        let deadline = ContinuousClock.now + .seconds(30)
-        while !connected.load(ordering: .sequentiallyConsistent) {
-            guard ContinuousClock.now < deadline else { throw DemoError(description: "no answer from mqtt://\(host):\(port) within 30 s") }
-            try await Task.sleep(for: .milliseconds(20))
-        }
         print("herald demo: publishing to mqtt://\(host):\(port) every \(interval) s (Ctrl-C to stop)")
         announce(client)
 
@@ -140,8 +129,4 @@ public struct DemoFeed: Sendable {
     }
 
     private func round1(_ value: Double) -> Double { (value * 10).rounded() / 10 }
-}
-
-public struct DemoError: Error, CustomStringConvertible {
-    public var description: String
 }
