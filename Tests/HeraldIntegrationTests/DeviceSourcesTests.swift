@@ -1,4 +1,5 @@
 import Foundation
+import HeraldCore
 import Testing
 
 /// The built-in sources against a real mosquitto, on Herald's defaults (DESIGN §5a): no routes
@@ -231,5 +232,29 @@ import Testing
         try await eventually("the plain reading after it") { try await herald.allEvents(channel: "sensors").contains { $0.key == "garden/soil" } }
         #expect(try await herald.allEvents(channel: "%24deadletter").isEmpty)
         #expect(try await herald.allEvents(channel: "sensors").filter { $0.key == "zigbee2mqtt/garden/pump/state" }.count == 1)
+    }
+
+    /// Devices are read with their channel's scope: a token that may not read `sensors` sees none.
+    @Test func tokenScopesApplyToDevices() async throws {
+        let dir = try TempDir()
+        let broker = try await MosquittoBroker(dir: dir)
+        let (sensors, jobs) = ("sensors-token-0123456789", "jobs-token-0123456789")
+        let herald = try await HeraldInstance(dir: dir, config: """
+            mqtt: { client_id: herald-scopes, keepalive_seconds: 5 }
+            tokens:
+              - { name: sensors, sha256: "\(TokenAuthority.sha256Hex(sensors))", subscribe: ["sensors"] }
+              - { name: jobs, sha256: "\(TokenAuthority.sha256Hex(jobs))", subscribe: ["jobs"] }
+            """, mqttPort: broker.port)
+        let asSensors = [("Authorization", "Bearer " + sensors)], asJobs = [("Authorization", "Bearer " + jobs)]
+        try await eventually("herald to connect to the broker") { try await herald.get("/readyz").status == 200 }
+        try await broker.publish("tele/plug/SENSOR", lines: [#"{"ENERGY":{"Power":5}}"#])
+        try await eventually("the plug, for a reader of sensors") {
+            try await herald.get("/api/devices/tasmota%2Fplug", headers: asSensors).status == 200
+        }
+        #expect(try await herald.get("/api/devices/tasmota%2Fplug", headers: asJobs).status == 404)
+        let visible = try await herald.get("/api/devices", headers: asJobs)
+        #expect(visible.status == 200 && visible.body.trimmingCharacters(in: .whitespacesAndNewlines) == #"{"devices":[]}"#, "\(visible)")
+        #expect(try await herald.get("/api/snapshot", headers: asJobs).body.contains(#""devices":[]"#))
+        #expect(try await herald.get("/api/devices").status == 401)
     }
 }
