@@ -312,7 +312,7 @@ final class MQTTBridge: Service, Sendable {
                                                   includePayload: message.payload.count <= limit, source: source)])
         }
         for warning in outcome.warnings {
-            onceAMinute.warn(runtime.logger, key: "source: " + message.topic, "source message kept as it came",
+            onceAMinute.warn(runtime.logger, key: "source: " + message.topic, "source message not kept whole",
                              metadata: ["topic": "\(message.topic)", "source": "\(outcome.source)", "detail": "\(warning)"])
         }
         follow(outcome.subscribe, unfollow: outcome.unsubscribe)
