@@ -13,7 +13,7 @@ struct Demo: AsyncParsableCommand {
     var duration: Double?
 
     func run() async throws {
-        guard let broker = try? ConfigLoader.parse("mqtt: {url: \"\(mqtt)\"}").mqtt else {
+        guard let broker = HeraldConfig.MQTT(brokerURL: mqtt) else {
             throw ValidationError("--mqtt must be mqtt://HOST:PORT")
         }
         try await DemoFeed(host: broker.host, port: broker.port, interval: interval).run(for: duration)

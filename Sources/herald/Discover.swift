@@ -16,7 +16,7 @@ struct Discover: AsyncParsableCommand {
 
     func run() async throws {
         guard seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be in 0…3600") }
-        guard let broker = try? ConfigLoader.parse("mqtt: {url: \"\(mqtt)\"}").mqtt else {
+        guard let broker = HeraldConfig.MQTT(brokerURL: mqtt) else {
             throw ValidationError("--mqtt must be mqtt://HOST:PORT")
         }
         var settings = HeraldConfig()

@@ -28,7 +28,7 @@ struct Serve: AsyncParsableCommand {
             if mqtt == "none" {
                 settings.mqtt.enabled = false
             } else {
-                guard let parsed = try? ConfigLoader.parse("mqtt: {url: \"\(mqtt)\"}").mqtt else {
+                guard let parsed = HeraldConfig.MQTT(brokerURL: mqtt) else {
                     throw ValidationError("--mqtt must be mqtt://HOST:PORT, mqtts://HOST:PORT or none")
                 }
                 settings.mqtt.host = parsed.host

@@ -384,3 +384,12 @@ struct BrokerURL {
         mqtt.tls = tls
     }
 }
+
+extension HeraldConfig.MQTT {
+    /// The broker an `mqtt://HOST:PORT` or `mqtts://HOST:PORT` URL names, for the command line's `--mqtt`.
+    public init?(brokerURL text: String) {
+        guard let url = BrokerURL(text) else { return nil }
+        self.init()
+        url.apply(to: &self)
+    }
+}

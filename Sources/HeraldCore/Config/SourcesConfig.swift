@@ -44,10 +44,7 @@ public struct SourcesConfig: Sendable {
     }
 
     /// The sources that are on, by name.
-    public var sourceNames: [String] {
-        [zigbee2mqtt.map { _ in "zigbee2mqtt" }, tasmota.map { _ in "tasmota" }, homeAssistant.map { _ in "homeassistant" },
-         shelly.map { _ in "shelly" }, octoPrint.map { _ in "octoprint" }].compactMap { $0 }
-    }
+    public var sourceNames: [String] { makeSources().map(\.source.name) }
 
     /// Every channel a source may write to.
     public var channels: Set<String> {

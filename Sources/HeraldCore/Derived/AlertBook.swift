@@ -119,9 +119,7 @@ enum AlertBook {
                 alert.clearedAt = event.draft.time
                 alert.message = rule.message.map { "cleared: " + $0 } ?? "\(rule.field) of \(event.key ?? event.channel) is back at \(jsonNumber(value))"
             }
-            let draft = EventDraft(channel: alertsChannel, type: alert.state, key: id, time: event.draft.time,
-                                   data: alert.eventData, source: "{\"rule\":\(JSONText.quoted(rule.name)),\"eventId\":\(event.id)}")
-            results.append((draft, alert))
+            results.append((ruleEvent(alert, rule: rule, cause: event, alertsChannel: alertsChannel), alert))
         }
         return results
     }
@@ -153,9 +151,13 @@ enum AlertBook {
         } else {
             return nil
         }
-        let draft = EventDraft(channel: alertsChannel, type: alert.state, key: id, time: event.draft.time,
-                               data: alert.eventData, source: "{\"rule\":\(JSONText.quoted(rule.name)),\"eventId\":\(event.id)}")
-        return (draft, alert)
+        return (ruleEvent(alert, rule: rule, cause: event, alertsChannel: alertsChannel), alert)
+    }
+
+    /// A rule's alert changed because of `cause`: the event saying so, naming both.
+    private static func ruleEvent(_ alert: AlertRecord, rule: AlertRule, cause: StoredEvent, alertsChannel: String) -> EventDraft {
+        EventDraft(channel: alertsChannel, type: alert.state, key: alert.id, time: cause.draft.time,
+                   data: alert.eventData, source: "{\"rule\":\(JSONText.quoted(rule.name)),\"eventId\":\(cause.id)}")
     }
 
     static func acknowledgement(of id: String, at time: Int64, in db: Database) throws -> (EventDraft, AlertRecord) {

@@ -79,15 +79,7 @@ public final class OfflineWatcher: Sendable {
         func run() async throws {
             guard watcher.isEnabled else { return try await gracefulShutdown() }
             try watcher.seed(from: log)
-            while !Task.isShuttingDownGracefully {
-                let drafts = watcher.check(at: watcher.now())
-                if !drafts.isEmpty {
-                    do { _ = try await log.append(drafts) } catch {
-                        logger.warning("offline events not stored", metadata: ["error": "\(error)", "count": "\(drafts.count)"])
-                    }
-                }
-                do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) } } catch { break }
-            }
+            await WatcherAppends.everySecond(to: log, logger: logger, what: "offline") { watcher.check(at: watcher.now()) }
         }
     }
 }

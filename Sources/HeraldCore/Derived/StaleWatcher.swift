@@ -96,23 +96,13 @@ public final class StaleWatcher: Sendable {
             try watcher.seed(from: log)
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    for await draft in watcher.freshEvents.cancelOnGracefulShutdown() { await append([draft]) }
-                }
-                group.addTask {
-                    while !Task.isShuttingDownGracefully {
-                        await append(watcher.check(at: watcher.now()))
-                        do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) } } catch { break }
+                    for await draft in watcher.freshEvents.cancelOnGracefulShutdown() {
+                        await WatcherAppends.append([draft], to: log, logger: logger, what: "fresh")
                     }
                 }
-            }
-        }
-
-        private func append(_ drafts: [EventDraft]) async {
-            guard !drafts.isEmpty else { return }
-            do {
-                _ = try await log.append(drafts)
-            } catch {
-                logger.warning("stale/fresh events not stored", metadata: ["error": "\(error)", "count": "\(drafts.count)"])
+                group.addTask {
+                    await WatcherAppends.everySecond(to: log, logger: logger, what: "stale") { watcher.check(at: watcher.now()) }
+                }
             }
         }
     }

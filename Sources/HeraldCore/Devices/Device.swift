@@ -112,12 +112,3 @@ public enum DeviceEffect: Sendable, Equatable {
     /// A source's own memory (a discovery config it must know again after a restart); nil forgets.
     case remember(source: String, name: String, value: String?)
 }
-
-extension String {
-    var trimmingSpaces: String {
-        var text = Substring(self)
-        while let first = text.first, first.isWhitespace { text.removeFirst() }
-        while let last = text.last, last.isWhitespace { text.removeLast() }
-        return String(text)
-    }
-}

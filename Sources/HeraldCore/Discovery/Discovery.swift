@@ -39,9 +39,8 @@ public struct Discovery: Sendable {
         // Descriptions first (bridge/devices, discovery configs), as Herald would know them from
         // its store: a state that arrived before its config is still the device's.
         let messages = received.withLock { $0 }
-        let sources = config.sources.makeSourceSet()
         let (descriptions, rest) = messages.reduce(into: ([MQTTMessage](), [MQTTMessage]())) { split, message in
-            if sources.isMetadata(message.topic) { split.0.append(message) } else { split.1.append(message) }
+            if report.sources.isMetadata(message.topic) { split.0.append(message) } else { split.1.append(message) }
         }
         for message in descriptions + rest {
             report.take(SourceMessage(topic: message.topic, payload: message.payload, retain: message.retain))

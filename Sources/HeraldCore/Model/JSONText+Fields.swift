@@ -48,3 +48,22 @@ func jsonString(_ value: String?) -> String { value.map(JSONText.quoted) ?? "nul
 func jsonTime(_ milliseconds: Int64?) -> String {
     milliseconds.map { "\"" + Clock.iso8601(milliseconds: $0) + "\"" } ?? "null"
 }
+
+extension JSONText {
+    static func string(_ text: String) -> JSONText {
+        // A quoted string is always valid JSON.
+        try! JSONText(validating: Array(JSONText.quoted(text).utf8))
+    }
+}
+
+/// Text that is a number as JSON writes one (`21.5`, `-3`, `1e3`): not Swift's wider `Double`
+/// syntax, which also reads `0x1A`, `inf` and `nan`.
+enum JSONNumber {
+    static func parse(_ text: String) -> Double? {
+        guard let first = text.utf8.first, first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first),
+              text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+                  || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }),
+              let value = Double(text), value.isFinite else { return nil }
+        return value
+    }
+}

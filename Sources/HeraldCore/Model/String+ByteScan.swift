@@ -26,3 +26,17 @@ extension String {
         utf8.count >= suffix.utf8.count && utf8.reversed().starts(with: suffix.utf8.reversed())
     }
 }
+
+extension String {
+    /// Without the whitespace around it (a payload's `"21.5\n"`).
+    var trimmingSpaces: String { String(self[...].trimmingSpacesSubstring) }
+}
+
+extension Substring {
+    var trimmingSpacesSubstring: Substring {
+        var text = self
+        while let first = text.first, first.isWhitespace { text.removeFirst() }
+        while let last = text.last, last.isWhitespace { text.removeLast() }
+        return text
+    }
+}

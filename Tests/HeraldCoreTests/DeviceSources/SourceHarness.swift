@@ -4,10 +4,8 @@
 struct SourceHarness {
     let sources: SourceSet
 
-    init(_ config: SourcesConfig = SourcesConfig(), catalog: DeviceCatalog = DeviceCatalog()) {
-        sources = SourceSet(config.makeSources(), jobsChannel: config.jobsChannel,
-                            limits: .init(devicesPerSource: config.maxDevices, readingsPerDevice: config.maxReadingsPerDevice),
-                            catalog: catalog)
+    init(_ config: SourcesConfig = SourcesConfig()) {
+        sources = config.makeSourceSet()
     }
 
     @discardableResult
