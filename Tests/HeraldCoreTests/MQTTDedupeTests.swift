@@ -42,7 +42,7 @@ import Testing
             let outcomes = await submit([item(first), item(first), item(message("sensors/c", #"{"v":7}"#, mid: 43))], to: log)
             #expect(stored(outcomes) == [true, false, true], "a new packet id is a new message")
             let filter = EventFilter(selectors: SelectorSet([try Selector("sensors")]))
-            #expect(try log.events(after: 0, matching: filter, limit: 10).events.map(\.draft.data) == [#"{"v":7}"#, #"{"v":7}"#])
+            #expect(try await log.events(after: 0, matching: filter, limit: 10).events.map(\.draft.data) == [#"{"v":7}"#, #"{"v":7}"#])
         }
     }
 

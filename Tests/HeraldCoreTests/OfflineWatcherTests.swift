@@ -25,13 +25,13 @@ import Testing
             #expect(due.map(\.type) == ["offline"] && due.map(\.key) == ["zigbee2mqtt/front_door"])
             #expect(due.first?.data.contains(#""offline_seconds":600"#) == true)
             _ = try await log.append(due)
-            #expect(try log.alerts().map(\.id) == ["door-offline:zigbee2mqtt/front_door"])
-            #expect(try log.alerts().first?.message == "zigbee2mqtt/front_door has been offline for 10 min")
+            #expect(try await log.alerts().map(\.id) == ["door-offline:zigbee2mqtt/front_door"])
+            #expect(try await log.alerts().first?.message == "zigbee2mqtt/front_door has been offline for 10 min")
             // Once a spell: no second `offline` event, no second alert.
             #expect(watcher.check(at: start + 900_000).isEmpty)
             _ = log.submit([availability("online", at: start + 950_000)]).wait()
-            #expect(try log.alerts().isEmpty)
-            #expect(try log.alerts(all: true).first?.state == "cleared")
+            #expect(try await log.alerts().isEmpty)
+            #expect(try await log.alerts(all: true).first?.state == "cleared")
             // A short spell raises nothing.
             _ = log.submit([availability("offline", at: start + 1_000_000)]).wait()
             _ = log.submit([availability("online", at: start + 1_100_000)]).wait()

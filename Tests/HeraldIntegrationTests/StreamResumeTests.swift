@@ -99,6 +99,11 @@ import Testing
             #expect(first.type == "$reset", "for \(String(reflecting: header))")
             #expect(first.data.contains("\"reason\":\"\(reason)\""), "for \(String(reflecting: header)): \(first.data)")
             #expect(events.dropFirst().allSatisfy { $0.type == "pruned" })
+            // Ids on the wire only grow: a `$reset` that moves the client's id moves it to where
+            // the stream continues after, so a client that drops ids at or below its last keeps all.
+            let ids = events.compactMap { Int64($0.id) }
+            #expect(ids == ids.sorted() && Set(ids).count == ids.count, "for \(String(reflecting: header)): \(ids)")
+            if reason != "evicted" { #expect(!first.id.isEmpty, "a \(reason) reset moves the client's id") }
         }
         // The query parameter is the fallback for the header.
         let viaQuery = try await herald.stream("/sse?channel=pruned&lastEventId=abc") { $0.count >= 1 }

@@ -62,14 +62,14 @@ struct SystemdNotifyService: Service {
             return
         }
 
-        var last = try Sample(runtime)
+        var last = try await Sample(runtime)
         notifier.notify("READY=1\nSTATUS=\(last.status(since: nil))")
         let watchdog = notifier.watchdogInterval
         while true {
             do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: watchdog ?? .seconds(10)) } } catch { break }
             if Task.isShuttingDownGracefully { break }
             do {
-                let sample = try Sample(runtime)
+                let sample = try await Sample(runtime)
                 notifier.notify((watchdog != nil ? "WATCHDOG=1\n" : "") + "STATUS=\(sample.status(since: last))")
                 last = sample
             } catch {
@@ -87,8 +87,8 @@ struct SystemdNotifyService: Service {
         let mqtt: Bool?
         let time = ContinuousClock.now
 
-        init(_ runtime: HeraldRuntime) throws {
-            head = try runtime.log.headId()
+        init(_ runtime: HeraldRuntime) async throws {
+            head = try await runtime.log.headId()
             clients = runtime.hub.subscriberCount
             mqtt = runtime.mqttConnected.withLock { $0 }
         }

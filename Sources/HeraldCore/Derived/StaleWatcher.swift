@@ -73,9 +73,9 @@ public final class StaleWatcher: Sendable {
     }
 
     /// Starts from the log: the latest event of every key of the watched channels.
-    func seed(from log: EventLog) throws {
+    func seed(from log: EventLog) async throws {
         let selectors = try limits.keys.map { try Selector($0) }
-        let latest = try log.snapshot(matching: EventFilter(selectors: SelectorSet(selectors))).events
+        let latest = try await log.snapshot(matching: EventFilter(selectors: SelectorSet(selectors))).events
         seen.withLock { seen in
             for event in latest {
                 guard let key = event.key else { continue }
@@ -93,7 +93,7 @@ public final class StaleWatcher: Sendable {
         func run() async throws {
             // A service that returns early would stop the whole group, so an idle one waits for shutdown.
             guard watcher.isEnabled else { return try await gracefulShutdown() }
-            try watcher.seed(from: log)
+            try await watcher.seed(from: log)
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await draft in watcher.freshEvents.cancelOnGracefulShutdown() {

@@ -2,12 +2,12 @@ import GRDB
 
 extension EventLog {
     /// Every device with its latest readings, by id.
-    public func devices() throws -> [DeviceRecord] {
-        try pool.read { db in try Self.devices(in: db) }
+    public func devices() async throws -> [DeviceRecord] {
+        try await pool.read { db in try Self.devices(in: db) }
     }
 
-    public func device(id: String) throws -> DeviceRecord? {
-        try pool.read { db in try Self.devices(id: id, in: db).first }
+    public func device(id: String) async throws -> DeviceRecord? {
+        try await pool.read { db in try Self.devices(id: id, in: db).first }
     }
 
     /// Every device without its readings' values: what the sources and watchers start from.

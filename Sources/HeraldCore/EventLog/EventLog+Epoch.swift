@@ -41,8 +41,8 @@ extension EventLog {
     }
 
     /// How a stream resuming after `lastId` has to be told about it.
-    public func resumeStatus(after lastId: Int64) throws -> ResumeStatus {
-        try pool.read { db in
+    public func resumeStatus(after lastId: Int64) async throws -> ResumeStatus {
+        try await pool.read { db in
             let head = try Self.head(db)
             let oldest = try Int64.fetchOne(db, sql: "SELECT min(id) FROM events") ?? head + 1
             let bounds = (oldestId: oldest, headId: head)

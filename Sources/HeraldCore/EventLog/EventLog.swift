@@ -85,8 +85,8 @@ public final class EventLog: Sendable {
 
     /// Up to `limit` events with id > `after` that match, ascending, and the log's head as of
     /// the same read (so a stream knows how far this read covered, matching or not).
-    public func events(after: Int64, matching filter: EventFilter, limit: Int) throws -> (head: Int64, events: [StoredEvent]) {
-        try pool.read { db in
+    public func events(after: Int64, matching filter: EventFilter, limit: Int) async throws -> (head: Int64, events: [StoredEvent]) {
+        try await pool.read { db in
             let head = try Self.head(db)
             guard let clause = try self.clause(for: filter, in: db) else { return (head, []) }
             let events = try Self.events(db, """
@@ -97,8 +97,8 @@ public final class EventLog: Sendable {
     }
 
     /// The newest `count` matching events, ascending, and the head as of the same read.
-    public func recentEvents(matching filter: EventFilter, count: Int) throws -> (head: Int64, events: [StoredEvent]) {
-        try pool.read { db in
+    public func recentEvents(matching filter: EventFilter, count: Int) async throws -> (head: Int64, events: [StoredEvent]) {
+        try await pool.read { db in
             let head = try Self.head(db)
             guard count > 0, let clause = try self.clause(for: filter, in: db) else { return (head, []) }
             let events = try Self.events(db, """
@@ -110,8 +110,8 @@ public final class EventLog: Sendable {
 
     /// The id after which the `count` most recent matching events begin (0 when fewer match):
     /// a stream replays from there in pages, so a large `replay=` is never held whole in memory.
-    public func recentStart(matching filter: EventFilter, count: Int) throws -> Int64 {
-        try pool.read { db in
+    public func recentStart(matching filter: EventFilter, count: Int) async throws -> Int64 {
+        try await pool.read { db in
             let head = try Self.head(db)
             guard count > 0 else { return head }
             guard let clause = try self.clause(for: filter, in: db) else { return head }
@@ -124,8 +124,8 @@ public final class EventLog: Sendable {
 
     /// The latest event of every (channel, key) that matches, and the newest id of the log,
     /// read in one transaction so a stream from that id continues the snapshot exactly.
-    public func snapshot(matching filter: EventFilter) throws -> (lastEventId: Int64, events: [StoredEvent]) {
-        try pool.read { db in (try Self.head(db), try latestPerKey(matching: filter, in: db)) }
+    public func snapshot(matching filter: EventFilter) async throws -> (lastEventId: Int64, events: [StoredEvent]) {
+        try await pool.read { db in (try Self.head(db), try latestPerKey(matching: filter, in: db)) }
     }
 
     /// The latest event of every (channel, key) the filter takes, in id order; call after a
@@ -147,8 +147,8 @@ public final class EventLog: Sendable {
     }
 
     /// Jobs: unfinished first (newest update first), then finished ones.
-    public func jobs(channel: String? = nil, key: String? = nil) throws -> [JobRecord] {
-        try pool.read { db in try Self.jobs(channel: channel, key: key, in: db) }
+    public func jobs(channel: String? = nil, key: String? = nil) async throws -> [JobRecord] {
+        try await pool.read { db in try Self.jobs(channel: channel, key: key, in: db) }
     }
 
     static func jobs(channel: String? = nil, key: String? = nil, unfinishedOnly: Bool = false, in db: Database) throws -> [JobRecord] {
@@ -165,8 +165,8 @@ public final class EventLog: Sendable {
     }
 
     /// Alerts that are raised (active), most severe and newest first; with `all`, cleared ones too.
-    public func alerts(all: Bool = false) throws -> [AlertRecord] {
-        try pool.read { db in try Self.alerts(all: all, in: db) }
+    public func alerts(all: Bool = false) async throws -> [AlertRecord] {
+        try await pool.read { db in try Self.alerts(all: all, in: db) }
     }
 
     static func alerts(all: Bool = false, in db: Database) throws -> [AlertRecord] {
@@ -178,8 +178,8 @@ public final class EventLog: Sendable {
     }
 
     /// The snapshot with job and alert state, all from one read transaction.
-    public func fullSnapshot(matching filter: EventFilter) throws -> Snapshot {
-        try pool.read { db in
+    public func fullSnapshot(matching filter: EventFilter) async throws -> Snapshot {
+        try await pool.read { db in
             let head = try Self.head(db)
             var snapshot = Snapshot(lastEventId: head, events: try latestPerKey(matching: filter, in: db), jobs: [], alerts: [])
             snapshot.jobs = try Self.jobs(unfinishedOnly: true, in: db).filter { filter.matches(channel: $0.channel) }
@@ -190,9 +190,9 @@ public final class EventLog: Sendable {
     }
 
     /// The id of the terminal event of the job `key` on a channel the filter takes, if it finished.
-    public func terminalEventId(matching filter: EventFilter) throws -> Int64? {
+    public func terminalEventId(matching filter: EventFilter) async throws -> Int64? {
         guard let key = filter.key else { return nil }
-        return try pool.read { db in
+        return try await pool.read { db in
             try Self.jobs(key: key, in: db).first { $0.terminalEventId != nil && filter.matches(channel: $0.channel) }?.terminalEventId
         }
     }
@@ -205,8 +205,8 @@ public final class EventLog: Sendable {
         public var lastTime: Int64
     }
 
-    public func channelStats() throws -> [ChannelStats] {
-        try pool.read { db in
+    public func channelStats() async throws -> [ChannelStats] {
+        try await pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT channel, count(*), min(id), max(id), max(time) FROM events GROUP BY channel ORDER BY channel
                 """).map { ChannelStats(name: $0[0], count: $0[1], firstId: $0[2], lastId: $0[3], lastTime: $0[4]) }
@@ -214,8 +214,8 @@ public final class EventLog: Sendable {
     }
 
     /// The last id handed out (not necessarily still stored), or 0 for an empty log.
-    public func headId() throws -> Int64 {
-        try pool.read { try Self.head($0) }
+    public func headId() async throws -> Int64 {
+        try await pool.read { try Self.head($0) }
     }
 
     /// Runs `sql`, a query for `columns` built around `clause`, through `RawStatement.events`.

@@ -31,11 +31,6 @@ struct FrontDoor: RouterMiddleware {
         var slot: ConnectionLimits.Slot?
         let client = clients.client(of: request, peer: context.remoteAddress)
         do {
-            // A request pipelined behind a live stream: the stream keeps the connection, so the
-            // answer could never be sent; it is not run at all (the client retries it elsewhere).
-            if ConnectionOwners.contains(context.channel) {
-                throw APIError(.serviceUnavailable, "connection taken", detail: "this connection carries an event stream; send other requests on another connection")
-            }
             try Self.checkBodyFraming(request, limit: maxBodyBytes)
             let admitted = try (Self.isStream(request) ? streams : requests).admit(client)
             slot = admitted

@@ -68,9 +68,10 @@ extension HeraldServer {
             additionalChannelHandlers: [RequestDeadlines(limits: limits)],
             httpDecoderConfiguration: .init(maxHeaderFieldSize: headerLimit, maxHeaderListSize: headerLimit))
         guard let certificate = server.tlsCertificate, let key = server.tlsKey else {
+            let tasks = TaskGauge(label: "herald_http_connection_tasks")
             return HTTPServerBuilder { responder in
-                OutletHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: configuration),
-                                   sendBuffer: server.sendBufferBytes)
+                HeraldHTTP1Channel(responder: responder, configuration: configuration, sendBuffer: server.sendBufferBytes,
+                                   tasks: tasks)
             }
         }
         do {

@@ -10,7 +10,7 @@ struct StreamRoutes {
         router.get("/sse") { request, context in
             let filter = try request.eventFilter()
             try context.requireSomeReadable(filter.selectors)
-            return try stream(request, context: context, filter: context.access.narrow(filter))
+            return try await stream(request, context: context, filter: context.access.narrow(filter))
         }
         router.get("/channels/**") { request, context in
             var segments = try context.catchAllSegments()
@@ -20,14 +20,13 @@ struct StreamRoutes {
             let name = segments.joined(separator: "/")
             do { try Names.validateChannel(name, allowReserved: true) } catch let error as InvalidName { throw APIError.badRequest(error.description) }
             try context.requireRead(name)
-            return try stream(request, context: context, filter: try request.eventFilter(defaultChannel: name).narrowed(to: name))
+            let filter = try request.eventFilter(defaultChannel: name).narrowed(to: name)
+            return try await stream(request, context: context, filter: filter)
         }
     }
 
-    /// Not async on purpose: it only builds the response, and an async function here would add
-    /// its frame to the connection task's stack for as long as that task lives: the whole stream
-    /// when it is not handed over (TLS, `Connection: close`), see `FrontDoor`.
-    private func stream(_ request: Request, context: HeraldRequestContext, filter: EventFilter) throws -> Response {
+    /// Builds the response; its body writes the stream. A job's stream reads the job first.
+    private func stream(_ request: Request, context: HeraldRequestContext, filter: EventFilter) async throws -> Response {
         let resumeText = request.headers[.lastEventID] ?? request.queryValue("lastEventId")
         let streamRequest = StreamRequest(
             filter: filter,
@@ -42,7 +41,7 @@ struct StreamRoutes {
         // asked for `Connection: close` as soon as the handler returns).
         let directLane = runtime.config.server.tlsCertificate == nil && request.headers[.connection] != "close"
             ? context.channel : nil
-        let eventStream = try EventStream(runtime: runtime, request: streamRequest, directLane: directLane)
+        let eventStream = try await EventStream(runtime: runtime, request: streamRequest, directLane: directLane)
         // A job's stream that resumes at or past its last event: 204 tells EventSource to stop.
         if case .after(let lastId) = streamRequest.resume, let terminal = eventStream.terminalId, lastId >= terminal {
             return Response(status: .noContent)

@@ -24,36 +24,47 @@ public final class Hub: Sendable {
     /// matches each event once per group, not once per subscriber.
     struct Group: Sendable {
         let filter: EventFilter
-        var members: [Subscriber]
+        var members: [UInt64: Subscriber]
     }
 
+    /// Every subscriber by id, and the ones the hub delivers to (not on the direct lane) by filter.
+    /// Both change in place on subscribe and remove; a fan-out takes `groups` as it is (a copy
+    /// costs a retain; the next change after it copies one group at most).
     private struct Registry {
         var byID: [UInt64: Subscriber] = [:]
-        /// What a fan-out walks: kept up to date on subscribe, rebuilt after a removal (nil).
-        var groups: [Group]? = []
-        var groupIndex: [String: Int] = [:]
+        var groups: [String: Group] = [:]
 
         mutating func add(_ subscriber: Subscriber) {
-            guard groups != nil, !subscriber.direct else { return }  // nil: rebuilt at the next fan-out
-            if let index = groupIndex[subscriber.filter.identity] {
-                groups![index].members.append(subscriber)
-            } else {
-                groupIndex[subscriber.filter.identity] = groups!.count
-                groups!.append(Group(filter: subscriber.filter, members: [subscriber]))
-            }
+            byID[subscriber.id] = subscriber
+            guard !subscriber.direct else { return }
+            groups[subscriber.filter.identity, default: Group(filter: subscriber.filter, members: [:])]
+                .members[subscriber.id] = subscriber
         }
 
-        mutating func currentGroups() -> [Group] {
-            if let groups { return groups }
-            groups = []
-            groupIndex = [:]
-            for subscriber in byID.values.sorted(by: { $0.id < $1.id }) { add(subscriber) }
-            return groups!
+        mutating func remove(_ id: UInt64) -> Subscriber? {
+            guard let subscriber = byID.removeValue(forKey: id) else { return nil }
+            leaveGroup(subscriber)
+            return subscriber
+        }
+
+        /// The subscriber takes its events from its loop's fan-out from now on.
+        mutating func markDirect(_ id: UInt64) {
+            guard let subscriber = byID[id], !subscriber.direct else { return }
+            byID[id]?.direct = true
+            leaveGroup(subscriber)
+        }
+
+        private mutating func leaveGroup(_ subscriber: Subscriber) {
+            let identity = subscriber.filter.identity
+            guard groups[identity]?.members.removeValue(forKey: subscriber.id) != nil else { return }
+            if groups[identity]?.members.isEmpty == true { groups[identity] = nil }
         }
     }
 
     private let subscribers = Mutex(Registry())
     private let fanout = DispatchQueue(label: "herald-fanout", qos: .userInitiated)
+    /// The event loops' fan-outs for direct-lane streams (`LoopFanout`).
+    let loopFanouts = LoopFanouts()
     /// Commits waiting for fan-out; when this many wait, the writer waits too (back-pressure).
     private let fanoutSlots = DispatchSemaphore(value: 256)
     /// Set by `finishAll`: a stream that starts during shutdown ends at once.
@@ -84,6 +95,9 @@ public final class Hub: Sendable {
 
         func close() { hub.remove(id) }
 
+        /// The fan-outs a stream on the direct lane joins (`LiveStream`).
+        var fanouts: LoopFanouts { hub.loopFanouts }
+
         /// Cut off for falling too far behind: logged and counted, then removed.
         func dropSlow() { hub.dropSlow(id) }
 
@@ -98,9 +112,7 @@ public final class Hub: Sendable {
             if closed.load(ordering: .sequentiallyConsistent) {
                 queue.finish(.shutdown)
             } else {
-                let subscriber = Subscriber(id: id, filter: filter, queue: queue, session: session)
-                registry.byID[id] = subscriber
-                registry.add(subscriber)
+                registry.add(Subscriber(id: id, filter: filter, queue: queue, session: session))
             }
             return registry.byID.count
         }
@@ -109,10 +121,7 @@ public final class Hub: Sendable {
     }
 
     func markDirect(_ id: UInt64) {
-        subscribers.withLock { registry in
-            registry.byID[id]?.direct = true
-            registry.groups = nil
-        }
+        subscribers.withLock { $0.markDirect(id) }
     }
 
     /// A subscriber that fell too far behind: cut off (it resumes by id), logged and counted.
@@ -123,11 +132,7 @@ public final class Hub: Sendable {
     }
 
     func remove(_ id: UInt64) {
-        let (removed, count) = subscribers.withLock { registry in
-            let removed = registry.byID.removeValue(forKey: id)
-            if removed != nil { registry.groups = nil }
-            return (removed, registry.byID.count)
-        }
+        let (removed, count) = subscribers.withLock { registry in (registry.remove(id), registry.byID.count) }
         removed?.queue.finish(.shutdown)
         Gauge(label: "herald_sse_clients").record(count)
     }
@@ -162,7 +167,7 @@ public final class Hub: Sendable {
     /// loops whose direct-lane streams match for themselves (`LoopFanout`). In that order: a
     /// stream moving to the direct lane relies on it (see `LiveStream.handOver`).
     private func deliver(_ events: [StoredEvent]) {
-        let groups = subscribers.withLock { $0.currentGroups() }
+        let groups = subscribers.withLock { $0.groups }
         var frames: [EventFrame]?
         var overflowed: [UInt64] = []
         var deliveries = 0
@@ -170,8 +175,8 @@ public final class Hub: Sendable {
             frames = events.map(EventFrame.init)
             for frame in frames! {
                 let delivery = Delivery.event(frame)
-                for group in groups where group.filter.matches(channel: frame.channel, key: frame.key) {
-                    for member in group.members {
+                for group in groups.values where group.filter.matches(channel: frame.channel, key: frame.key) {
+                    for member in group.members.values {
                         switch member.queue.push(delivery) {
                         case .queued: deliveries += 1
                         case .direct: break  // moving to its loop, whose fan-out delivers and counts it
@@ -181,7 +186,7 @@ public final class Hub: Sendable {
                 }
             }
         }
-        let fanouts = LoopFanout.active()
+        let fanouts = loopFanouts.active()
         if !fanouts.isEmpty {
             let frames = frames ?? events.map(EventFrame.init)
             for fanout in fanouts { fanout.post(frames, coalescing: coalescing) }
@@ -195,7 +200,7 @@ public final class Hub: Sendable {
         for subscriber in subscribers.withLock({ Array($0.byID.values) }) where !subscriber.direct {
             subscriber.queue.push(.keepalive)
         }
-        for fanout in LoopFanout.active() { fanout.postKeepalive(coalescing: coalescing) }
+        for fanout in loopFanouts.active() { fanout.postKeepalive(coalescing: coalescing) }
     }
 
     /// Ends every stream (graceful shutdown); clients reconnect with Last-Event-ID.

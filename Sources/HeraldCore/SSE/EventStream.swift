@@ -19,11 +19,11 @@ struct EventStream {
     /// A plain HTTP/1.1 keep-alive connection, for live delivery on the direct lane (`LiveStream`).
     let directLane: (any Channel)?
 
-    init(runtime: HeraldRuntime, request: StreamRequest, directLane: (any Channel)? = nil) throws {
+    init(runtime: HeraldRuntime, request: StreamRequest, directLane: (any Channel)? = nil) async throws {
         self.runtime = runtime
         self.request = request
         self.directLane = directLane
-        self.terminalId = try runtime.log.terminalEventId(matching: request.filter)
+        self.terminalId = try await runtime.log.terminalEventId(matching: request.filter)
     }
 
     /// Thrown out of a history read or the live loop when the job's last event has been sent.
@@ -64,31 +64,15 @@ struct EventStream {
         var subscription = try await subscribe()
         var outcome = Outcome.ended
         defer { if outcome == .ended { subscription.close() } }
-        var preamble = SSEEncoder.retry(milliseconds: 3000) + SSEEncoder.comment("herald stream")
-        /// Where history resumes; nil: there is no usable Last-Event-ID, so the stream starts
-        /// with the snapshot or the recent events.
-        var resumeAfter: Int64?
-
-        switch request.resume {
-        case .invalid:
-            preamble += Self.reset(.invalid, oldest: nil, head: try runtime.log.headId())
-        case .none:
-            break
-        case .after(let lastId):
-            switch try runtime.log.resumeStatus(after: lastId) {
-            case .exact:
-                resumeAfter = lastId
-            case .reset(.future, let bounds), .reset(.invalid, let bounds):
-                preamble += Self.reset(.future, oldest: bounds.oldestId, head: bounds.headId)
-            case .reset(let reason, let bounds):
-                preamble += Self.reset(reason, oldest: bounds.oldestId, head: bounds.headId)
-                resumeAfter = lastId
-            }
-        }
-
-        var pending = ByteBuffer(string: preamble)
+        var pending = ByteBuffer(string: SSEEncoder.retry(milliseconds: 3000) + SSEEncoder.comment("herald stream"))
         var cursor: Int64
-        if let resumeAfter { cursor = resumeAfter } else { cursor = try await start(adding: &pending, to: writer) }
+        switch try await resumePoint() {
+        case .after(let lastId, let reset):
+            if let reset { pending.writeString(reset) }
+            cursor = lastId
+        case .start(let reset):
+            cursor = try await start(adding: &pending, reset: reset, to: writer)
+        }
         // History, in pages, until a pass finishes while the live queue is still intact. A queue
         // that overflowed during a long replay is replaced and the replay goes on from the cursor.
         while true {
@@ -101,14 +85,54 @@ struct EventStream {
         return outcome
     }
 
-    /// The start of a stream without a usable Last-Event-ID: the snapshot's frames go into
-    /// `pending` and the head they were read at is returned; or the cursor before the recent
-    /// events, which the replay then sends page by page.
-    private func start(adding pending: inout ByteBuffer, to writer: StreamWriter) async throws -> Int64 {
-        guard request.snapshot else {
-            return try runtime.log.recentStart(matching: request.filter, count: request.replay)
+    /// Where history begins, and the `$reset` to send first, if any.
+    private enum ResumePoint {
+        /// History resumes after the client's Last-Event-ID.
+        case after(Int64, reset: String?)
+        /// No usable Last-Event-ID: the stream starts with the snapshot or the recent events.
+        case start(reset: ResetNotice?)
+    }
+
+    /// A `$reset` whose id is only known once the start is: the id the stream continues after.
+    private struct ResetNotice {
+        let reason: ResetReason
+        let oldest: Int64?
+        let head: Int64
+    }
+
+    private func resumePoint() async throws -> ResumePoint {
+        switch request.resume {
+        case .none:
+            return .start(reset: nil)
+        case .invalid:
+            return .start(reset: ResetNotice(reason: .invalid, oldest: nil, head: try await runtime.log.headId()))
+        case .after(let lastId):
+            switch try await runtime.log.resumeStatus(after: lastId) {
+            case .exact:
+                return .after(lastId, reset: nil)
+            case .reset(.future, let bounds), .reset(.invalid, let bounds):
+                return .start(reset: ResetNotice(reason: .future, oldest: bounds.oldestId, head: bounds.headId))
+            case .reset(let reason, let bounds):
+                return .after(lastId, reset: Self.reset(reason, oldest: bounds.oldestId, head: bounds.headId, id: nil))
+            }
         }
-        let (head, events) = try runtime.log.snapshot(matching: request.filter)
+    }
+
+    /// The start of a stream without a usable Last-Event-ID: the `$reset` (if any) and the
+    /// snapshot's frames go into `pending`, and the head they were read at is returned; or the
+    /// cursor before the recent events, which the replay then sends page by page. The `$reset`
+    /// carries the id the stream continues after, so ids on the wire only grow.
+    private func start(adding pending: inout ByteBuffer, reset: ResetNotice?, to writer: StreamWriter) async throws -> Int64 {
+        guard request.snapshot else {
+            let cursor = try await runtime.log.recentStart(matching: request.filter, count: request.replay)
+            if let reset { pending.writeString(Self.reset(reset.reason, oldest: reset.oldest, head: reset.head, id: cursor)) }
+            return cursor
+        }
+        let (head, events) = try await runtime.log.snapshot(matching: request.filter)
+        if let reset {
+            let continuesAfter = events.first.map { $0.id - 1 } ?? head
+            pending.writeString(Self.reset(reset.reason, oldest: reset.oldest, head: reset.head, id: continuesAfter))
+        }
         if append(events, to: &pending) {
             try await writer.writeHistory(pending)
             throw JobFinished()
@@ -133,7 +157,7 @@ struct EventStream {
                         to writer: StreamWriter) async throws -> Int64 {
         var cursor = start
         while true {
-            let (head, events) = try runtime.log.events(after: cursor, matching: request.filter, limit: Self.page)
+            let (head, events) = try await runtime.log.events(after: cursor, matching: request.filter, limit: Self.page)
             var buffer = prefix
             prefix.clear()
             var taken = 0, finished = false
@@ -184,41 +208,32 @@ struct EventStream {
         return .ended
     }
 
-    private func deliver(_ subscription: Hub.Subscription, after cursor: Int64, to writer: StreamWriter) async throws {
+    private func deliver(_ subscription: Hub.Subscription, after start: Int64, to writer: StreamWriter) async throws {
         let queue = subscription.queue
-        let endsWithJob = request.filter.key != nil
+        var cursor = DeliveryCursor(after: start, endsWithJob: request.filter.key != nil, capacity: queue.capacity)
         try await withTaskCancellationHandler {
-            var lastSent = cursor
             while let next = await queue.next() {
                 switch next {
                 case .one(.event(let frame)):
                     // The usual case: the hub's bytes go out as they are, shared by every subscriber.
-                    guard frame.id > lastSent else { continue }
+                    guard cursor.take(frame) else { continue }
                     try await writer.write(frame.bytes)
-                    lastSent = frame.id
-                    if frame.terminal && endsWithJob { return }
                 case .one(.keepalive):
-                    try await writer.write(Self.keepalive)
+                    if cursor.takesKeepalive { try await writer.write(Self.keepalive) }
                 case .many(let deliveries):
                     // A backlog: one write for all of it.
                     var buffer = ByteBuffer()
                     for delivery in deliveries {
                         switch delivery {
-                        case .event(let frame) where frame.id > lastSent:
-                            buffer.writeImmutableBuffer(frame.bytes)
-                            lastSent = frame.id
-                            if frame.terminal && endsWithJob {
-                                try await writer.write(buffer)
-                                return
-                            }
-                        case .event:
-                            continue
+                        case .event(let frame):
+                            if cursor.take(frame) { buffer.writeImmutableBuffer(frame.bytes) }
                         case .keepalive:
-                            if buffer.readableBytes == 0 { buffer = Self.keepalive }
+                            if buffer.readableBytes == 0 && cursor.takesKeepalive { buffer = Self.keepalive }
                         }
                     }
                     if buffer.readableBytes > 0 { try await writer.write(buffer) }
                 }
+                if cursor.reachedEnd { return }
             }
         } onCancel: {
             queue.finish(.shutdown)
@@ -231,13 +246,12 @@ struct EventStream {
         var description: String { "the client fell too far behind and was disconnected; it resumes by id" }
     }
 
-    static func reset(_ reason: ResetReason, oldest: Int64?, head: Int64) -> String {
+    /// `id`: where the client's Last-Event-ID moves (future/invalid: the stream starts anew).
+    static func reset(_ reason: ResetReason, oldest: Int64?, head: Int64, id: Int64?) -> String {
         var data = "{\"reason\":\"\(reason.rawValue)\""
         if let oldest { data += ",\"oldestId\":\(oldest)" }
         data += ",\"headId\":\(head)}"
-        // future/invalid: the stream restarts from the head, so the client's id moves there too.
-        let id = reason == .future || reason == .invalid ? String(head) : nil
-        return SSEEncoder.event(id: id, name: "$reset", data: data)
+        return SSEEncoder.event(id: id.map(String.init), name: "$reset", data: data)
     }
 }
 

@@ -2,36 +2,35 @@ import NIOCore
 
 /// A live SSE stream on the direct lane (plain HTTP/1.1 keep-alive). Once its history is
 /// written, the stream is handed over to its connection's event loop for the rest of its life:
-/// events come from the loop's `LoopFanout` and go straight to the connection's `SocketOutlet` as
+/// events come from the loop's `LoopFanout` and go straight to the connection's `StreamConnection` as
 /// pre-framed HTTP chunks, and the loop ends the response (the terminating chunk, then close).
 /// The request's task returns at the hand-over and the connection's task ends with it (see
-/// `SocketOutlet`), so a live stream has no task at all; nothing wakes per event and nothing is
-/// encoded per subscriber.
+/// `StreamConnection.takeOver`), so a live stream has no task at all; nothing wakes per event and
+/// nothing is encoded per subscriber.
 ///
 /// Only the connection's event loop touches an instance.
 final class LiveStream {
-    let outlet: SocketOutlet
+    let outlet: StreamConnection
     let subscription: Hub.Subscription
     let fanout: LoopFanout
     let filter: EventFilter
-    let endsWithJob: Bool
-    let capacity: Int
-    /// Events at or below it were sent already (by history, or earlier here).
-    var lastSent: Int64
-    /// Held while the socket takes no more writes; more than `capacity` cuts the stream off.
-    var pending: [(frame: EventFrame?, chunk: ByteBuffer)] = []
-    var wrote = false
-    var touched = false
-    var finished = false
-    var closed = false
+    private var cursor: DeliveryCursor
+    /// Held while the socket takes no more writes, in order; the cursor says when they are too many.
+    private var pending: [ByteBuffer] = []
+    /// Chunks were written since the last flush.
+    private var wrote = false
+    /// In the drain's list of streams to flush.
+    private var touched = false
+    /// The stream writes nothing more (cut off, its client gone, or ended).
+    private var closed = false
 
     private var queue: SubscriberQueue { subscription.queue }
+    /// Deliveries waiting for the socket to take writes again.
+    var heldCount: Int { pending.count }
 
-    private init(outlet: SocketOutlet, subscription: Hub.Subscription, fanout: LoopFanout, filter: EventFilter,
-                 lastSent: Int64, capacity: Int) {
-        (self.outlet, self.subscription, self.fanout, self.filter) = (outlet, subscription, fanout, filter)
-        (self.lastSent, self.capacity) = (lastSent, capacity)
-        endsWithJob = filter.key != nil
+    private init(outlet: StreamConnection, subscription: Hub.Subscription, fanout: LoopFanout, filter: EventFilter,
+                 cursor: DeliveryCursor) {
+        (self.outlet, self.subscription, self.fanout, self.filter, self.cursor) = (outlet, subscription, fanout, filter, cursor)
     }
 
     enum HandOver {
@@ -54,19 +53,21 @@ final class LiveStream {
     static func handOver(_ subscription: Hub.Subscription, on channel: any Channel, filter: EventFilter,
                          after cursor: Int64, capacity: Int) async throws -> HandOver {
         let loop = channel.eventLoop
-        return try await loop.submit {
-            let fanout = LoopFanout.of(loop)  // on the loop: it is made there the first time
-            let outlet = try SocketOutlet.of(channel)
-            guard !outlet.clientLeft else { return .clientLeft }
-            guard !outlet.owned else { return .declined }
+        return try await loop.submit { () -> HandOver in
+            let fanout = subscription.fanouts.of(loop)  // on the loop: it is made there the first time
+            // A connection that closed has no handlers left.
+            guard channel.isActive, let outlet = try? StreamConnection.of(channel), !outlet.clientLeft else {
+                return .clientLeft
+            }
+            guard outlet.isOpenToAStream, !HTTP10Replies.answeringHTTP10(on: channel) else { return .declined }
             let stream = LiveStream(outlet: outlet, subscription: subscription, fanout: fanout, filter: filter,
-                                    lastSent: cursor, capacity: capacity)
+                                    cursor: DeliveryCursor(after: cursor, endsWithJob: filter.key != nil, capacity: capacity))
             fanout.register(stream)
             guard let waiting = subscription.queue.goDirect() else {
                 fanout.unregister(stream)
                 return .declined
             }
-            outlet.own(for: stream)
+            outlet.takeOver(for: stream)
             stream.sendWaiting(waiting)
             subscription.wentDirect()
             let bound = NIOLoopBound(stream, eventLoop: loop)
@@ -77,15 +78,14 @@ final class LiveStream {
 
     /// True when the event counts as delivered (written, or held for a full socket).
     func send(_ frame: EventFrame, chunk: ByteBuffer, touched list: inout [LiveStream]) -> Bool {
-        guard !closed, !finished, frame.id > lastSent else { return false }
-        lastSent = frame.id
-        put(frame, chunk, touched: &list)
+        guard !closed, cursor.take(frame) else { return false }
+        put(chunk, touched: &list)
         return true
     }
 
     func sendKeepalive(touched list: inout [LiveStream]) {
-        guard !closed, !finished else { return }
-        put(nil, Self.keepalive, touched: &list)
+        guard !closed, cursor.takesKeepalive else { return }
+        put(Self.keepalive, touched: &list)
     }
 
     /// What the queue held when the stream switched lanes, then a flush.
@@ -100,32 +100,27 @@ final class LiveStream {
         fanout.flush(self)
     }
 
-    private func put(_ frame: EventFrame?, _ chunk: ByteBuffer, touched list: inout [LiveStream]) {
+    private func put(_ chunk: ByteBuffer, touched list: inout [LiveStream]) {
         guard pending.isEmpty && outlet.isWritable else {
-            pending.append((frame, chunk))
-            if pending.count > capacity { overflow() }
+            pending.append(chunk)
+            if cursor.overflows(holding: pending.count) { stop(.overflow) }
             return
         }
-        write(frame, chunk)
+        outlet.write(chunk)
+        wrote = true
         if !touched {
             touched = true
             list.append(self)
         }
     }
 
-    private func write(_ frame: EventFrame?, _ chunk: ByteBuffer) {
-        outlet.write(chunk)
-        wrote = true
-        if let frame, frame.terminal && endsWithJob { finished = true }
-    }
-
-    /// How the written chunks went (nil: none were written); see `SocketOutlet.flush`.
-    func flush(joiningIn scratch: inout ByteBuffer) -> SocketOutlet.Path? {
+    /// How the written chunks went (nil: none were written); see `StreamConnection.flush`.
+    func flush(joiningIn scratch: inout ByteBuffer) -> StreamConnection.Path? {
         touched = false
         guard !closed else { return nil }
         let path = wrote ? outlet.flush(joiningIn: &scratch) : nil
         wrote = false
-        if finished { queue.finish(.completed) }
+        if cursor.reachedEnd && pending.isEmpty { queue.finish(.completed) }
         return path
     }
 
@@ -133,17 +128,13 @@ final class LiveStream {
     func resume() {
         guard !closed else { return }
         var sent = 0
-        while sent < pending.count && outlet.isWritable && !finished {
-            write(pending[sent].frame, pending[sent].chunk)
+        while sent < pending.count && outlet.isWritable {
+            outlet.write(pending[sent])
+            wrote = true
             sent += 1
         }
         pending.removeFirst(sent)
         fanout.flush(self)
-    }
-
-    /// A client that stopped reading: cut off (it resumes by id), see `end`.
-    private func overflow() {
-        stop(.overflow)
     }
 
     /// The client went away (or closed its side): the stream ends now, not when its unwritten

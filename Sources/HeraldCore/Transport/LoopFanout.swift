@@ -21,7 +21,7 @@ final class LoopFanout: Sendable {
 
     /// The streams on this loop, grouped by filter; only the loop touches them.
     private final class Streams {
-        var groups: [String: (filter: EventFilter, members: [LiveStream])] = [:]
+        var groups: [String: (filter: EventFilter, members: [ObjectIdentifier: LiveStream])] = [:]
         /// Where a stream's chunks of one drain are joined for one send: one buffer per loop.
         var scratch = ByteBuffer()
     }
@@ -32,7 +32,7 @@ final class LoopFanout: Sendable {
     /// Read by the hub's thread to skip loops without streams.
     private let streamCount = Atomic<Int>(0)
 
-    private init(loop: any EventLoop) {
+    fileprivate init(loop: any EventLoop) {
         self.loop = loop
         self.streams = NIOLoopBound(Streams(), eventLoop: loop)
     }
@@ -64,16 +64,14 @@ final class LoopFanout: Sendable {
 
     func register(_ stream: LiveStream) {
         let identity = stream.filter.identity
-        streams.value.groups[identity, default: (stream.filter, [])].members.append(stream)
+        streams.value.groups[identity, default: (stream.filter, [:])].members[ObjectIdentifier(stream)] = stream
         streamCount.add(1, ordering: .sequentiallyConsistent)
     }
 
     func unregister(_ stream: LiveStream) {
         let identity = stream.filter.identity
-        guard var group = streams.value.groups[identity],
-              let index = group.members.firstIndex(where: { $0 === stream }) else { return }
-        group.members.remove(at: index)
-        streams.value.groups[identity] = group.members.isEmpty ? nil : group
+        guard streams.value.groups[identity]?.members.removeValue(forKey: ObjectIdentifier(stream)) != nil else { return }
+        if streams.value.groups[identity]?.members.isEmpty == true { streams.value.groups[identity] = nil }
         streamCount.subtract(1, ordering: .sequentiallyConsistent)
     }
 
@@ -99,14 +97,14 @@ final class LoopFanout: Sendable {
                     var chunk: ByteBuffer?
                     for group in groups where group.filter.matches(channel: frame.channel, key: frame.key) {
                         if chunk == nil { chunk = HTTPChunk.framed(frame.bytes) }
-                        for stream in group.members where stream.send(frame, chunk: chunk!, touched: &touched) {
+                        for stream in group.members.values where stream.send(frame, chunk: chunk!, touched: &touched) {
                             deliveries += 1
                         }
                     }
                 }
             case .keepalive:
                 for group in groups {
-                    for stream in group.members { stream.sendKeepalive(touched: &touched) }
+                    for stream in group.members.values { stream.sendKeepalive(touched: &touched) }
                 }
             }
         }
@@ -124,14 +122,14 @@ final class LoopFanout: Sendable {
         writes.record()
     }
 
-    /// Streams' flushes by the way they went (`SocketOutlet.flush`), counted on the loop and
+    /// Streams' flushes by the way they went (`StreamConnection.flush`), counted on the loop and
     /// recorded once: `socket` is the usual way; `channel` means a full socket (or the hand-over,
     /// behind the response's start), or a connection whose descriptor was not confirmed.
     private struct WriteCounts {
         private var socket = 0
         private var channel = 0
 
-        mutating func add(_ path: SocketOutlet.Path?) {
+        mutating func add(_ path: StreamConnection.Path?) {
             switch path {
             case .socket?: socket += 1
             case .channel?: channel += 1
@@ -147,12 +145,14 @@ final class LoopFanout: Sendable {
         private static let socketWrites = Counter(label: "herald_stream_writes_total", dimensions: [("path", "socket")])
         private static let channelWrites = Counter(label: "herald_stream_writes_total", dimensions: [("path", "channel")])
     }
+}
 
-    // MARK: Registry
+/// The fan-outs of one hub, one per event loop that has had a live stream, for the hub's life
+/// (loops are few and live as long as the server).
+final class LoopFanouts: Sendable {
+    private let all = Mutex<[ObjectIdentifier: LoopFanout]>([:])
 
-    /// One fan-out per event loop, for the process's life (loops are few and live as long).
-    /// Called on `loop`.
-    static func of(_ loop: any EventLoop) -> LoopFanout {
+    func of(_ loop: any EventLoop) -> LoopFanout {
         all.withLock { all in
             if let fanout = all[ObjectIdentifier(loop)] { return fanout }
             let fanout = LoopFanout(loop: loop)
@@ -161,10 +161,8 @@ final class LoopFanout: Sendable {
         }
     }
 
-    /// The fan-outs with streams now, for the hub.
-    static func active() -> [LoopFanout] {
+    /// The fan-outs with streams now.
+    func active() -> [LoopFanout] {
         all.withLock { Array($0.values) }.filter(\.hasStreams)
     }
-
-    private static let all = Mutex<[ObjectIdentifier: LoopFanout]>([:])
 }
