@@ -45,4 +45,13 @@ struct ClientResult: Sendable {
     var reconnects: Int
     var unexpectedCloses: Int
     var dropped: Bool
+    /// When the first connection attempt began, and when the last expected event arrived (Monotonic).
+    var firstConnectAt: UInt64? = nil
+    var completedAt: UInt64? = nil
+    /// The status of a refused GET (not 200), if any.
+    var refusedStatus: UInt? = nil
+    /// `data:` frames that were not benchmark events.
+    var otherFrames = 0
+    /// Why the first failed attempt failed, if one did.
+    var firstFailure: String? = nil
 }

@@ -7,18 +7,28 @@ import Synchronization
 /// Shared by every client of a run.
 final class LoadRun: Sendable {
     let endpoint: Endpoint
-    /// Events each client should receive (sequence numbers 0..<expected).
+    /// Events each client should receive: sequence numbers firstSeq..<(firstSeq + expected).
     let expected: Int
+    /// The first sequence number a client should receive (a resume point's successor).
+    let firstSeq: Int
     /// Give up on a client after this many failed connection attempts in a row.
-    let maxAttempts = 5
+    let maxAttempts: Int
+    /// How long one TCP connect may take.
+    let connectTimeout: TimeAmount
     let ready = Atomic<Int>(0)
     let failed = Atomic<Int>(0)
     let complete = Atomic<Int>(0)
+    /// Clients that gave up, whether or not they had a stream.
+    let abandoned = Atomic<Int>(0)
     let stopping = Atomic<Bool>(false)
 
-    init(endpoint: Endpoint, expected: Int) {
+    init(endpoint: Endpoint, expected: Int, firstSeq: Int = 0, maxAttempts: Int = 5,
+         connectTimeout: TimeAmount = .seconds(10)) {
         self.endpoint = endpoint
         self.expected = expected
+        self.firstSeq = firstSeq
+        self.maxAttempts = maxAttempts
+        self.connectTimeout = connectTimeout
     }
 }
 
@@ -44,6 +54,14 @@ final class SSELoadClient: @unchecked Sendable {
     var lastEventId: [UInt8]?
     private var channel: (any Channel)?
     private var connectStartedAt: UInt64 = 0
+    private var firstConnectAt: UInt64?
+    private var completedAt: UInt64?
+    private var refusedStatus: UInt?
+    private var otherFrames = 0
+    /// Why the first attempt that failed did: the connect error, or a close before any answer.
+    private var firstFailure: String?
+    /// The `id:` of every event received, by sequence number, when asked for (`recordIds`).
+    private var ids: [Int: String]?
     private var connectNanos: UInt64?
     private var everReady = false
     private var failuresInARow = 0
@@ -54,12 +72,13 @@ final class SSELoadClient: @unchecked Sendable {
     private var isComplete = false
     private var gaveUp = false
 
-    init(loop: any EventLoop, run: LoadRun, stats: LoopStats, resumeFrom: String? = nil) {
+    init(loop: any EventLoop, run: LoadRun, stats: LoopStats, resumeFrom: String? = nil, recordIds: Bool = false) {
         self.loop = loop
         self.run = run
         self.stats = stats
         self.receipts = Receipts(expected: run.expected)
         self.lastEventId = resumeFrom.map { Array($0.utf8) }
+        self.ids = recordIds ? [:] : nil
     }
 
     func start() {
@@ -85,18 +104,27 @@ final class SSELoadClient: @unchecked Sendable {
             ClientResult(ready: self.everReady, connectNanos: self.connectNanos, unique: self.receipts.unique,
                          lost: self.receipts.lost, duplicates: self.receipts.duplicates,
                          outOfOrder: self.receipts.outOfOrder, unexpected: self.receipts.unexpected,
-                         reconnects: self.reconnects, unexpectedCloses: self.unexpectedCloses, dropped: self.dropped)
+                         reconnects: self.reconnects, unexpectedCloses: self.unexpectedCloses, dropped: self.dropped,
+                         firstConnectAt: self.firstConnectAt, completedAt: self.completedAt,
+                         refusedStatus: self.refusedStatus, otherFrames: self.otherFrames,
+                         firstFailure: self.firstFailure)
         }
+    }
+
+    /// The ids seen by sequence number (with `recordIds`).
+    func recordedIds() -> EventLoopFuture<[Int: String]> {
+        loop.submit { self.ids ?? [:] }
     }
 
     private func connect() {
         guard !run.stopping.load(ordering: .relaxed) else { return }
         connectStartedAt = Monotonic.now()
+        if firstConnectAt == nil { firstConnectAt = connectStartedAt }
         var headers: HTTPHeaders = ["Host": "\(run.endpoint.host):\(run.endpoint.port)", "Accept": "text/event-stream"]
         if let lastEventId { headers.add(name: "Last-Event-ID", value: String(decoding: lastEventId, as: UTF8.self)) }
         let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: run.endpoint.subscribePath, headers: headers)
         ClientBootstrap(group: loop)
-            .connectTimeout(.seconds(10))
+            .connectTimeout(run.connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
@@ -109,7 +137,8 @@ final class SSELoadClient: @unchecked Sendable {
                 case .success(let channel):
                     self.channel = channel
                     if self.run.stopping.load(ordering: .relaxed) { channel.close(promise: nil) }
-                case .failure:
+                case .failure(let error):
+                    if self.firstFailure == nil { self.firstFailure = "connect: " + String(String(describing: error).prefix(120)) }
                     self.retry(unexpected: false)
                 }
             }
@@ -131,7 +160,8 @@ final class SSELoadClient: @unchecked Sendable {
             lastEventId!.removeAll(keepingCapacity: true)
             lastEventId!.append(contentsOf: id)
         }
-        guard receipts.record(seq) else { return }
+        if ids != nil, let id { ids![seq] = String(decoding: id, as: UTF8.self) }
+        guard receipts.record(seq - run.firstSeq) else { return }
         let now = Monotonic.now()
         stats.deliveries += 1
         stats.firstReceipt = min(stats.firstReceipt, now)
@@ -139,6 +169,7 @@ final class SSELoadClient: @unchecked Sendable {
         if publishedAt > 0, now > publishedAt { _ = stats.latency.record((now - publishedAt) / 1_000) }
         if receipts.unique == run.expected, !isComplete {
             isComplete = true
+            completedAt = now
             run.complete.add(1, ordering: .relaxed)
         }
     }
@@ -147,9 +178,23 @@ final class SSELoadClient: @unchecked Sendable {
         lastEventId = id
     }
 
-    func closed() {
+    /// A `data:` frame that is not a benchmark event (a `$reset`, say).
+    func otherFrame() {
+        otherFrames += 1
+    }
+
+    /// The server answered the GET with another status than 200.
+    func refused(status: UInt) {
+        if refusedStatus == nil { refusedStatus = status }
+    }
+
+    func closed(answered: Bool) {
         channel = nil
         guard !run.stopping.load(ordering: .relaxed), !isComplete else { return }
+        if firstFailure == nil, !dropRequested {
+            firstFailure = refusedStatus.map { "refused: HTTP \($0)" }
+                ?? (answered ? "closed by the server mid-stream" : "closed by the server before answering")
+        }
         if dropRequested {
             dropRequested = false
             reconnects += 1
@@ -165,6 +210,7 @@ final class SSELoadClient: @unchecked Sendable {
         if failuresInARow > run.maxAttempts {
             guard !gaveUp else { return }
             gaveUp = true
+            run.abandoned.add(1, ordering: .relaxed)
             if !everReady { run.failed.add(1, ordering: .relaxed) }
             return
         }
@@ -185,8 +231,12 @@ final class SSEHandler: ChannelInboundHandler {
     private var id: [UInt8] = []
     private var hasId = false
     private var seq: Int?
+    private var hasData = false
     private var publishedAt: UInt64 = 0
     private var started = false
+    private var refused = false
+    /// Whether a response head arrived.
+    private var answered = false
 
     init(client: SSELoadClient, request: HTTPRequestHead) {
         self.client = client
@@ -203,8 +253,14 @@ final class SSEHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if head.status != .ok { context.close(promise: nil) }
+            answered = true
+            if head.status != .ok {
+                refused = true
+                client.refused(status: head.status.code)
+                context.close(promise: nil)
+            }
         case .body(let buffer):
+            guard !refused else { return }  // a refusal's body (JSON, say) is no stream
             if !started {
                 started = true
                 client.streamStarted()
@@ -216,7 +272,7 @@ final class SSEHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        client.closed()
+        client.closed(answered: answered)
         context.fireChannelInactive()
     }
 
@@ -253,6 +309,7 @@ final class SSEHandler: ChannelInboundHandler {
             id.append(contentsOf: value)
             hasId = true
         } else if Self.hasPrefix(line, Self.dataField) {
+            hasData = true
             if let at = Self.find(Self.seqMember, in: line) { seq = Self.number(in: line, from: at).map(Int.init) }
             if let at = Self.find(Self.tsMember, in: line) { publishedAt = Self.number(in: line, from: at) ?? 0 }
         }
@@ -261,10 +318,12 @@ final class SSEHandler: ChannelInboundHandler {
     private func dispatch() {
         if let seq {
             client.received(seq: seq, publishedAt: publishedAt, id: hasId ? id : nil)
-        } else if hasId {
-            client.idOnly(id)
+        } else {
+            if hasData { client.otherFrame() }
+            if hasId { client.idOnly(id) }
         }
         seq = nil
+        hasData = false
         publishedAt = 0
         hasId = false
     }
