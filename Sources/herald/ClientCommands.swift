@@ -17,18 +17,38 @@ struct Tail: AsyncParsableCommand {
     @Flag(help: "Print each event's JSON envelope on one line.")
     var json = false
     @OptionGroup var server: ServerOption
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
         var query = (selectors.isEmpty ? ["#"] : selectors).map { "channel=" + percentEncoded($0) }
         if let key { query.append("key=" + percentEncoded(key)) }
-        var client = SSEClient(url: server.endpoint("/sse?" + query.joined(separator: "&")), lastEventId: since)
-        client.headers = server.headers
-        try await client.follow(onState: { note in
-            FileHandle.standardError.write(Data("herald tail: \(note)\n".utf8))
-        }, onEvent: { event in
-            // Unbuffered, so `herald tail | grep` shows events as they come.
-            FileHandle.standardOutput.write(Data(((json ? event.data : Self.line(for: event)) + "\n").utf8))
-        })
+        let url = server.endpoint("/sse?" + query.joined(separator: "&"))
+        let shown = String(url.prefix { $0 != "?" })  // the query is the selectors the user typed; keeps the line short
+        try await connection.withClient(command: "tail") { http in
+            var client = SSEClient(url: url, lastEventId: since, httpClient: http)
+            client.headers = server.headers
+            do {
+                try await client.follow(onReconnect: { next in
+                    let wait = Self.seconds(next.retryMilliseconds)
+                    switch next.reason {
+                    case .ended: complain("tail", "stream ended; reconnecting from id \(next.lastEventId ?? "none") in \(wait)")
+                    case .failed(let error): complain("tail", failureLine(error, url: shown) + "; retrying in \(wait)")
+                    }
+                }, onEvent: { event in
+                    // Unbuffered, so `herald tail | grep` shows events as they come.
+                    FileHandle.standardOutput.write(Data(((json ? event.data : Self.line(for: event)) + "\n").utf8))
+                })
+                complain("tail", "the server answered 204: nothing more to follow")
+            } catch let error as SSEClientError {
+                complain("tail", failureLine(error, url: shown))
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    /// `3 s`, `0.5 s`: a `retry:` in the unit people read.
+    static func seconds(_ milliseconds: Int) -> String {
+        milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : String(format: "%g s", Double(milliseconds) / 1000)
     }
 
     /// `#4711 sensors reading greenhouse/temp {"value":21.5}` — the data, with the envelope's fields up front.
@@ -75,7 +95,7 @@ struct Publish: AsyncParsableCommand {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(ByteBuffer(string: body))
-        print(try await send(request, server))
+        print(try await send(request, server, command: "publish"))
     }
 }
 
@@ -83,9 +103,12 @@ struct Channels: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List channels with their event counts and ids.")
 
     @OptionGroup var server: ServerOption
+    @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
-        let answer = try await send(HTTPClientRequest(url: server.endpoint("/api/channels")), server)
+        let answer = try await connection.withClient(command: "channels") { http in
+            try await send(HTTPClientRequest(url: server.endpoint("/api/channels")), server, command: "channels", client: http)
+        }
         guard let members = try? JSONText(validating: Array(answer.utf8)).objectMembers(),
               let list = try? members.first(where: { $0.key == "channels" })?.value.arrayElements() else {
             print(answer)
@@ -104,16 +127,23 @@ struct Channels: AsyncParsableCommand {
     }
 }
 
-/// Sends a request and returns the body, or throws the server's JSON error as the message.
-func send(_ request: HTTPClientRequest, _ server: ServerOption) async throws -> String {
+/// Sends a request and returns the body; a failure is told on one line of stderr (the server's
+/// JSON error as its message) and ends the command with status 1.
+func send(_ request: HTTPClientRequest, _ server: ServerOption, command: String,
+          client: HTTPClient = .shared) async throws -> String {
     var request = request
     for (name, value) in server.headers { request.headers.add(name: name, value: value) }
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-    let body = String(buffer: try await response.body.collect(upTo: 16 * 1024 * 1024))
-    guard (200..<300).contains(response.status.code) else {
-        throw ValidationError("HTTP \(response.status.code): \(body.trimmingCharacters(in: .whitespacesAndNewlines))")
+    do {
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let body = String(buffer: try await response.body.collect(upTo: 16 * 1024 * 1024))
+        guard (200..<300).contains(response.status.code) else {
+            throw SSEClientError(status: Int(response.status.code), reason: response.status.reasonPhrase, body: body)
+        }
+        return body.trimmingCharacters(in: .whitespacesAndNewlines)
+    } catch {
+        complain(command, failureLine(error, url: request.url))
+        throw ExitCode.failure
     }
-    return body.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
 func percentEncoded(_ text: String) -> String {

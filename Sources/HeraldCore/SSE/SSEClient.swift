@@ -8,9 +8,19 @@ import NIOHTTP1
 public struct SSEClient: Sendable {
     public enum Stop: Error { case noContent }
 
+    /// What `follow` tells before each wait: why it reconnects, after how long, from which id.
+    public struct Reconnect: Sendable {
+        public enum Reason: Sendable { case ended, failed(any Error) }
+        public var reason: Reason
+        public var retryMilliseconds: Int
+        public var lastEventId: String?
+    }
+
     public let url: String
     public var headers: [(String, String)] = []
     public var lastEventId: String?
+    /// The reconnection delay: the last `retry:` any connection carried, 3 s until one does (as EventSource).
+    public private(set) var retryMilliseconds = 3000
     public var httpClient: HTTPClient
 
     public init(url: String, lastEventId: String? = nil, httpClient: HTTPClient = .shared) {
@@ -20,7 +30,7 @@ public struct SSEClient: Sendable {
     }
 
     /// One connection: calls `onEvent` for each event until the server ends the stream.
-    /// Returns the retry delay the server asked for. Throws `Stop.noContent` on 204.
+    /// Returns the retry delay this connection asked for. Throws `Stop.noContent` on 204.
     public mutating func connectOnce(timeout: TimeAmount = .hours(24 * 365),
                                      onEvent: (SSEParser.Event) async throws -> Void) async throws -> Int? {
         var request = HTTPClientRequest(url: url)
@@ -31,11 +41,15 @@ public struct SSEClient: Sendable {
         if response.status == .noContent { throw Stop.noContent }
         guard response.status == .ok else {
             let body = try? await response.body.collect(upTo: 64 * 1024)
-            throw SSEClientError(status: Int(response.status.code), body: body.map { String(buffer: $0) } ?? "")
+            throw SSEClientError(status: Int(response.status.code), reason: response.status.reasonPhrase,
+                                 body: body.map { String(buffer: $0) } ?? "")
         }
         var parser = SSEParser()
         for try await chunk in response.body {
-            for event in parser.feed(chunk.readableBytesView) {
+            let events = parser.feed(chunk.readableBytesView)
+            // Kept before the events are handled: a connection that fails later still leaves it.
+            if let asked = parser.retryMilliseconds { retryMilliseconds = asked }
+            for event in events {
                 // The id as of this event, not the parser's: the chunk may hold later events
                 // that this client has not handled yet when it stops.
                 if !event.id.isEmpty { lastEventId = event.id }
@@ -45,34 +59,68 @@ public struct SSEClient: Sendable {
         return parser.retryMilliseconds
     }
 
-    /// Follows the stream forever, reconnecting with the last id after errors or ends.
-    public mutating func follow(onState: (String) -> Void = { _ in },
+    /// Follows the stream until the server answers 204, reconnecting with the last id after an
+    /// end or an error. Each wait is exactly `retryMilliseconds`, as EventSource waits: the server
+    /// chose it. A 4xx other than 429 is thrown, since asking again gets the same answer.
+    public mutating func follow(onReconnect: (Reconnect) -> Void = { _ in },
                                 onEvent: (SSEParser.Event) async throws -> Void) async throws {
-        var retry = 3000
-        var failures = 0
         while !Task.isCancelled {
+            let reason: Reconnect.Reason
             do {
-                if let asked = try await connectOnce(onEvent: onEvent) { retry = asked }
-                failures = 0
-                onState("stream ended; reconnecting from id \(lastEventId ?? "none")")
+                _ = try await connectOnce(onEvent: onEvent)
+                reason = .ended
             } catch Stop.noContent {
-                onState("server answered 204: nothing more to follow")
                 return
             } catch let error as SSEClientError where error.status < 500 && error.status != 429 {
                 throw error
             } catch {
-                failures += 1
-                onState("connection failed (\(error)); retrying from id \(lastEventId ?? "none")")
+                reason = .failed(error)
             }
-            // Backoff grows with consecutive failures, starting from the server's retry.
-            let delay = min(retry * (1 << min(failures, 4)), 30_000)
-            try await Task.sleep(for: .milliseconds(failures == 0 ? min(retry, 1000) : delay))
+            onReconnect(Reconnect(reason: reason, retryMilliseconds: retryMilliseconds, lastEventId: lastEventId))
+            try await Task.sleep(for: .milliseconds(retryMilliseconds))
         }
     }
 }
 
+/// A stream request answered with a status other than 200 or 204.
 public struct SSEClientError: Error, CustomStringConvertible {
     public var status: Int
+    public var reason: String
     public var body: String
-    public var description: String { "HTTP \(status): \(body.trimmingCharacters(in: .whitespacesAndNewlines))" }
+
+    public init(status: Int, reason: String, body: String) {
+        self.status = status
+        self.reason = reason
+        self.body = body
+    }
+
+    /// What the body says, on one line: Herald's JSON error as `error: detail`; of any other
+    /// text (a proxy's HTML page) a short excerpt, or nothing when it only repeats the status.
+    public var message: String? {
+        if let members = try? JSONText(validating: Array(body.utf8)).objectMembers() {
+            let fields = Dictionary(members.map { ($0.key, $0.value.stringValue ?? $0.value.singleLine) },
+                                    uniquingKeysWith: { a, _ in a })
+            let parts = [fields["error"], fields["detail"]].compactMap { $0 }.filter { !$0.isEmpty }
+            if !parts.isEmpty { return Self.excerpt(parts.joined(separator: ": ")) }
+        }
+        var text = body
+        if text.range(of: "<html", options: .caseInsensitive) != nil || text.hasPrefix("<") {
+            // A page's title is its one-line summary; its markup is noise on a terminal.
+            guard let open = text.range(of: "<title>", options: .caseInsensitive),
+                  let close = text.range(of: "</title>", options: .caseInsensitive, range: open.upperBound..<text.endIndex)
+            else { return nil }
+            text = String(text[open.upperBound..<close.lowerBound])
+        }
+        let line = Self.excerpt(text)
+        return line.isEmpty || line == "\(status) \(reason)" || line == "\(status)" ? nil : line
+    }
+
+    public var description: String { "\(status) \(reason)" + (message.map { ": " + $0 } ?? "") }
+
+    /// Whitespace and control characters collapsed to single spaces, cut to 120 characters.
+    static func excerpt(_ text: String) -> String {
+        let words = text.unicodeScalars.split { CharacterSet.whitespacesAndNewlines.union(.controlCharacters).contains($0) }
+        let line = words.map { String(String.UnicodeScalarView($0)) }.joined(separator: " ")
+        return line.count <= 120 ? line : String(line.prefix(119)) + "…"
+    }
 }
