@@ -7,6 +7,8 @@ import Synchronization
 /// Shared by every client of a run.
 final class LoadRun: Sendable {
     let endpoint: Endpoint
+    /// The endpoint's address, resolved once: no name lookup and no Happy Eyeballs per connect.
+    let address: SocketAddress
     /// Events each client should receive: sequence numbers firstSeq..<(firstSeq + expected).
     let expected: Int
     /// The first sequence number a client should receive (a resume point's successor).
@@ -25,6 +27,8 @@ final class LoadRun: Sendable {
     init(endpoint: Endpoint, expected: Int, firstSeq: Int = 0, maxAttempts: Int = 5,
          connectTimeout: TimeAmount = .seconds(10)) {
         self.endpoint = endpoint
+        // Endpoint's host is always the IPv4 loopback literal (ServerOptions.endpoint).
+        self.address = try! SocketAddress(ipAddress: endpoint.host, port: endpoint.port)
         self.expected = expected
         self.firstSeq = firstSeq
         self.maxAttempts = maxAttempts
@@ -131,7 +135,7 @@ final class SSELoadClient: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(SSEHandler(client: self, request: head))
                 }
             }
-            .connect(host: run.endpoint.host, port: run.endpoint.port)
+            .connect(to: run.address)
             .whenComplete { result in
                 switch result {
                 case .success(let channel):
