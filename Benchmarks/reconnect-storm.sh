@@ -114,7 +114,7 @@ done
 
 # --- the table -----------------------------------------------------------------------------
 python3 - "$results" <<'EOF'
-import json, sys
+import json, os, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 runs = {}
 for r in rows:
@@ -133,7 +133,7 @@ def mib(r):
 
 print(f"Reconnect storm: each client resumes {rows[0].get('behind', 20) if rows else 20} events behind "
       f"the head of a {rows[0].get('history', 100) if rows else 100}-event channel with Last-Event-ID (loopback, "
-      f"2 cores shared with the load generator)")
+      f"{os.cpu_count()} cores shared with the load generator)")
 print()
 print("| clients at once | server | connected | refused / other failures | caught up | first connect → last caught up | "
       "server CPU per connect | peak RSS growth | lost / dup / out of order |")
