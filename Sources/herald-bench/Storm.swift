@@ -172,8 +172,8 @@ struct Storm: AsyncParsableCommand {
     /// Publishes `history` events while one subscriber records their ids; returns the id of the
     /// event `behind` events before the head, the Last-Event-ID every storm client sends.
     private func prepare(endpoint: Endpoint, loop: any EventLoop) async throws -> String {
-        let deadline = ContinuousClock.now + .seconds(30)
-        let run = LoadRun(endpoint: endpoint, expected: history, maxAttempts: 0)
+        let deadline = ContinuousClock.now + .seconds(20)
+        let run = LoadRun(endpoint: endpoint, expected: history, maxAttempts: 0, connectTimeout: .seconds(5))
         let probe = SSELoadClient(loop: loop, run: run, stats: LoopStats(), recordIds: true)
         probe.start()
         while run.ready.load(ordering: .relaxed) + run.failed.load(ordering: .relaxed) < 1, ContinuousClock.now < deadline {
