@@ -40,21 +40,32 @@ extension EventLog {
         }
     }
 
-    /// How a stream resuming after `lastId` has to be told about it.
-    public func resumeStatus(after lastId: Int64) async throws -> ResumeStatus {
+    /// How a stream resuming after `lastId` has to be told about it and, when it resumes
+    /// exactly, its first page of history (as `events(after:matching:limit:)`): one read for a
+    /// client that reconnects, the common case after a restart.
+    public func resume(after lastId: Int64, matching filter: EventFilter,
+                       limit: Int) async throws -> (status: ResumeStatus, firstPage: Page?) {
         try await pool.read { db in
-            let head = try Self.head(db)
-            let oldest = try Int64.fetchOne(db, sql: "SELECT min(id) FROM events") ?? head + 1
-            let bounds = (oldestId: oldest, headId: head)
-            if lastId > head { return .reset(.future, bounds) }
-            let lost = try Bool.fetchOne(db, sql: """
-                SELECT EXISTS(SELECT 1 FROM lost_ranges WHERE ? > after_id AND ? < before_id)
-                """, arguments: [lastId, lastId]) ?? false
-            if lost { return .reset(.lost, bounds) }
-            let prunedThrough = try Int64.fetchOne(db, sql: "SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'pruned_through'") ?? 0
-            if lastId < prunedThrough { return .reset(.evicted, bounds) }
-            return .exact
+            let status = try Self.resumeStatus(after: lastId, in: db)
+            guard status == .exact else { return (status, nil) }
+            return (status, try self.page(after: lastId, matching: filter, limit: limit, in: db))
         }
+    }
+
+    private static func resumeStatus(after lastId: Int64, in db: Database) throws -> ResumeStatus {
+        let head = try Self.head(db)
+        let oldest = try Int64.fetchOne(db.cachedStatement(sql: "SELECT min(id) FROM events")) ?? head + 1
+        let bounds = (oldestId: oldest, headId: head)
+        if lastId > head { return .reset(.future, bounds) }
+        let lost = try Bool.fetchOne(db.cachedStatement(sql: """
+            SELECT EXISTS(SELECT 1 FROM lost_ranges WHERE ? > after_id AND ? < before_id)
+            """), arguments: [lastId, lastId]) ?? false
+        if lost { return .reset(.lost, bounds) }
+        let prunedThrough = try Int64.fetchOne(db.cachedStatement(sql: """
+            SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'pruned_through'
+            """)) ?? 0
+        if lastId < prunedThrough { return .reset(.evicted, bounds) }
+        return .exact
     }
 }
 

@@ -85,15 +85,20 @@ public final class EventLog: Sendable {
 
     /// Up to `limit` events with id > `after` that match, ascending, and the log's head as of
     /// the same read (so a stream knows how far this read covered, matching or not).
-    public func events(after: Int64, matching filter: EventFilter, limit: Int) async throws -> (head: Int64, events: [StoredEvent]) {
-        try await pool.read { db in
-            let head = try Self.head(db)
-            guard let clause = try self.clause(for: filter, in: db) else { return (head, []) }
-            let events = try Self.events(db, """
-                SELECT \(Self.columns) FROM events WHERE id > ? \(clause.sql) ORDER BY id LIMIT ?
-                """, clause, arguments: [after] + clause.arguments + [limit])
-            return (head, events)
-        }
+    public func events(after: Int64, matching filter: EventFilter, limit: Int) async throws -> Page {
+        try await pool.read { db in try self.page(after: after, matching: filter, limit: limit, in: db) }
+    }
+
+    /// Events and the head they were read at: the head tells how far the read covered.
+    public typealias Page = (head: Int64, events: [StoredEvent])
+
+    func page(after: Int64, matching filter: EventFilter, limit: Int, in db: Database) throws -> Page {
+        let head = try Self.head(db)
+        guard let clause = try clause(for: filter, in: db) else { return (head, []) }
+        let events = try Self.events(db, """
+            SELECT \(Self.columns) FROM events WHERE id > ? \(clause.sql) ORDER BY id LIMIT ?
+            """, clause, arguments: [after] + clause.arguments + [limit])
+        return (head, events)
     }
 
     /// The newest `count` matching events, ascending, and the head as of the same read.

@@ -66,17 +66,20 @@ struct EventStream {
         defer { if outcome == .ended { subscription.close() } }
         var pending = ByteBuffer(string: SSEEncoder.retry(milliseconds: 3000) + SSEEncoder.comment("herald stream"))
         var cursor: Int64
+        var firstPage: EventLog.Page?
         switch try await resumePoint() {
-        case .after(let lastId, let reset):
+        case .after(let lastId, let reset, let page):
             if let reset { pending.writeString(reset) }
             cursor = lastId
+            firstPage = page
         case .start(let reset):
             cursor = try await start(adding: &pending, reset: reset, to: writer)
         }
         // History, in pages, until a pass finishes while the live queue is still intact. A queue
         // that overflowed during a long replay is replaced and the replay goes on from the cursor.
         while true {
-            cursor = try await replay(after: cursor, prefix: &pending, until: subscription, to: writer)
+            cursor = try await replay(after: cursor, firstPage: firstPage, prefix: &pending, until: subscription, to: writer)
+            firstPage = nil
             if subscription.queue.end != .overflow { break }
             subscription.close()
             subscription = try await subscribe()
@@ -87,8 +90,8 @@ struct EventStream {
 
     /// Where history begins, and the `$reset` to send first, if any.
     private enum ResumePoint {
-        /// History resumes after the client's Last-Event-ID.
-        case after(Int64, reset: String?)
+        /// History resumes after the client's Last-Event-ID; its first page may be read already.
+        case after(Int64, reset: String?, firstPage: EventLog.Page?)
         /// No usable Last-Event-ID: the stream starts with the snapshot or the recent events.
         case start(reset: ResetNotice?)
     }
@@ -107,13 +110,14 @@ struct EventStream {
         case .invalid:
             return .start(reset: ResetNotice(reason: .invalid, oldest: nil, head: try await runtime.log.headId()))
         case .after(let lastId):
-            switch try await runtime.log.resumeStatus(after: lastId) {
-            case .exact:
-                return .after(lastId, reset: nil)
-            case .reset(.future, let bounds), .reset(.invalid, let bounds):
+            switch try await runtime.log.resume(after: lastId, matching: request.filter, limit: Self.page) {
+            case (.exact, let page):
+                return .after(lastId, reset: nil, firstPage: page)
+            case (.reset(.future, let bounds), _), (.reset(.invalid, let bounds), _):
                 return .start(reset: ResetNotice(reason: .future, oldest: bounds.oldestId, head: bounds.headId))
-            case .reset(let reason, let bounds):
-                return .after(lastId, reset: Self.reset(reason, oldest: bounds.oldestId, head: bounds.headId, id: nil))
+            case (.reset(let reason, let bounds), _):
+                return .after(lastId, reset: Self.reset(reason, oldest: bounds.oldestId, head: bounds.headId, id: nil),
+                              firstPage: nil)
             }
         }
     }
@@ -150,14 +154,21 @@ struct EventStream {
     }
 
     /// Sends every stored event after `cursor`, a page at a time, each page written (to a client
-    /// that reads) before the next is read, and returns the head the last read saw. `prefix`
-    /// (the preamble, the snapshot) goes out with the first page. Stops when `subscription` ends
+    /// that reads) before the next is read, and returns the head the last read saw. `firstPage`
+    /// is the first page when it was read already (with the resume check). `prefix` (the
+    /// preamble, the snapshot) goes out with the first page. Stops when `subscription` ends
     /// for any reason but overflow, which the caller handles.
-    private func replay(after start: Int64, prefix: inout ByteBuffer, until subscription: Hub.Subscription,
-                        to writer: StreamWriter) async throws -> Int64 {
+    private func replay(after start: Int64, firstPage: EventLog.Page?, prefix: inout ByteBuffer,
+                        until subscription: Hub.Subscription, to writer: StreamWriter) async throws -> Int64 {
         var cursor = start
+        var readAlready = firstPage
         while true {
-            let (head, events) = try await runtime.log.events(after: cursor, matching: request.filter, limit: Self.page)
+            let page: EventLog.Page
+            if let readAlready { page = readAlready } else {
+                page = try await runtime.log.events(after: cursor, matching: request.filter, limit: Self.page)
+            }
+            readAlready = nil
+            let (head, events) = page
             var buffer = prefix
             prefix.clear()
             var taken = 0, finished = false
