@@ -1,4 +1,5 @@
-"""Processes for the dashboard's browser test: a loopback mosquitto, Herald and headless Chromium.
+"""Processes for the dashboard's browser tests: a loopback mosquitto, Herald, an nginx in front of
+it (test_behind_proxy) and headless Chromium.
 
 Everything listens on 127.0.0.1 on ports picked at start; everything started here is stopped
 by its own pid in close().
@@ -23,6 +24,7 @@ WEB_ROOT = Path(os.environ.get("HERALD_WEB_ROOT", REPO / "Web"))
 HERALD = Path(os.environ.get("HERALD_BIN", REPO / ".build" / "debug" / "herald"))
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 MOSQUITTO_PUB = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
 
@@ -81,6 +83,7 @@ class Stack:
         self.tmp = Path(tempfile.mkdtemp(prefix="herald-browser-"))
         self.mqtt_port = free_port()
         self.http_port = free_port()
+        self.nginx_port = None
         self.procs = {}
         self.logs = {}
         self.alert_rules_refused = None
@@ -164,6 +167,51 @@ class Stack:
             proc.kill()
             proc.wait(timeout=5)
 
+    def start_nginx(self):
+        """nginx on a free loopback port proxying everything to Herald with what an SSE stream needs,
+        from a prefix of its own: config, pid, logs and temp files all in self.tmp / "nginx"."""
+        prefix = self.tmp / "nginx"
+        prefix.mkdir(exist_ok=True)
+        self.nginx_port = free_port()
+        self.logs["nginx-error"] = prefix / "error.log"
+        self.logs["nginx-access"] = prefix / "access.log"
+        temp = "\n".join(f"    {kind}_temp_path {prefix / kind};" for kind in
+                         ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        conf = prefix / "nginx.conf"
+        conf.write_text(("user root;\n" if os.geteuid() == 0 else "") + f"""daemon off;
+master_process off;
+worker_processes 1;
+pid {prefix / "nginx.pid"};
+error_log {prefix / "error.log"} info;
+events {{ worker_connections 256; }}
+http {{
+    access_log {prefix / "access.log"};
+{temp}
+    server {{
+        listen 127.0.0.1:{self.nginx_port};
+        location / {{
+            proxy_pass http://127.0.0.1:{self.http_port};
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_buffering off;
+            proxy_read_timeout 1h;
+        }}
+    }}
+}}
+""")
+        # -e: the error log nginx writes before it has read the configuration.
+        proc = self._spawn("nginx", [NGINX, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")])
+
+        def ready():
+            if proc.poll() is not None:
+                raise RuntimeError(f"nginx exited with status {proc.returncode}:\n" + tail(prefix / "error.log"))
+            return self.http("GET", "/readyz", timeout=2, origin=self.proxy_origin)[0] == 200
+        try:
+            wait_until(ready, 10, what="Herald's /readyz to answer 200 through nginx")
+        except TimeoutError as err:
+            raise TimeoutError(f"{err}\n" + tail(prefix / "error.log")) from None
+
     def start_demo(self):
         self._spawn("demo", [str(self.herald), "demo", "--mqtt", f"mqtt://127.0.0.1:{self.mqtt_port}"])
 
@@ -179,9 +227,13 @@ class Stack:
     def origin(self):
         return f"http://127.0.0.1:{self.http_port}"
 
-    def http(self, method, path, body=None, timeout=5):
+    @property
+    def proxy_origin(self):
+        return f"http://127.0.0.1:{self.nginx_port}"
+
+    def http(self, method, path, body=None, timeout=5, origin=None):
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.origin + path, data=data, method=method,
+        req = urllib.request.Request((origin or self.origin) + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"} if data else {})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as res:
@@ -249,6 +301,7 @@ class CdpMonitor:
         self.lock = threading.Lock()
         self.next_id = 0
         self.requests = []   # (target type, url)
+        self.responses = []  # (target type, url, HTTP status)
         self.errors = []     # (target type, text, ms since the epoch)
         self.targets = {}    # sessionId -> target info
         self.closed = False
@@ -292,6 +345,8 @@ class CdpMonitor:
             self.send("Runtime.runIfWaitingForDebugger", session=sid)
         elif method == "Network.requestWillBeSent":
             self.requests.append((kind, params["request"]["url"]))
+        elif method == "Network.responseReceived":
+            self.responses.append((kind, params["response"]["url"], params["response"]["status"]))
         elif method == "Runtime.exceptionThrown":
             d = params.get("exceptionDetails", {})
             text = d.get("exception", {}).get("description") or d.get("text", "exception")
