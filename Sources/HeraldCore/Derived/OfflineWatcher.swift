@@ -61,8 +61,8 @@ public final class OfflineWatcher: Sendable {
     }
 
     /// Starts from the store: devices offline now, since when.
-    func seed(from log: EventLog) throws {
-        let devices = try log.deviceStates()
+    func seed(from log: EventLog) async throws {
+        let devices = try await log.deviceStates()
         offline.withLock { offline in
             for device in devices where device.availability == .offline {
                 offline[device.description.id] = Offline(channel: device.description.channel, since: device.availabilitySince ?? now())
@@ -78,7 +78,7 @@ public final class OfflineWatcher: Sendable {
 
         func run() async throws {
             guard watcher.isEnabled else { return try await gracefulShutdown() }
-            try watcher.seed(from: log)
+            try await watcher.seed(from: log)
             await WatcherAppends.everySecond(to: log, logger: logger, what: "offline") { watcher.check(at: watcher.now()) }
         }
     }

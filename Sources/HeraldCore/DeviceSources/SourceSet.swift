@@ -39,10 +39,9 @@ final class SourceSet: Sendable {
     }
 
     /// Restores sources' memory and the catalog from the store.
-    func restore(from log: EventLog) throws {
-        let records = try log.deviceStates()
-        var memories: [String: [String: String]] = [:]
-        for name in names { memories[name] = try log.sourceMemory(name) }
+    func restore(from log: EventLog) async throws {
+        let records = try await log.deviceStates()
+        let memories = try await log.sourceMemories(names)
         state.withLock { state in
             state.catalog = DeviceCatalog(records)
             for index in state.sources.indices {

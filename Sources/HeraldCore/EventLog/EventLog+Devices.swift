@@ -11,8 +11,8 @@ extension EventLog {
     }
 
     /// Every device without its readings' values: what the sources and watchers start from.
-    func deviceStates() throws -> [DeviceRecord] {
-        try pool.read { db in try Self.devices(withReadings: false, limit: nil, in: db) }
+    func deviceStates() async throws -> [DeviceRecord] {
+        try await pool.read { db in try Self.devices(withReadings: false, limit: nil, in: db) }
     }
 
     static func devices(id: String? = nil, withReadings: Bool = true, limit: Int? = 10_000, in db: Database) throws -> [DeviceRecord] {
@@ -40,10 +40,20 @@ extension EventLog {
     }
 
     /// What a source remembered (see `DeviceEffect.remember`), by name.
+    /// A blocking read, for the MQTT network thread (a thread Herald owns).
     func sourceMemory(_ source: String) throws -> [String: String] {
-        try pool.read { db in
-            Dictionary(try Row.fetchAll(db, sql: "SELECT name, value FROM source_memory WHERE source = ?", arguments: [source])
-                .map { ($0[0], $0[1]) }, uniquingKeysWith: { $1 })
+        try pool.read { db in try Self.sourceMemory(source, in: db) }
+    }
+
+    /// What each of `sources` remembered, in one read.
+    func sourceMemories(_ sources: [String]) async throws -> [String: [String: String]] {
+        try await pool.read { db in
+            try Dictionary(sources.map { ($0, try Self.sourceMemory($0, in: db)) }, uniquingKeysWith: { $1 })
         }
+    }
+
+    private static func sourceMemory(_ source: String, in db: Database) throws -> [String: String] {
+        Dictionary(try Row.fetchAll(db, sql: "SELECT name, value FROM source_memory WHERE source = ?", arguments: [source])
+            .map { ($0[0], $0[1]) }, uniquingKeysWith: { $1 })
     }
 }

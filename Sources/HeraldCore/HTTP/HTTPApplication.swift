@@ -46,7 +46,11 @@ extension HeraldServer {
         return Application(
             router: router,
             server: try serverBuilder(server),
-            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "Herald"),
+            // After a restart every open dashboard reconnects at once: a queue of 256 (the
+            // default) drops the SYNs of thousands, which retry only after 1 s, 3 s, 7 s. The
+            // kernel caps it at net.core.somaxconn (4096 on Debian 12).
+            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "Herald",
+                                 backlog: Self.listenBacklog),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? listen.port
                 logger.notice("listening", metadata: ["address": "\(listen.host):\(port)", "tls": "\(server.tlsCertificate != nil)"])
@@ -54,6 +58,8 @@ extension HeraldServer {
             },
             logger: logger)
     }
+
+    static let listenBacklog = 4096
 
     /// HTTP/1.1, or with a certificate HTTPS offering HTTP/2 (ALPN), which lifts the browsers'
     /// limit of six connections per origin. Every connection has the same deadlines

@@ -29,6 +29,8 @@ final class MQTTBridge: Service, Sendable {
     let lastEcho = Atomic<Int64>(0)
     /// Set before the client starts (its connect callback subscribes through it), cleared after it stops.
     let clientBox = Mutex<MosquittoClient?>(nil)
+    /// The device sources, restored from the store when the service starts.
+    let sources: SourceSet
     /// The connect's subscriptions not yet acknowledged: ready once it is empty.
     let pendingSubscriptions = Mutex<Set<Int32>>([])
 
@@ -37,7 +39,7 @@ final class MQTTBridge: Service, Sendable {
         self.runtime = runtime
         self.qos = config.qos
         let sources = runtime.config.sources.makeSourceSet()
-        try sources.restore(from: runtime.log)
+        self.sources = sources
         var seen = Set<String>()
         filters = (runtime.config.routes.map(\.topic.text) + sources.filters).filter { seen.insert($0).inserted }
         filterSelectors = filters.compactMap { try? Selector($0) }
@@ -51,6 +53,7 @@ final class MQTTBridge: Service, Sendable {
     }
 
     func run() async throws {
+        try await sources.restore(from: runtime.log)  // before the first message
         broker.handle(.started)
         let handlers = MosquittoHandlers(
             onConnect: { [self] code, sessionPresent in connected(code: code, sessionPresent: sessionPresent) },
