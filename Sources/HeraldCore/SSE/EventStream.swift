@@ -13,6 +13,8 @@ struct EventStream {
     /// a page is also cut at `pageBytes`, so large events cannot make one huge.
     static let page = 1_000
     static let pageBytes = 256 * 1024
+    /// The most history a hand-over writes itself (a reconnect's few events; see `replay`).
+    static let handOverHistoryBytes = 16 * 1024
 
     /// For a stream of one job (`key=`): the job's last event, after which the stream ends.
     let terminalId: Int64?
@@ -77,14 +79,16 @@ struct EventStream {
         }
         // History, in pages, until a pass finishes while the live queue is still intact. A queue
         // that overflowed during a long replay is replaced and the replay goes on from the cursor.
+        var unsent = ByteBuffer()
         while true {
-            cursor = try await replay(after: cursor, firstPage: firstPage, prefix: &pending, until: subscription, to: writer)
+            (cursor, unsent) = try await replay(after: cursor, firstPage: firstPage, prefix: &pending, until: subscription, to: writer)
             firstPage = nil
             if subscription.queue.end != .overflow { break }
+            try await writer.writeHistory(unsent)
             subscription.close()
             subscription = try await subscribe()
         }
-        outcome = try await live(subscription, after: cursor, to: writer)
+        outcome = try await live(subscription, after: cursor, history: unsent, to: writer)
         return outcome
     }
 
@@ -158,8 +162,13 @@ struct EventStream {
     /// is the first page when it was read already (with the resume check). `prefix` (the
     /// preamble, the snapshot) goes out with the first page. Stops when `subscription` ends
     /// for any reason but overflow, which the caller handles.
+    ///
+    /// On the direct lane a small last page is returned unsent: the hand-over writes it on the
+    /// connection's loop, which spares a reconnecting client's stream one trip through the
+    /// response writer. A large one goes out here, under the stall deadline.
     private func replay(after start: Int64, firstPage: EventLog.Page?, prefix: inout ByteBuffer,
-                        until subscription: Hub.Subscription, to writer: StreamWriter) async throws -> Int64 {
+                        until subscription: Hub.Subscription,
+                        to writer: StreamWriter) async throws -> (cursor: Int64, unsent: ByteBuffer) {
         var cursor = start
         var readAlready = firstPage
         while true {
@@ -178,14 +187,19 @@ struct EventStream {
                 if event.id == terminalId { finished = true; break }
                 if buffer.readableBytes >= Self.pageBytes { break }
             }
+            let lastPage = !finished && taken == events.count && events.count < Self.page
+            if lastPage && directLane != nil && buffer.readableBytes <= Self.handOverHistoryBytes {
+                if let end = subscription.queue.end, end != .overflow { throw SubscriptionEnded() }
+                return (max(cursor, head), buffer)
+            }
             if buffer.readableBytes > 0 { try await writer.writeHistory(buffer) }
             if finished { throw JobFinished() }
             if let end = subscription.queue.end, end != .overflow { throw SubscriptionEnded() }
-            if taken < events.count || events.count == Self.page {
+            if !lastPage {
                 cursor = events[taken - 1].id
                 continue
             }
-            return max(cursor, head)
+            return (max(cursor, head), ByteBuffer())
         }
     }
 
@@ -193,15 +207,24 @@ struct EventStream {
     /// and this task returns. Otherwise a child task writes, watched: a subscriber cut off for
     /// falling behind is usually stuck in a write to a client that stopped reading, so the write
     /// is cancelled and the connection closed.
-    private func live(_ subscription: Hub.Subscription, after cursor: Int64, to writer: StreamWriter) async throws -> Outcome {
+    /// `history`: the last of it, not written yet (see `replay`).
+    private func live(_ subscription: Hub.Subscription, after cursor: Int64, history: ByteBuffer,
+                      to writer: StreamWriter) async throws -> Outcome {
         if let channel = directLane {
             switch try await LiveStream.handOver(subscription, on: channel, filter: request.filter, after: cursor,
-                                                 capacity: runtime.hub.queueCapacity) {
-            case .handedOver: return .handedOver
-            case .clientLeft: return .ended  // with the terminating chunk, for a client still reading
-            case .declined: break
+                                                 history: history, capacity: runtime.hub.queueCapacity) {
+            case .handedOver:
+                return .handedOver
+            case .clientLeft:
+                // A client that closed only its sending side may still read: the history, then
+                // the terminating chunk.
+                if history.readableBytes > 0 { try await writer.writeHistory(history) }
+                return .ended
+            case .declined:
+                break
             }
         }
+        if history.readableBytes > 0 { try await writer.writeHistory(history) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 defer { subscription.queue.finish(.shutdown) }

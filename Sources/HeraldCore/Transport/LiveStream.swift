@@ -43,15 +43,15 @@ final class LiveStream {
         case clientLeft
     }
 
-    /// Hands `subscription` over to this connection's loop: what its queue holds is written first,
-    /// then every later event comes from the loop's fan-out, and the loop ends the response when
-    /// the queue ends.
+    /// Hands `subscription` over to this connection's loop: `history` (the last of it, unsent) and
+    /// what the queue holds are written first, then every later event comes from the loop's
+    /// fan-out, and the loop ends the response when the queue ends.
     ///
     /// No event falls between the two: the hub offers each event to the queue first and posts it
     /// to the loops after, so an event the queue turns away (it is direct by then) is posted after
     /// this stream joined its loop. One both queued and posted is skipped by id.
     static func handOver(_ subscription: Hub.Subscription, on channel: any Channel, filter: EventFilter,
-                         after cursor: Int64, capacity: Int) async throws -> HandOver {
+                         after cursor: Int64, history: ByteBuffer = ByteBuffer(), capacity: Int) async throws -> HandOver {
         let loop = channel.eventLoop
         return try await loop.submit { () -> HandOver in
             let fanout = subscription.fanouts.of(loop)  // on the loop: it is made there the first time
@@ -68,6 +68,7 @@ final class LiveStream {
                 return .declined
             }
             outlet.takeOver(for: stream)
+            if history.readableBytes > 0 { stream.put(HTTPChunk.framed(history)) }
             stream.sendWaiting(waiting)
             subscription.wentDirect()
             let bound = NIOLoopBound(stream, eventLoop: loop)
@@ -98,6 +99,12 @@ final class LiveStream {
             }
         }
         fanout.flush(self)
+    }
+
+    /// One chunk outside a drain (the history at hand-over); the caller flushes.
+    private func put(_ chunk: ByteBuffer) {
+        var touched: [LiveStream] = []
+        put(chunk, touched: &touched)
     }
 
     private func put(_ chunk: ByteBuffer, touched list: inout [LiveStream]) {
