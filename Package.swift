@@ -28,6 +28,8 @@ let package = Package(
         // herald-bench only: latency histograms, and NIO directly for the SSE load clients.
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.38.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.34.0"),
     ],
     targets: [
         .systemLibrary(
@@ -90,6 +92,11 @@ let package = Package(
             dependencies: [
                 "HeraldCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                // HTTP/2 frames at shutdown
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

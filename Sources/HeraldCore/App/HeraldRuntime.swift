@@ -13,11 +13,16 @@ public final class HeraldRuntime: Sendable {
     public let metrics: PrometheusCollectorRegistry
     /// nil while MQTT is disabled; otherwise whether the bridge is connected.
     let mqttConnected = Mutex<Bool?>(nil)
+    /// The streams open now, against `max_streams` (`FrontDoor`); at shutdown `HubService` waits
+    /// for them to end before the server closes its connections.
+    let streamBudget: ConnectionLimits
 
     public init(config: HeraldConfig, logger: Logger, metrics: PrometheusCollectorRegistry) throws {
         self.config = config
         self.logger = logger
         self.metrics = metrics
+        streamBudget = ConnectionLimits(kind: "streams", maxTotal: config.server.maxStreams,
+                                        maxPerClient: config.server.maxStreamsPerClient)
         let hub = Hub(queueCapacity: config.server.subscriberQueue,
                       coalescing: .milliseconds(Int64(config.server.coalesceMilliseconds)), logger: logger)
         self.hub = hub

@@ -84,7 +84,8 @@ public enum HeraldServer {
         services.append(StaleWatcher.Runner(watcher: runtime.staleWatcher, log: runtime.log, logger: logger))
         services.append(OfflineWatcher.Runner(watcher: runtime.offlineWatcher, log: runtime.log, logger: logger))
         services.append(try makeApplication(runtime: runtime, onListening: onListening))
-        services.append(HubService(hub: runtime.hub, interval: .milliseconds(Int64(config.server.keepaliveSeconds * 1000))))
+        services.append(HubService(hub: runtime.hub, interval: .milliseconds(Int64(config.server.keepaliveSeconds * 1000)),
+                                   streams: runtime.streamBudget))
         if let notify { services.append(notify) }
         return services
     }

@@ -3,9 +3,17 @@ import ServiceLifecycle
 
 /// Sends keepalive comments on every stream and, on shutdown, ends all streams so that clients
 /// reconnect (with Last-Event-ID) instead of holding the HTTP server open.
+///
+/// It stops before the HTTP server does (services stop in reverse order), and waits, a few
+/// seconds at most, until the streams have ended. Only then does the server close its
+/// connections: an HTTP/2 connection with no stream left ends with SwiftNIO's two GOAWAYs, the
+/// second naming the last stream it served, instead of a GOAWAY that names none and a close
+/// under streams still open; on HTTP/1.1 each stream ends with its terminating chunk.
 struct HubService: Service {
     let hub: Hub
     let interval: Duration
+    let streams: ConnectionLimits
+    var endGrace: Duration = .seconds(3)
 
     func run() async throws {
         await withGracefulShutdownHandler {
@@ -17,6 +25,10 @@ struct HubService: Service {
             hub.finishAll()
         }
         hub.finishAll()
+        let deadline = ContinuousClock.now + endGrace
+        while streams.inUse > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
     }
 }
 

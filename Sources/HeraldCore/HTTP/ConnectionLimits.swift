@@ -43,6 +43,9 @@ final class ConnectionLimits: Sendable {
         throw error
     }
 
+    /// Places taken now.
+    var inUse: Int { state.withLock { $0.total } }
+
     fileprivate func release(_ client: String) {
         state.withLock { state in
             state.total -= 1

@@ -27,7 +27,7 @@ extension HeraldServer {
         let scratch = Router(context: HeraldRequestContext.self)
         register(scratch)
         router.add(middleware: FrontDoor(
-            streams: ConnectionLimits(kind: "streams", maxTotal: server.maxStreams, maxPerClient: server.maxStreamsPerClient),
+            streams: runtime.streamBudget,
             requests: ConnectionLimits(kind: "requests", maxTotal: server.maxRequests, maxPerClient: server.maxRequestsPerClient),
             clients: ClientAddress(trustedProxies: server.trustedProxies),
             maxBodyBytes: server.maxBodyBytes,

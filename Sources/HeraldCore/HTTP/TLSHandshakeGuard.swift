@@ -33,6 +33,7 @@ struct GuardedTLSChannel: ServerChildChannel {
             // is an inbound event that only the handlers behind it see.
             let tls = try channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
             try channel.pipeline.syncOperations.addHandler(settled, position: .after(tls))
+            try channel.pipeline.syncOperations.addHandler(CloseAfterTheRead(), position: .after(settled))
         } catch {
             slot.free()
             channel.close(promise: nil)
@@ -91,5 +92,18 @@ final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
         timer?.cancel()
         state = .done
         slot.free()
+    }
+}
+
+/// Closes a TLS connection one turn of its event loop after asked, so that what was written just
+/// before goes out first. Hummingbird's HTTP/2 connection manager answers the ping of a graceful
+/// shutdown with its last GOAWAY (the one naming the last stream served) and closes in the same
+/// read, while its flush waits for the end of that read: the close came first, and the GOAWAY
+/// never left. Going under the framework is said here, once.
+final class CloseAfterTheRead: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = NIOAny
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        context.eventLoop.assumeIsolated().execute { context.close(mode: mode, promise: promise) }
     }
 }
