@@ -30,6 +30,8 @@ final class StreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     private(set) var isWritable = false
     /// The stream's chunks since its last flush, on their way to the socket.
     private var unsent: [ByteBuffer] = []
+    /// The socket, for the direct lane; found when a stream takes the connection.
+    private var socket: SocketSend?
     /// Set when a stream takes the connection, for `HeraldHTTP1Channel`'s task, which is not on
     /// the loop: a request pipelined behind the stream is then not run.
     let taken: TakenMark
@@ -134,7 +136,8 @@ final class StreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
     /// ever had until it ends, ~13 KiB here: most of what an idle stream would cost).
     func takeOver(for stream: LiveStream) {
         guard let context, isOpenToAStream else { return }
-        let direct = SocketSend.isAvailable(on: context.pipeline.syncOperations)
+        socket = SocketSend.of(context.channel)
+        let direct = socket != nil
         move(.handOver(direct: direct))
         taken.set()
         self.stream = stream
@@ -179,7 +182,7 @@ final class StreamConnection: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let bytes = unsent.count == 1 ? unsent[0] : join(unsent, in: &scratch)
         unsent.removeAll(keepingCapacity: true)
-        switch SocketSend.send(bytes, on: context.pipeline.syncOperations) {
+        switch socket?.send(bytes) {
         case .bytes(let sent)? where sent == bytes.readableBytes:
             return .socket
         case .bytes(let sent)?:
