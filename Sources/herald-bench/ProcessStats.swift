@@ -36,7 +36,8 @@ struct ProcessSample: Sendable {
         return 0
     }
 
-    private static func readFile(_ path: String) -> String? {
+    /// A whole file as text, read to its end: /proc files report a size of 0.
+    static func readFile(_ path: String) -> String? {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { return nil }
         defer { close(fd) }

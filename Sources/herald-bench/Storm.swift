@@ -210,7 +210,7 @@ struct Storm: AsyncParsableCommand {
 /// ListenOverflows in /proc/net/netstat): for the whole host, so only a hint.
 enum ListenQueue {
     static func read() -> Int? {
-        guard let text = readText("/proc/net/netstat") else { return nil }
+        guard let text = ProcessSample.readFile("/proc/net/netstat") else { return nil }
         let lines = text.split(separator: "\n")
         var index = 0
         while index + 1 < lines.count {
@@ -222,19 +222,5 @@ enum ListenQueue {
             index += 1
         }
         return nil
-    }
-
-    private static func readText(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 8192)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -255,6 +255,21 @@ http {{
         subprocess.run(argv, check=True, timeout=10, capture_output=True)
 
 
+def tear_down(stack, driver, monitor, failed):
+    """Ends a test's browser and servers; after a failure, prints the servers' logs and keeps
+    their files for a look."""
+    if failed:
+        for name, log in stack.logs.items():
+            print(f"----- {name} log ({log}) -----\n{tail(log)}")
+    if monitor:
+        monitor.close()
+    if driver:
+        driver.quit()
+    stack.close(keep_files=failed)  # every server, each by its pid
+    if failed:
+        print(f"files kept in {stack.tmp}")
+
+
 def make_driver(tmp, width=1280, height=900):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

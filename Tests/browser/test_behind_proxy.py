@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import CdpMonitor, Stack, make_driver, tail, wait_until
+from harness import CdpMonitor, Stack, make_driver, tear_down, wait_until
 
 OUTAGE = 10          # seconds Herald stays down
 PAGE_WAIT = 30       # the first page through nginx
@@ -124,18 +124,9 @@ def proxied(request):
         yield session
     finally:
         failed = request.session.testsfailed > before
-        if failed:
-            if session:
-                session.report()
-            for name, log in stack.logs.items():
-                print(f"----- {name} log ({log}) -----\n{tail(log)}")
-        if monitor:
-            monitor.close()
-        if driver:
-            driver.quit()
-        stack.close(keep_files=failed)  # nginx, Herald and mosquitto, each by its pid
-        if failed:
-            print(f"files kept in {stack.tmp}")
+        if failed and session:
+            session.report()
+        tear_down(stack, driver, monitor, failed)
 
 
 def test_worker_reconnects_by_itself_after_502s_behind_nginx(proxied):

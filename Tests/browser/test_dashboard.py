@@ -13,7 +13,7 @@ import time
 import pytest
 from selenium.webdriver.common.by import By
 
-from harness import CdpMonitor, Stack, make_driver, tail, wait_until
+from harness import CdpMonitor, Stack, make_driver, tear_down, wait_until
 
 TEMP_TILE = '[data-sensor-key="greenhouse/temp"]'
 JOB = '[data-job-key="backup-1"]'
@@ -103,17 +103,7 @@ def s(request):
         session.load()
         yield session
     finally:
-        failed = request.session.testsfailed > 0
-        if failed:
-            for name, log in stack.logs.items():
-                print(f"----- {name} log ({log}) -----\n{tail(log)}")
-        if monitor:
-            monitor.close()
-        if driver:
-            driver.quit()
-        stack.close(keep_files=failed)
-        if failed:
-            print(f"files kept in {stack.tmp}")
+        tear_down(stack, driver, monitor, failed=request.session.testsfailed > 0)
 
 
 @pytest.fixture(autouse=True)

@@ -71,7 +71,7 @@ struct EventStream {
         var firstPage: EventLog.Page?
         switch try await resumePoint() {
         case .after(let lastId, let reset, let page):
-            if let reset { pending.writeString(reset) }
+            if let reset { pending.writeString(reset.frame(id: nil)) }
             cursor = lastId
             firstPage = page
         case .start(let reset):
@@ -95,16 +95,24 @@ struct EventStream {
     /// Where history begins, and the `$reset` to send first, if any.
     private enum ResumePoint {
         /// History resumes after the client's Last-Event-ID; its first page may be read already.
-        case after(Int64, reset: String?, firstPage: EventLog.Page?)
+        case after(Int64, reset: ResetNotice?, firstPage: EventLog.Page?)
         /// No usable Last-Event-ID: the stream starts with the snapshot or the recent events.
         case start(reset: ResetNotice?)
     }
 
-    /// A `$reset` whose id is only known once the start is: the id the stream continues after.
+    /// A `$reset`. For future/invalid its id is where the client's Last-Event-ID moves, the id
+    /// the stream continues after, known once the start is; the others keep the client's id.
     private struct ResetNotice {
         let reason: ResetReason
         let oldest: Int64?
         let head: Int64
+
+        func frame(id: Int64?) -> String {
+            var data = "{\"reason\":\"\(reason.rawValue)\""
+            if let oldest { data += ",\"oldestId\":\(oldest)" }
+            data += ",\"headId\":\(head)}"
+            return SSEEncoder.event(id: id.map(String.init), name: "$reset", data: data)
+        }
     }
 
     private func resumePoint() async throws -> ResumePoint {
@@ -120,7 +128,7 @@ struct EventStream {
             case (.reset(.future, let bounds), _), (.reset(.invalid, let bounds), _):
                 return .start(reset: ResetNotice(reason: .future, oldest: bounds.oldestId, head: bounds.headId))
             case (.reset(let reason, let bounds), _):
-                return .after(lastId, reset: Self.reset(reason, oldest: bounds.oldestId, head: bounds.headId, id: nil),
+                return .after(lastId, reset: ResetNotice(reason: reason, oldest: bounds.oldestId, head: bounds.headId),
                               firstPage: nil)
             }
         }
@@ -133,13 +141,13 @@ struct EventStream {
     private func start(adding pending: inout ByteBuffer, reset: ResetNotice?, to writer: StreamWriter) async throws -> Int64 {
         guard request.snapshot else {
             let cursor = try await runtime.log.recentStart(matching: request.filter, count: request.replay)
-            if let reset { pending.writeString(Self.reset(reset.reason, oldest: reset.oldest, head: reset.head, id: cursor)) }
+            if let reset { pending.writeString(reset.frame(id: cursor)) }
             return cursor
         }
         let (head, events) = try await runtime.log.snapshot(matching: request.filter)
         if let reset {
             let continuesAfter = events.first.map { $0.id - 1 } ?? head
-            pending.writeString(Self.reset(reset.reason, oldest: reset.oldest, head: reset.head, id: continuesAfter))
+            pending.writeString(reset.frame(id: continuesAfter))
         }
         if append(events, to: &pending) {
             try await writer.writeHistory(pending)
@@ -280,13 +288,6 @@ struct EventStream {
         var description: String { "the client fell too far behind and was disconnected; it resumes by id" }
     }
 
-    /// `id`: where the client's Last-Event-ID moves (future/invalid: the stream starts anew).
-    static func reset(_ reason: ResetReason, oldest: Int64?, head: Int64, id: Int64?) -> String {
-        var data = "{\"reason\":\"\(reason.rawValue)\""
-        if let oldest { data += ",\"oldestId\":\(oldest)" }
-        data += ",\"headId\":\(head)}"
-        return SSEEncoder.event(id: id.map(String.init), name: "$reset", data: data)
-    }
 }
 
 /// The response writer, shared with the child task that does the writing. Only one task uses it
