@@ -1,11 +1,14 @@
-"use strict";
-// Herald dashboard. The stream itself (fetchJSON, HttpError, HeraldStream) lives in
-// worker.js, which index.html loads before this file; it also runs as the SharedWorker.
+// Herald dashboard, the page's entry module: applies the stream's events to the cards, tiles,
+// jobs, alerts and log. The stream is js/stream.js (in the SharedWorker, worker.js, or here);
+// the chart, alert history, job history and theme are modules of their own in js/.
+import { HeraldStream, fetchJSON } from "./js/stream.js";
+import { h, parts, breakable, svg, setText } from "./js/dom.js";
+import { obj, fmtNum, valueOf, numeric, words, jsonInside, summary, display, label, ago, duration, clockText } from "./js/format.js";
 
 // Set to false (or open the page with ?worker=0) to give every tab its own EventSource.
 const USE_SHARED_WORKER = true;
 // Bump when the tab <-> worker protocol changes: an old worker lives on while any tab uses it.
-const WORKER_URL = "worker.js?v=1";
+const WORKER_URL = "worker.js?v=2";
 
 const POINTS_CAP = 120;
 const HISTORY_WANTED = 60;
@@ -17,7 +20,6 @@ const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
 const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
 const JOB_STATES = new Set(["queued", "running", ...FINISHED]);
 const CONN_LABEL = { live: "live", reconnecting: "reconnecting", offline: "offline", syncing: "syncing", auth: "signed out" };
-const SVG_NS = "http://www.w3.org/2000/svg";
 const AVAILABILITY = new Set(["online", "offline", "unknown"]);
 // Device classes in the order a person looks for them on a card; other readings follow.
 const CLASS_ORDER = [
@@ -44,111 +46,6 @@ let cardObserver = null;
 let transport = { mode: "none", kick() {}, hello() {} };
 let renderQueued = false;
 let loginWait = null;
-
-// Builds elements from text only, so data from events can never become markup.
-function h(tag, attrs = {}, ...kids) {
-  const n = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k === "text") n.textContent = v;
-    else if (k === "class") n.className = v;
-    else n.setAttribute(k, v === true ? "" : String(v));
-  }
-  n.append(...kids);
-  return n;
-}
-// { value: "span.value" } -> { value: <span class="value"> }: the parts a row keeps updating.
-function parts(spec) {
-  const out = {};
-  for (const [name, sel] of Object.entries(spec)) {
-    const [tag, cls] = sel.split(".");
-    out[name] = h(tag, { class: cls });
-  }
-  return out;
-}
-// "greenhouse/humidity" may wrap after its "/", rather than inside a word.
-function breakable(text) {
-  const out = [];
-  String(text).split("/").forEach((part, i) => {
-    if (i) out.push("/", document.createElement("wbr"));
-    out.push(part);
-  });
-  return out;
-}
-function svg(tag, attrs = {}) {
-  const n = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
-  return n;
-}
-function setText(n, t) { if (n.textContent !== t) n.textContent = t; }
-function obj(x) { return x && typeof x === "object" && !Array.isArray(x) ? x : {}; }
-function fmtNum(v) { return String(Math.round(v * 100) / 100); }
-function valueOf(d) { return d && typeof d === "object" && !Array.isArray(d) && "value" in d ? d.value : d; }
-function numeric(v) {
-  if (typeof v === "number") return Number.isFinite(v) ? v : null;
-  if (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v))) return Number(v);
-  return null;
-}
-// A scalar as words: a source's own text ("open") first, booleans as on/off. Null for objects
-// and lists, which no card or tile shows as they came, even when they came as a string.
-function words(v, text) {
-  if (typeof text === "string" && text) return text;
-  if (typeof v === "boolean") return v ? "on" : "off";
-  if (typeof v === "number") return fmtNum(v);
-  if (typeof v === "string") return jsonInside(v) ? null : v;
-  return null;
-}
-// '{"a":1}' -> {a: 1}: a payload some device sent as a string holding JSON.
-function jsonInside(text) {
-  const t = text.trim();
-  if (!/^[[{]/.test(t)) return null;
-  try {
-    const v = JSON.parse(t);
-    return v && typeof v === "object" ? v : null;
-  } catch {
-    return null;
-  }
-}
-// {"door":"open","fan":true} -> "door open · fan on": an object without a value, in a line.
-function summary(d) {
-  if (Array.isArray(d)) return `${d.length} item${d.length === 1 ? "" : "s"}`;
-  const bits = [];
-  for (const [k, v] of Object.entries(obj(d))) {
-    const w = words(v);
-    if (w != null) bits.push(`${label(k)} ${w}`);
-    if (bits.length === 4) break;
-  }
-  const text = bits.join(" · ");
-  return text.length > 60 ? text.slice(0, 59) + "…" : text;
-}
-function display(v, text) {
-  if (v == null) return "—";
-  const w = words(v, text);
-  return w != null ? w : summary(typeof v === "string" ? jsonInside(v) : v) || "—";
-}
-// color_temp -> "color temp"
-function label(name) { return String(name).replace(/_/g, " "); }
-function ago(ms) {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 1) return "just now";
-  if (s < 60) return `${s} s ago`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ago`;
-  const hr = Math.floor(m / 60);
-  return hr < 48 ? `${hr} h ago` : `${Math.floor(hr / 24)} d ago`;
-}
-function duration(sec) {
-  const s = Math.max(0, Math.round(sec));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
-  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
-}
-function clockText(iso) {
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return "--:--:--";
-  const d = new Date(t);
-  return d.toLocaleTimeString([], { hour12: false }) + "." + String(d.getMilliseconds()).padStart(3, "0");
-}
 
 // Gateways often boot without a real-time clock, so "updated 5 s ago" is measured on the
 // server's clock: the Date header of the snapshot, else the smallest observed delivery delay.
@@ -1057,7 +954,7 @@ async function submitLogin(e) {
 function connectShared() {
   return new Promise((resolve) => {
     let worker;
-    try { worker = new SharedWorker(WORKER_URL, { name: "herald" }); } catch { return resolve(null); }
+    try { worker = new SharedWorker(WORKER_URL, { name: "herald", type: "module" }); } catch { return resolve(null); }
     const port = worker.port;
     let ready = false;
     const give = (value) => { if (!ready) { ready = true; clearTimeout(timer); resolve(value); } };

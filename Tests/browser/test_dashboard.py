@@ -330,6 +330,7 @@ def test_console_is_clean_and_nothing_leaves_the_origin(s):
     page = [p["request"]["url"] for p in s.network if p.get("documentURL", "").startswith(origin)]
     workers = [url for _, url in s.monitor.requests]
     assert any(u.startswith(origin + "app.js") for u in page), page
+    assert any(u.startswith(origin + "js/stream.js") for u in page + workers), "the stream module was not loaded"
     assert any("/sse?" in u for u in workers), "the SharedWorker's stream was not observed: " + repr(workers)
     outside = [u for u in page + workers if not u.startswith(origin) and not u.startswith("data:")]
     assert not outside, "requests that left the origin: " + repr(outside)
