@@ -129,6 +129,16 @@ extension EventLog {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v8-events-by-key-time") { db in
+            // `/api/series` reads one key's readings between two times (DESIGN §13): a range scan
+            // on this index, never the whole key's history.
+            // The changes of state that make its gaps, apart: the state at the range's start is one
+            // probe however many readings came before it.
+            try db.execute(sql: """
+                CREATE INDEX events_by_channel_key_time ON events(channel, key, time);
+                CREATE INDEX events_state_changes ON events(channel, key, time) WHERE type IN ('stale', 'fresh', 'availability');
+                """)
+        }
         return migrator
     }
 }

@@ -16,6 +16,7 @@ extension HeraldServer {
             StreamRoutes(runtime: runtime).register(on: router)
             PublishRoutes(runtime: runtime).register(on: router)
             QueryRoutes(runtime: runtime).register(on: router)
+            SeriesRoutes(runtime: runtime).register(on: router)
             StateRoutes(runtime: runtime).register(on: router)
             HealthRoutes(runtime: runtime).register(on: router)
         }
