@@ -1,7 +1,7 @@
 # Herald: `make run` shows it working with a demo feed, `make test` runs every test.
 SWIFT ?= swift
 APT_PACKAGES := libmosquitto-dev libsqlite3-dev mosquitto mosquitto-clients pkg-config \
-	chromium chromium-driver python3-venv systemd openssl sqlite3 binutils nginx
+	chromium chromium-driver python3-venv systemd openssl sqlite3 binutils nginx nodejs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build release run test clean
@@ -27,7 +27,14 @@ run: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	$(MAKE) --no-print-directory web-test
 	$(MAKE) --no-print-directory browser-test
+
+# The dashboard's pure modules (Web/js: formatting, bucketing, reducers) under Node's own test
+# runner: Debian's nodejs, no npm packages.
+.PHONY: web-test
+web-test:
+	node --test Tests/web/
 
 # The dashboard in headless Chromium (Debian's chromium + chromedriver, nothing downloaded)
 # against a private mosquitto and Herald on free loopback ports: Tests/browser. Selenium and

@@ -3,7 +3,11 @@
 // the chart, alert history, job history and theme are modules of their own in js/.
 import { HeraldStream, fetchJSON } from "./js/stream.js";
 import { h, parts, breakable, svg, setText } from "./js/dom.js";
-import { obj, fmtNum, valueOf, numeric, words, jsonInside, summary, display, label, ago, duration, clockText } from "./js/format.js";
+import { obj, fmtNum, valueOf, numeric, words, display, label, ago, duration, clockText } from "./js/format.js";
+import { setUpChart, openChart, chartEvent } from "./js/chart.js";
+import { setUpAlerts, alertEvents, notifyRaised } from "./js/alerts.js";
+import { setUpJobHistory, jobFinished } from "./js/jobs.js";
+import { setUpThemeSwitch } from "./js/theme.js";
 
 // Set to false (or open the page with ?worker=0) to give every tab its own EventSource.
 const USE_SHARED_WORKER = true;
@@ -15,7 +19,6 @@ const HISTORY_WANTED = 60;
 const LOG_CAP = 500;
 const PENDING_CAP = 50000;
 const JOB_KEEP_MS = 10 * 60 * 1000;
-const ALERT_HISTORY_CAP = 20;
 const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
 const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
 const JOB_STATES = new Set(["queued", "running", ...FINISHED]);
@@ -33,7 +36,7 @@ const DIAGNOSTIC = new Set(["linkquality", "rssi", "signal_strength", "wifi_sign
 
 const S = {
   conn: "syncing", synced: false, pending: [], lastApplied: 0,
-  broker: null, sensors: new Map(), devices: new Map(), jobs: new Map(), alerts: new Map(), alertHistory: [],
+  broker: null, sensors: new Map(), devices: new Map(), jobs: new Map(), alerts: new Map(), alertHistoryLoaded: false,
   jobChannels: new Set(["jobs"]), alertChannels: new Set(["alerts"]),
   // Channels whose events are readings: "sensors", and any channel once a reading-like event came on it.
   readingChannels: new Set(["sensors"]),
@@ -93,9 +96,7 @@ function applySnapshot(m) {
   jobEnvs.forEach(route);
   alertEnvs.forEach(route);
   for (const [id, s] of [...S.sensors]) if (!s.kept) S.sensors.delete(id);
-  if (!S.alertHistory.length) {
-    S.alertHistory = events.filter((e) => S.alertChannels.has(e.channel)).reverse().slice(0, ALERT_HISTORY_CAP);
-  }
+  if (!S.alertHistoryLoaded) loadAlertHistory();
   const maxId = events.reduce((mx, e) => (Number.isInteger(e.id) && e.id > mx ? e.id : mx), 0);
   S.lastApplied = Number.isInteger(snap.lastEventId) ? snap.lastEventId : maxId;
   S.synced = true;
@@ -147,6 +148,12 @@ function applyEvent(env) {
   const t = Date.parse(env.time);
   if (!Number.isNaN(t) && S.latencies.push(Date.now() - t) > 32) S.latencies.shift();
   route(env);
+  const isAlert = S.alertChannels.has(env.channel);
+  if (isAlert) {
+    alertEvents([env]);
+    if (env.type === "raised") notifyRaised(env);
+  } else if (S.jobChannels.has(env.channel) && FINISHED.has(obj(env.data).state)) jobFinished();
+  chartEvent(env, isAlert);
   S.epsCount++;
   if (S.logPaused) {
     if (S.logQueue.push(env) > LOG_CAP) S.logQueue.shift();
@@ -463,11 +470,21 @@ function applyAlert(env) {
     a.at = localTime(raised);
     S.alerts.set(key, a);
   }
-  if (S.synced && env.type) {
-    S.alertHistory.unshift(env);
-    S.alertHistory.length = Math.min(S.alertHistory.length, ALERT_HISTORY_CAP);
-  }
   dirty.alerts = true;
+}
+
+// The alert channels' stored events, once per page: the history view starts with them and the
+// stream adds to it. Learnt channels, not a fixed name: a source may have an alert channel of its own.
+async function loadAlertHistory() {
+  S.alertHistoryLoaded = true;
+  for (const channel of S.alertChannels) {
+    try {
+      const { body } = await api("api/events?" + new URLSearchParams({ channel, limit: "1000" }));
+      alertEvents((body && body.events) || []);
+    } catch (err) {
+      notice(`Could not load the alert history of ${channel}: ${err.message}`);
+    }
+  }
 }
 
 function addChannel(name) {
@@ -602,10 +619,12 @@ function renderSensor(s, now) {
   if (!s.el) {
     s.r = { ...parts({ value: "span.value", unit: "span.unit", age: "time.age" }), ...makeSpark() };
     s.r.badge = h("span", { class: "stale-badge", text: "stale" });
+    s.r.open = h("button", { type: "button", class: "open-chart", "data-testid": "open-chart", "aria-label": `${s.key}: chart` }, ...breakable(s.key));
+    s.r.open.addEventListener("click", () => openChart({ channel: s.channel, key: s.key, unit: s.unit, name: s.key }));
     const meta = [s.r.badge, s.r.age];
     if (s.channel !== "sensors") meta.unshift(h("span", { class: "chip", title: "channel", text: s.channel }));
     s.el = h("li", { class: "tile", "data-sensor-key": s.key, "data-channel": s.channel },
-      h("h3", { class: "key", title: s.key }, ...breakable(s.key)),
+      h("h3", { class: "key", title: s.key }, s.r.open),
       h("p", { class: "reading" }, s.r.value, " ", s.r.unit),
       s.r.spark,
       h("p", { class: "meta" }, ...meta));
@@ -682,8 +701,12 @@ function renderDeviceReading(dev, rd) {
   if (!rd.el) {
     rd.r = { ...parts({ value: "span.value", unit: "span.unit" }), ...makeSpark() };
     rd.r.value.setAttribute("data-testid", "reading-value");
+    // The reading's name opens its chart; a button, so keyboards and screen readers reach it.
+    rd.r.open = h("button", { type: "button", class: "label", title: `${rd.name}: chart`, "data-testid": "open-chart", text: label(rd.name) });
+    rd.r.open.addEventListener("click", () => openChart({ channel: rd.channel, key: rd.key, device: dev.id,
+      unit: rd.unit || obj(dev.specs[rd.name]).unit || "", name: `${dev.name} · ${label(rd.name)}` }));
     rd.el = h("li", { class: "device-reading", "data-testid": "device-reading", "data-reading": rd.name },
-      h("span", { class: "label", title: rd.name, text: label(rd.name) }),
+      rd.r.open,
       h("span", { class: "reading" }, rd.r.value, " ", rd.r.unit),
       rd.r.spark);
   }
@@ -710,6 +733,16 @@ function drawSpark(s) {
   const label = `last ${pts.length} readings, min ${fmtNum(min)}, max ${fmtNum(max)}`;
   r.spark.setAttribute("aria-label", label);
   setText(r.title, label);
+}
+
+// A notification's click: the alert's row, scrolled to and focused.
+function focusAlert(alertId) {
+  const a = S.alerts.get(alertId);
+  const row = a && a.el;
+  if (!row) return;
+  row.tabIndex = -1;
+  row.scrollIntoView({ block: "center" });
+  row.focus();
 }
 
 function renderJobs(now) {
@@ -766,13 +799,6 @@ function renderAlerts(now) {
   reorder(ui.alerts, list.map((a) => a.el));
   ui.alertsEmpty.hidden = list.length > 0;
   setText(ui.alertCount, String(list.length));
-  ui.alertHistory.replaceChildren(...S.alertHistory.map((env) => {
-    const d = obj(env.data);
-    return h("li", { "data-type": env.type || "" },
-      h("time", { datetime: env.time || "", text: clockText(env.time) }), " ",
-      h("span", { class: "sev", "data-severity": String(d.severity ?? ""), text: String(d.severity ?? "") }), " ",
-      h("strong", { text: env.type || "" }), " ", String(d.rule ?? env.key ?? ""), d.message ? ` — ${d.message}` : "");
-  }));
 }
 
 function updateAlert(a, now) {
@@ -992,7 +1018,7 @@ function boot() {
     broker: $("broker-state"), brokerReason: $("broker-reason"), notice: $("notice"), transport: $("transport"),
     sensors: $("sensor-list"), sensorsEmpty: $("sensors-empty"), sensorsPanel: $("sensors"),
     devices: $("device-list"), devicesPanel: $("devices"), deviceCount: $("device-count"), jobs: $("job-list"), jobsEmpty: $("jobs-empty"),
-    alerts: $("alert-list"), alertsEmpty: $("alerts-empty"), alertCount: $("alert-count"), alertHistory: $("alert-history"),
+    alerts: $("alert-list"), alertsEmpty: $("alerts-empty"), alertCount: $("alert-count"),
     log: $("log"), logEmpty: $("log-empty"), logStatus: $("log-status"),
     filter: $("log-filter"), pause: $("log-pause"), clear: $("log-clear"),
     login: $("login"), loginForm: $("login-form"), token: $("token"), loginError: $("login-error"),
@@ -1025,6 +1051,10 @@ function boot() {
     S.synced = false;
     transport.hello();
   });
+  setUpThemeSwitch($("theme"));
+  setUpChart($("chart"), { alertChannels: () => [...S.alertChannels] });
+  setUpAlerts(document, { devices: () => [...S.devices.keys()], onFocusAlert: focusAlert });
+  setUpJobHistory(document, async () => ((await api("api/jobs")).body || {}).jobs || []);
   if (typeof IntersectionObserver === "function") cardObserver = new IntersectionObserver(cardsVisible, { rootMargin: "200px" });
   setInterval(tick, 1000);
   startTransport();
