@@ -1,7 +1,10 @@
 """Takes Web/screenshot.png: the dashboard at 1280x900 after ~40 s of `herald demo`.
 
     .build-browser/venv/bin/python Tests/browser/screenshot.py [--seconds 40] [--out PNG]
-                                   [--width 1280] [--height 900] [--dark]
+                                   [--width 1280] [--height 900] [--dark] [--mobile]
+
+The committed pictures: Web/screenshot.png (defaults), Web/screenshot-dark.png (--dark) and
+Web/screenshot-phone.png (--width 390 --height 844 --mobile).
 
 Needs what `make browser-test` needs (it builds Herald and the venv). Uses the same private
 mosquitto and Herald as the test, with the greenhouse alert rule, so the picture shows the demo's
@@ -22,6 +25,7 @@ def main():
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=900)
     ap.add_argument("--dark", action="store_true", help="prefers-color-scheme: dark")
+    ap.add_argument("--mobile", action="store_true", help="a phone's viewport (touch, no scrollbars)")
     args = ap.parse_args()
     stack = Stack()
     driver = None
@@ -34,7 +38,7 @@ def main():
         driver = make_driver(stack.tmp, args.width, args.height)
         # The viewport itself, not the window around it, has the size asked for.
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                               {"width": args.width, "height": args.height, "deviceScaleFactor": 1, "mobile": False})
+                               {"width": args.width, "height": args.height, "deviceScaleFactor": 1, "mobile": args.mobile})
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
             "features": [{"name": "prefers-color-scheme", "value": "dark" if args.dark else "light"}]})
         driver.get(stack.origin + "/")
