@@ -35,6 +35,12 @@ export function setUpChart(dialog, { alertChannels }) {
 export function openChart({ channel, key, device, unit, name }) {
   Object.assign(view, { open: true, channel, key, device: device || "", unit: unit || "", cursor: -1 });
   setText(ui.title, name || key);
+  if (!ui.from.value) {
+    // The custom range starts as the last 24 h, in the local time a datetime-local input shows.
+    const local = (t) => new Date(t + tzOffset()).toISOString().slice(0, 16);
+    ui.from.value = local(Date.now() - DAY);
+    ui.to.value = local(Date.now());
+  }
   if (!ui.dialog.open) ui.dialog.showModal();
   load();
 }
@@ -169,7 +175,8 @@ function stepCursor(e) {
   if (!view.series || !["ArrowLeft", "ArrowRight", "Home", "End"].includes(e.key)) return;
   e.preventDefault();
   const n = view.series.points.length;
-  const i = view.cursor ?? -1;
+  // Without a cursor yet, Left starts at the newest bucket and Right at the oldest.
+  const i = view.cursor >= 0 ? view.cursor : e.key === "ArrowLeft" ? n : -1;
   const next = e.key === "Home" ? 0 : e.key === "End" ? n - 1 : Math.min(n - 1, Math.max(0, i + (e.key === "ArrowLeft" ? -1 : 1)));
   showCursor(next, scales().x);
 }
