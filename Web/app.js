@@ -740,6 +740,9 @@ function focusAlert(alertId) {
   const a = S.alerts.get(alertId);
   const row = a && a.el;
   if (!row) return;
+  // A modal chart keeps focus inside itself; the alert is what the person asked for now.
+  const chart = document.getElementById("chart");
+  if (chart.open) chart.close();
   row.tabIndex = -1;
   row.scrollIntoView({ block: "center" });
   row.focus();

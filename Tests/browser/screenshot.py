@@ -4,7 +4,8 @@
                                    [--width 1280] [--height 900] [--dark] [--mobile]
 
 The committed pictures: Web/screenshot.png (defaults), Web/screenshot-dark.png (--dark) and
-Web/screenshot-phone.png (--width 390 --height 844 --mobile).
+Web/screenshot-phone.png (--width 390 --height 844 --mobile), Web/screenshot-chart.png
+(--chart homeassistant/greenhouse --seconds 90).
 
 Needs what `make browser-test` needs (it builds Herald and the venv). Uses the same private
 mosquitto and Herald as the test, with the greenhouse alert rule, so the picture shows the demo's
@@ -25,6 +26,7 @@ def main():
     ap.add_argument("--width", type=int, default=1280)
     ap.add_argument("--height", type=int, default=900)
     ap.add_argument("--dark", action="store_true", help="prefers-color-scheme: dark")
+    ap.add_argument("--chart", metavar="DEVICE_ID", help="open this device's first reading's chart (1 h)")
     ap.add_argument("--mobile", action="store_true", help="a phone's viewport (touch, no scrollbars)")
     args = ap.parse_args()
     stack = Stack()
@@ -43,6 +45,11 @@ def main():
             "features": [{"name": "prefers-color-scheme", "value": "dark" if args.dark else "light"}]})
         driver.get(stack.origin + "/")
         time.sleep(args.seconds)
+        if args.chart:
+            from selenium.webdriver.common.by import By
+            driver.find_element(By.CSS_SELECTOR, f'[data-device-id="{args.chart}"] [data-testid="open-chart"]').click()
+            driver.find_element(By.CSS_SELECTOR, '#chart [data-range="1h"]').click()
+            time.sleep(3)  # a picture, not a test: the chart has loaded by then or the picture says so
         driver.save_screenshot(str(args.out))
         print(f"wrote {args.out}")
         for entry in driver.get_log("browser"):

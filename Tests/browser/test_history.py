@@ -5,7 +5,7 @@ Publishes cannot carry their own time (Herald stamps each event), so the known s
 of readings published now; the test reads their stored times back from /api/events and
 checks that each is in the chart's bucket for it, and nowhere else.
 """
-import json
+import math
 import time
 
 import pytest
@@ -149,8 +149,12 @@ def test_chart_shows_the_buckets_of_a_known_series_and_an_offline_gap(page):
     # Hovering (here: the arrow keys on the focused plot) names a bucket's value and time.
     plot = page.driver.find_element(By.ID, "chart-plot")
     plot.send_keys("\ue012")  # Left arrow: the newest bucket
-    wait_until(lambda: "°C" in page.js("return document.getElementById('chart-tip').textContent"), WAIT,
-               what="the tip to show a bucket's value")
+    newest = max(buckets, key=lambda b: b["t"])
+    # Rounded as the page rounds (half up, to 2 places), not as Python's "%.2f" does.
+    shown = ("%.2f" % (math.floor(newest["avg"] * 100 + 0.5) / 100)).rstrip("0").rstrip(".") + " °C"
+    tip = "return document.getElementById('chart-tip').textContent"
+    wait_until(lambda: shown in page.js(tip), WAIT,
+               what=f"the tip to show the newest bucket's average, {shown} (now {page.js(tip)!r})")
 
     # A live reading extends the open chart.
     s.publish(f"zigbee2mqtt/{DEVICE.split('/', 1)[1]}", {"temperature": 19.0})

@@ -23,7 +23,8 @@ export function setUpChart(dialog, { alertChannels }) {
     to: dialog.querySelector("#chart-to"), custom: dialog.querySelector("#chart-custom"),
   };
   view.alertChannels = alertChannels;
-  for (const b of ui.ranges) b.addEventListener("click", () => { view.range = b.dataset.range; load(); });
+  // The custom range's "Show" is the form's submit (its inputs are checked first), not a click.
+  for (const b of ui.ranges) if (b.type === "button") b.addEventListener("click", () => { view.range = b.dataset.range; load(); });
   ui.custom.addEventListener("submit", (e) => { e.preventDefault(); view.range = "custom"; load(); });
   dialog.querySelector("#chart-close").addEventListener("click", () => dialog.close());
   dialog.addEventListener("close", () => { view.open = false; });
