@@ -14,7 +14,8 @@ from selenium.webdriver.common.by import By
 from harness import CdpMonitor, Stack, make_driver, tear_down, wait_until
 
 WAIT = 30  # every bound; a busy machine may be slow, nothing here is timed
-DEVICE = "zigbee2mqtt/living_room/climate"
+Z2M_NAME = "living_room/climate"
+DEVICE = f"zigbee2mqtt/{Z2M_NAME}"
 READING_KEY = f"{DEVICE}/temperature"
 CARD = f'[data-testid="device-card"][data-device-id="{DEVICE}"]'
 ALERT_ID = "greenhouse-hot:greenhouse/temp"
@@ -36,6 +37,14 @@ if (typeof Notification === 'function') {
     }
   };
 }
+"""
+
+# The page's fetch answers 404 for /api/series, as a server without the endpoint does.
+NO_SERIES = """
+const realFetch = window.fetch;
+window.fetch = (url, init) => String(url).startsWith('api/series')
+  ? Promise.resolve(new Response('{"error":"not found"}', { status: 404, headers: { 'Content-Type': 'application/json' } }))
+  : realFetch(url, init);
 """
 
 BUCKETS_JS = """return [...document.querySelectorAll('#chart-plot .bucket')].map((n) => ({
@@ -101,22 +110,7 @@ def expected_buckets(events, buckets, bucket_ms):
     return {t: {"min": min(vs), "max": max(vs), "avg": sum(vs) / len(vs), "n": len(vs)} for t, vs in want.items()}
 
 
-def test_chart_shows_the_buckets_of_a_known_series_and_an_offline_gap(page):
-    s = page.stack
-    s.publish("zigbee2mqtt/bridge/devices", Z2M_DEVICES, retain=True)
-    values = [20.0, 20.5, 21.0, 22.5, 21.5, 23.0, 24.0, 22.0]
-    for v in values[:4]:
-        s.publish(f"zigbee2mqtt/{DEVICE.split('/', 1)[1]}", {"temperature": v})
-        time.sleep(0.5)
-    s.publish(f"zigbee2mqtt/{DEVICE.split('/', 1)[1]}/availability", {"state": "offline"})
-    time.sleep(OFFLINE_SECONDS)
-    s.publish(f"zigbee2mqtt/{DEVICE.split('/', 1)[1]}/availability", {"state": "online"})
-    for v in values[4:]:
-        s.publish(f"zigbee2mqtt/{DEVICE.split('/', 1)[1]}", {"temperature": v})
-        time.sleep(0.5)
-    wait_until(lambda: len([e for e in page.stored(READING_KEY) if e["type"] == "reading"]) == len(values), WAIT,
-               what=f"Herald to store the {len(values)} readings")
-
+def open_temperature_chart(page):
     button = f'{CARD} [data-reading="temperature"] [data-testid="open-chart"]'
     wait_until(lambda: page.js(f"return !!document.querySelector('{button}')"), WAIT, what="the temperature row's chart button")
     page.driver.find_element(By.CSS_SELECTOR, button).click()
@@ -125,6 +119,10 @@ def test_chart_shows_the_buckets_of_a_known_series_and_an_offline_gap(page):
                and page.js("return document.querySelector('#chart [data-range=\"1h\"]').getAttribute('aria-pressed')") == "true",
                WAIT, what="the 1 h chart to load")
 
+
+def check_chart(page, readings):
+    """The open chart against the stored readings and availability events; returns its buckets."""
+    open_temperature_chart(page)
     bucket_ms = float(page.js("return document.getElementById('chart-plot').dataset.bucketMs"))
     assert bucket_ms == 3600e3 / 500, bucket_ms
     buckets = page.js(BUCKETS_JS)
@@ -146,6 +144,28 @@ def test_chart_shows_the_buckets_of_a_known_series_and_an_offline_gap(page):
     assert abs(offline[0]["from"] - went) <= 1 and abs(offline[0]["to"] - back) <= 1, (offline, went, back)
     assert page.js("return document.querySelectorAll('#chart-plot polyline.avg').length") == 2
 
+    assert sum(b["n"] for b in buckets) == readings
+    return buckets
+
+
+def test_chart_shows_the_buckets_of_a_known_series_and_an_offline_gap(page):
+    s = page.stack
+    s.publish("zigbee2mqtt/bridge/devices", Z2M_DEVICES, retain=True)
+    values = [20.0, 20.5, 21.0, 22.5, 21.5, 23.0, 24.0, 22.0]
+    for v in values[:4]:
+        s.publish(f"zigbee2mqtt/{Z2M_NAME}", {"temperature": v})
+        time.sleep(0.5)
+    s.publish(f"zigbee2mqtt/{Z2M_NAME}/availability", {"state": "offline"})
+    time.sleep(OFFLINE_SECONDS)
+    s.publish(f"zigbee2mqtt/{Z2M_NAME}/availability", {"state": "online"})
+    for v in values[4:]:
+        s.publish(f"zigbee2mqtt/{Z2M_NAME}", {"temperature": v})
+        time.sleep(0.5)
+    wait_until(lambda: len([e for e in page.stored(READING_KEY) if e["type"] == "reading"]) == len(values), WAIT,
+               what=f"Herald to store the {len(values)} readings")
+
+    buckets = check_chart(page, len(values))
+
     # Hovering (here: the arrow keys on the focused plot) names a bucket's value and time.
     plot = page.driver.find_element(By.ID, "chart-plot")
     plot.send_keys("\ue012")  # Left arrow: the newest bucket
@@ -157,10 +177,21 @@ def test_chart_shows_the_buckets_of_a_known_series_and_an_offline_gap(page):
                what=f"the tip to show the newest bucket's average, {shown} (now {page.js(tip)!r})")
 
     # A live reading extends the open chart.
-    s.publish(f"zigbee2mqtt/{DEVICE.split('/', 1)[1]}", {"temperature": 19.0})
+    s.publish(f"zigbee2mqtt/{Z2M_NAME}", {"temperature": 19.0})
     wait_until(lambda: sum(b["n"] for b in page.js(BUCKETS_JS)) == len(values) + 1, WAIT,
                what="the live reading to be folded into the chart")
     assert min(b["min"] for b in page.js(BUCKETS_JS)) == 19.0
+    page.driver.find_element(By.ID, "chart-close").click()
+
+
+def test_chart_without_the_series_endpoint_buckets_the_raw_events(page):
+    """A Herald without /api/series (older, or a proxy that does not pass it): the page buckets
+    /api/events itself, with the same buckets and gaps."""
+    page.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": NO_SERIES})
+    page.load()
+    check_chart(page, 9)  # the 8 published and the live one
+    status = page.js("return document.getElementById('chart-status').textContent")
+    assert "from raw events" in status, status
     page.driver.find_element(By.ID, "chart-close").click()
 
 
