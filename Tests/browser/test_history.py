@@ -231,15 +231,17 @@ def test_a_raised_alert_shows_a_notification_that_focuses_it(page):
     page.driver.find_element(By.ID, "chart-close").click()
 
 
-def test_phone_width_has_no_sideways_scroll_and_touch_sized_controls(page):
+# A 390 px phone, and a 1280 px window at 200 % zoom (640 CSS px wide, each px drawn twice).
+@pytest.mark.parametrize("width,scale,mobile", [(390, 1, True), (640, 2, False)], ids=["phone", "zoom-200"])
+def test_narrow_width_has_no_sideways_scroll_and_touch_sized_controls(page, width, scale, mobile):
     page.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                                {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+                                {"width": width, "height": 844, "deviceScaleFactor": scale, "mobile": mobile})
     try:
         page.load()
         wait_until(lambda: page.js("return document.querySelectorAll('[data-testid=device-card]').length") > 0, WAIT,
-                   what="the device cards on the phone layout")
-        width = page.js("return document.documentElement.scrollWidth")
-        assert width <= 390, f"the page is {width} px wide at 390 px"
+                   what=f"the device cards at {width} px")
+        wide = page.js("return document.documentElement.scrollWidth")
+        assert wide <= width, f"the page is {wide} px wide at {width} px"
         small = page.js("""return [...document.querySelectorAll('button, select, input:not([hidden])')]
             .filter((n) => n.offsetParent !== null && !n.closest('dialog'))
             .map((n) => ({ id: n.id || n.className || n.textContent.trim(), r: n.getBoundingClientRect() }))
