@@ -49,9 +49,7 @@ import Testing
     /// Hands the requests to the writer together (so it commits them in one transaction) and
     /// waits on a thread of its own: a blocking wait on the cooperative pool could starve the writer.
     private func submit(_ items: [AppendItem], to log: EventLog) async -> [Result<AppendOutcome, any Error>] {
-        await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: log.submit(items).wait()) }.start()
-        }
+        await log.submitOffThePool(items)
     }
 
     /// Per request: stored (true), recognised as stored before (false), or failed (nil).

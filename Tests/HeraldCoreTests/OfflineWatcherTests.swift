@@ -19,7 +19,7 @@ import Testing
         try await withEventLog("offline", options: { $0.semantics = EventSemantics(routes: RouteConfig.defaults, rules: [rule]) },
                                onCommit: { watcher.observe($0) }) { log in
             let start: Int64 = 1_000_000
-            _ = log.submit([availability("offline", at: start)]).wait()
+            _ = await log.submitOffThePool([availability("offline", at: start)])
             #expect(watcher.check(at: start + 599_000).isEmpty)
             let due = watcher.check(at: start + 600_000)
             #expect(due.map(\.type) == ["offline"] && due.map(\.key) == ["zigbee2mqtt/front_door"])
@@ -29,12 +29,12 @@ import Testing
             #expect(try await log.alerts().first?.message == "zigbee2mqtt/front_door has been offline for 10 min")
             // Once a spell: no second `offline` event, no second alert.
             #expect(watcher.check(at: start + 900_000).isEmpty)
-            _ = log.submit([availability("online", at: start + 950_000)]).wait()
+            _ = await log.submitOffThePool([availability("online", at: start + 950_000)])
             #expect(try await log.alerts().isEmpty)
             #expect(try await log.alerts(all: true).first?.state == "cleared")
             // A short spell raises nothing.
-            _ = log.submit([availability("offline", at: start + 1_000_000)]).wait()
-            _ = log.submit([availability("online", at: start + 1_100_000)]).wait()
+            _ = await log.submitOffThePool([availability("offline", at: start + 1_000_000)])
+            _ = await log.submitOffThePool([availability("online", at: start + 1_100_000)])
             #expect(watcher.check(at: start + 2_000_000).isEmpty)
         }
     }

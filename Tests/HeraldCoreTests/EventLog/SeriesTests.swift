@@ -51,12 +51,12 @@ import Testing
 
     @Test func anOfflineSpellAndAStaleSpellAreGapsClippedToTheRange() async throws {
         try await withEventLog("series-gaps") { log in
-            _ = log.submit([availability(.offline, at: start - 60_000)]).wait()   // offline when the range starts
-            _ = log.submit([availability(.online, at: start + 100_000)]).wait()
+            _ = await log.submitOffThePool([availability(.offline, at: start - 60_000)])   // offline when the range starts
+            _ = await log.submitOffThePool([availability(.online, at: start + 100_000)])
             _ = try await log.append([reading(20, at: start + 110_000)])
             _ = try await log.append([EventDraft(channel: "sensors", type: "stale", key: key, time: start + 200_000, data: "{}")])
             _ = try await log.append([EventDraft(channel: "sensors", type: "fresh", key: key, time: start + 300_000, data: "{}")])
-            _ = log.submit([availability(.offline, at: start + 500_000)]).wait()   // still offline at the end
+            _ = await log.submitOffThePool([availability(.offline, at: start + 500_000)])   // still offline at the end
             let series = try await log.series(SeriesQuery(channel: "sensors", key: key, from: start, to: start + 600_000, points: 10))
             #expect(series.gaps == [
                 Series.Gap(from: start, to: start + 100_000, reason: .offline),

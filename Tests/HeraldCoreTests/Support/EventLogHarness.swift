@@ -23,3 +23,14 @@ func withEventLog(_ name: String, options configure: (inout EventLog.Options) ->
     log.queue.close()
     try await writer.value
 }
+
+extension EventLog {
+    /// `submit(_:).wait()` on a thread of its own: the wait blocks, and blocking Swift's
+    /// cooperative pool (two threads here) while tests run in parallel can starve the very
+    /// tasks the write waits for.
+    func submitOffThePool(_ items: [AppendItem]) async -> [Result<AppendOutcome, any Error>] {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: self.submit(items).wait()) }.start()
+        }
+    }
+}
