@@ -24,9 +24,9 @@ release: deps
 run: build
 	Scripts/run-demo.sh
 
-test: deps
+test: deps test-venv
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	HERALD_TEST_PYTHON=$(CURDIR)/$(BROWSER_VENV)/bin/python $(SWIFT) test --skip-build
 	$(MAKE) --no-print-directory web-test
 	$(MAKE) --no-print-directory browser-test
 
@@ -38,9 +38,11 @@ web-test:
 
 # The dashboard in headless Chromium (Debian's chromium + chromedriver, nothing downloaded)
 # against a private mosquitto and Herald on free loopback ports: Tests/browser. Selenium and
-# pytest come from PyPI into a venv that is rebuilt only when requirements.txt changes.
+# pytest come from PyPI into a venv that is rebuilt only when requirements.txt changes; the
+# notification tests' local receivers (Tests/receivers: aiosmtpd, http_ece) run on it too.
 BROWSER_VENV := .build-browser/venv
-.PHONY: browser-test
+.PHONY: browser-test test-venv
+test-venv: $(BROWSER_VENV)/.installed
 
 $(BROWSER_VENV)/.installed: Tests/browser/requirements.txt
 	python3 -m venv $(BROWSER_VENV)
