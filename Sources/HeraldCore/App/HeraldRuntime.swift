@@ -9,6 +9,7 @@ public final class HeraldRuntime: Sendable {
     public let hub: Hub
     public let staleWatcher: StaleWatcher
     public let offlineWatcher: OfflineWatcher
+    public let notify: NotifyCenter
     public let logger: Logger
     public let metrics: PrometheusCollectorRegistry
     /// nil while MQTT is disabled; otherwise whether the bridge is connected.
@@ -30,6 +31,9 @@ public final class HeraldRuntime: Sendable {
         options.synchronousFull = config.store.synchronousFull
         options.semantics = EventSemantics(routes: config.routes, rules: config.alertRules)
         if !config.sources.isEmpty { options.semantics.jobChannels.insert(config.sources.jobsChannel) }
+        options.notify = NotifyRouting(targets: config.notify, semantics: options.semantics)
+        let notify = NotifyCenter(targets: config.notify, routing: options.notify)
+        self.notify = notify
         let staleWatcher = StaleWatcher(routes: config.routes)
         self.staleWatcher = staleWatcher
         let offlineWatcher = OfflineWatcher(rules: config.alertRules)
@@ -38,6 +42,7 @@ public final class HeraldRuntime: Sendable {
             hub.publish(events)
             staleWatcher.observe(events)
             offlineWatcher.observe(events)
+            notify.committed(events)
         })
         // Sessions die with their token: one changed or removed from the configuration signs them out.
         let ended = try log.deleteSessions(exceptFor: TokenAuthority(config.tokens).digests)

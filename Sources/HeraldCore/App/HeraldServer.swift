@@ -63,6 +63,7 @@ public enum HeraldServer {
                           keepTerminalMilliseconds: Int64(config.store.keepTerminalDays * 86_400_000)),
             interval: .milliseconds(Int64(config.store.retentionInterval * 1000)),
             logger: logger))
+        services += try runtime.notify.services(runtime: runtime)
         // Under systemd (Type=notify) the notifier hears of the listening port; it comes last, so a
         // shutdown reaches it first and STOPPING=1 goes out before the drain.
         var notify: SystemdNotifyService?

@@ -54,7 +54,7 @@ struct ConfigReader {
     }
 
     mutating func read(_ root: Node, into config: inout HeraldConfig) {
-        let sections: Set = ["server", "store", "mqtt", "routes", "sources", "alert_rules", "tokens"]
+        let sections: Set = ["server", "store", "mqtt", "routes", "sources", "alert_rules", "tokens", "notify"]
         for (key, node) in members(root, "the top level", known: sections) {
             switch key {
             case "server": readServer(node, into: &config.server)
@@ -63,7 +63,13 @@ struct ConfigReader {
             case "routes": config.routes = readRoutes(node)
             case "sources": readSources(node, into: &config.sources)
             case "alert_rules": config.alertRules = readAlertRules(node)
+            case "notify": config.notify = readNotify(node)
             default: config.tokens = readTokens(node)
+            }
+        }
+        for target in config.notify {
+            if case .mqtt = target.kind, !config.mqtt.enabled {
+                problems.append(.init(line: target.line, message: "notify target '\(target.name)' publishes over MQTT, but mqtt.enabled is false"))
             }
         }
         for index in config.alertRules.indices where config.alertRules[index].channel == Self.sourcesChannel {

@@ -84,6 +84,8 @@ public struct HeraldConfig: Sendable {
     public var sources = SourcesConfig()
     public var alertRules: [AlertRule] = []
     public var tokens: [TokenConfig] = []
+    /// Where alerts go when they leave the box.
+    public var notify: [NotifyTarget] = []
 
     public init() {}
 }

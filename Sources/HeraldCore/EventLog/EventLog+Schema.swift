@@ -139,6 +139,38 @@ extension EventLog {
                 CREATE INDEX events_state_changes ON events(channel, key, time) WHERE type IN ('stale', 'fresh', 'availability');
                 """)
         }
+        migrator.registerMigration("v9-notify-outbox") { db in
+            // Notifications owed (DESIGN §12): written in the transaction that stores their event,
+            // deleted once sent or given up. Each keeps the envelope, so retention cannot take the
+            // event first. Order is kept per target and lane (a Web Push subscription is a lane).
+            try db.execute(sql: """
+                CREATE TABLE notify_outbox(
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    target TEXT NOT NULL,
+                    lane TEXT NOT NULL DEFAULT '',
+                    event_id INTEGER NOT NULL,
+                    subject TEXT NOT NULL,
+                    envelope TEXT NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    next_at INTEGER NOT NULL,
+                    last_error TEXT
+                );
+                CREATE INDEX notify_outbox_by_lane ON notify_outbox(target, lane, seq);
+                -- When each alert last went out per target: the rate limit's memory, across restarts.
+                CREATE TABLE notify_sent(
+                    target TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    sent_at INTEGER NOT NULL,
+                    PRIMARY KEY (target, subject)
+                ) WITHOUT ROWID;
+                CREATE TABLE push_subscriptions(
+                    endpoint TEXT PRIMARY KEY,
+                    json TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -180,6 +180,7 @@ extension EventLog: Service {
         }
         if !request.effects.isEmpty { try DeviceBook.apply(request.effects, at: request.drafts.first?.time ?? Clock.nowMilliseconds(), in: db) }
         if let dedupe = request.dedupe { try ledger.insertReceipt(dedupe) }
+        try options.notify.enqueue(events, in: db)
         return .stored(events)
     }
 }

@@ -15,6 +15,8 @@ public final class EventLog: Sendable {
         public var maxBatch = 2_000
         /// Jobs, alerts and rules, applied as events are stored.
         public var semantics = EventSemantics()
+        /// The notifications each stored event owes, written with it (`NotifyRouting`).
+        public var notify = NotifyRouting()
 
         public init(path: String) { self.path = path }
     }

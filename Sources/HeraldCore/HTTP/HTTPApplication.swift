@@ -18,6 +18,7 @@ extension HeraldServer {
             QueryRoutes(runtime: runtime).register(on: router)
             SeriesRoutes(runtime: runtime).register(on: router)
             StateRoutes(runtime: runtime).register(on: router)
+            NotifyRoutes(runtime: runtime).register(on: router)
             HealthRoutes(runtime: runtime).register(on: router)
         }
         // HEAD works wherever GET does (the answer without its body).

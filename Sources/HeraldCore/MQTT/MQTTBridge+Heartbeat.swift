@@ -12,7 +12,7 @@ extension MQTTBridge {
             guard broker.current.hasConnection else { continue }
             let now = Clock.nowMilliseconds()
             if now - lastSent >= keepalive / 4 {
-                try? client.publish(topic: heartbeatTopic, payload: [], qos: 0, retain: false)
+                _ = try? client.publish(topic: heartbeatTopic, payload: [], qos: 0, retain: false)
                 lastSent = now
             }
             let silentFor = now - lastEcho.load(ordering: .sequentiallyConsistent)

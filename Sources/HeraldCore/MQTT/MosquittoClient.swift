@@ -51,6 +51,8 @@ struct MosquittoHandlers: Sendable {
     var onBurstEnd: @Sendable () -> Bool = { true }
     /// The SUBACK for `subscribe`'s packet id: from here on the broker routes to us.
     var onSubscribe: @Sendable (_ mid: Int32) -> Void = { _ in }
+    /// A message of ours went out: the PUBACK came (QoS 1), or it was written (QoS 0).
+    var onPublish: @Sendable (_ mid: Int32) -> Void = { _ in }
 }
 
 /// The only Swift type (with its network thread, `MosquittoNetworkThread`) that calls libmosquitto.
@@ -116,15 +118,19 @@ final class MosquittoClient: @unchecked Sendable {
         network.wake()
     }
 
-    func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) throws {
+    /// Returns the packet id that `onPublish` reports once the message went out.
+    @discardableResult
+    func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) throws -> Int32 {
         guard let length = Int32(exactly: payload.count) else {
             throw MosquittoError(operation: "mosquitto_publish", code: Self.code(MOSQ_ERR_PAYLOAD_SIZE))
         }
+        var mid: Int32 = 0
         let rc = payload.withUnsafeBytes { bytes in  // baseAddress may be nil for [], which libmosquitto accepts with length 0
-            mosquitto_publish(network.mosq, nil, topic, length, bytes.baseAddress, Int32(clamping: qos), retain)
+            mosquitto_publish(network.mosq, &mid, topic, length, bytes.baseAddress, Int32(clamping: qos), retain)
         }
         try Self.check(rc, "mosquitto_publish")
         network.wake()  // the packet is only queued; the network thread writes it
+        return mid
     }
 
     /// Disconnects cleanly (the broker keeps a persistent session) and waits for the network thread;

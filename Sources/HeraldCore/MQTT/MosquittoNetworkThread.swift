@@ -89,6 +89,9 @@ final class MosquittoNetworkThread: @unchecked Sendable {
             network.connack = rc
             network.handlers.onConnect(rc, flags & 1 != 0)  // bit 0 of CONNACK flags = session present
         }
+        mosquitto_publish_callback_set(mosq) { _, userdata, mid in
+            MosquittoNetworkThread.from(userdata).handlers.onPublish(mid)
+        }
         mosquitto_subscribe_callback_set(mosq) { _, userdata, mid, _, _ in
             MosquittoNetworkThread.from(userdata).handlers.onSubscribe(mid)
         }

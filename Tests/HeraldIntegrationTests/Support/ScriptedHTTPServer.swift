@@ -1,8 +1,10 @@
 import Foundation
 
 /// A stand-in HTTP server on loopback for what Herald itself never answers — a proxy's 502, a
-/// stream that ends on cue. Each connection's request head goes to `answer` with its index; the
-/// bytes it returns are sent, then the connection is closed unless the answer holds it open.
+/// stream that ends on cue, a webhook receiver that refuses and recovers. Each connection's
+/// request (head and `Content-Length` body) goes to `answer` with its index; the bytes it
+/// returns are sent, then the connection is closed unless the answer holds it open. An answer
+/// that takes its time (sleeps) delays every connection after it: one at a time, as scripted.
 /// Blocking sockets on a thread of its own, so no cooperative thread waits in `accept`.
 final class ScriptedHTTPServer: @unchecked Sendable {  // `heads`, `held` and `stopped` are guarded by `lock`
     struct Answer: Sendable {
@@ -34,7 +36,7 @@ final class ScriptedHTTPServer: @unchecked Sendable {  // `heads`, `held` and `s
         Thread { self.serve(answer) }.start()
     }
 
-    /// The request heads received so far, in order.
+    /// The requests (head and body) received so far, in order.
     var requests: [String] { lock.withLock { heads } }
 
     /// Ends the accept loop, which closes the listener and every held connection.
@@ -58,13 +60,24 @@ final class ScriptedHTTPServer: @unchecked Sendable {  // `heads`, `held` and `s
         for fd in lock.withLock({ held }) { close(fd) }
     }
 
-    /// Reads up to the blank line that ends a request head (the clients here send no body).
+    /// Reads a request head up to its blank line, then as many body bytes as `Content-Length` says.
     private func readHead(_ fd: Int32) -> String {
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while !String(decoding: received, as: UTF8.self).contains("\r\n\r\n") {
+        func complete() -> Bool {
+            let text = String(decoding: received, as: UTF8.self)
+            guard let end = text.range(of: "\r\n\r\n") else { return false }
+            let length = text[..<end.lowerBound].split(separator: "\r\n").lazy
+                .compactMap { line -> Int? in
+                    let parts = line.split(separator: ":", maxSplits: 1)
+                    guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
+                    return Int(parts[1].trimmingCharacters(in: .whitespaces))
+                }.first ?? 0
+            return text[end.upperBound...].utf8.count >= length
+        }
+        while !complete() {
             let n = recv(fd, &buffer, buffer.count, 0)
             guard n > 0 else { break }
             received += buffer[..<n]

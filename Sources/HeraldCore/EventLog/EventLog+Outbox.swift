@@ -1,0 +1,163 @@
+import GRDB
+
+/// A notification owed to one target (one subscription, for Web Push), as the outbox holds it.
+struct OutboxItem: Sendable, Equatable {
+    var seq: Int64
+    var target: String
+    var lane: String
+    var eventId: Int64
+    var subject: String
+    var envelope: String
+    var createdAt: Int64
+    var attempts: Int
+    var nextAt: Int64
+    var lastError: String?
+
+    static let columns = "seq, target, lane, event_id, subject, envelope, created_at, attempts, next_at, last_error"
+
+    init(row: Row) {
+        seq = row[0]; target = row[1]; lane = row[2]; eventId = row[3]; subject = row[4]; envelope = row[5]
+        createdAt = row[6]; attempts = row[7]; nextAt = row[8]; lastError = row[9]
+    }
+}
+
+/// What `GET /api/notify` and the gauges show of one target's outbox.
+public struct OutboxSummary: Sendable, Equatable {
+    public var owed = 0
+    public var oldestCreatedAt: Int64?
+    public var lastError: String?
+}
+
+/// The notification outbox (DESIGN §12): rows are written by the writer with their events
+/// (`NotifyRouting`) and taken here by the delivery services, on GRDB's threads.
+extension EventLog {
+    /// The first row of each of `target`'s lanes, leaving out rows a rate limit holds back
+    /// (never tried, not due): what the target sends next, in order per lane.
+    func outboxHeads(target: String, now: Int64) async throws -> [OutboxItem] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT \(OutboxItem.columns) FROM notify_outbox WHERE seq IN (
+                    SELECT MIN(seq) FROM notify_outbox WHERE target = ? AND NOT (attempts = 0 AND next_at > ?) GROUP BY lane)
+                ORDER BY seq
+                """, arguments: [target, now]).map(OutboxItem.init)
+        }
+    }
+
+    /// When the next row of `target` a rate limit holds back comes due, if any.
+    func outboxNextHeld(target: String, now: Int64) async throws -> Int64? {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT MIN(next_at) FROM notify_outbox WHERE target = ? AND attempts = 0 AND next_at > ?",
+                               arguments: [target, now])
+        }
+    }
+
+    /// The newest row of the same alert in the same lane, and how many older ones it stands for:
+    /// a rate limit sends only the latest state of what changed in its window.
+    func outboxLatest(of item: OutboxItem) async throws -> (OutboxItem, folded: Int) {
+        try await pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT \(OutboxItem.columns) FROM notify_outbox WHERE target = ? AND lane = ? AND subject = ? AND seq >= ? ORDER BY seq
+                """, arguments: [item.target, item.lane, item.subject, item.seq]).map(OutboxItem.init)
+            return (rows.last ?? item, max(rows.count - 1, 0))
+        }
+    }
+
+    /// When `subject` last went out to `target`.
+    func lastSent(target: String, subject: String) async throws -> Int64? {
+        try await pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT sent_at FROM notify_sent WHERE target = ? AND subject = ?", arguments: [target, subject])
+        }
+    }
+
+    /// Sent: the row (and the older rows of its alert it folded) are no longer owed.
+    func outboxDelivered(_ item: OutboxItem, at time: Int64) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM notify_outbox WHERE target = ? AND lane = ? AND subject = ? AND seq <= ?",
+                           arguments: [item.target, item.lane, item.subject, item.seq])
+            try db.execute(sql: "INSERT OR REPLACE INTO notify_sent(target, subject, sent_at) VALUES (?, ?, ?)",
+                           arguments: [item.target, item.subject, time])
+        }
+    }
+
+    /// Tried and failed for now: tried again at `nextAt`. A rate limit's hold sets `nextAt` only.
+    func outboxReschedule(_ item: OutboxItem, nextAt: Int64, error: String?) async throws {
+        try await pool.write { db in
+            if let error {
+                try db.execute(sql: "UPDATE notify_outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE seq = ?",
+                               arguments: [nextAt, error, item.seq])
+            } else {
+                try db.execute(sql: "UPDATE notify_outbox SET next_at = ? WHERE seq = ?", arguments: [nextAt, item.seq])
+            }
+        }
+    }
+
+    /// Given up (the caller has stored its `$deadletter` event first): no longer owed.
+    func outboxRemove(_ item: OutboxItem) async throws {
+        try await pool.write { db in try db.execute(sql: "DELETE FROM notify_outbox WHERE seq = ?", arguments: [item.seq]) }
+    }
+
+    /// Rows of targets no longer configured: given up at start, so none waits forever unseen.
+    func outboxOrphans(keeping targets: Set<String>) async throws -> [OutboxItem] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(OutboxItem.columns) FROM notify_outbox ORDER BY seq").map(OutboxItem.init)
+                .filter { !targets.contains($0.target) }
+        }
+    }
+
+    public func outboxSummaries() async throws -> [String: OutboxSummary] {
+        try await pool.read { db in
+            var summaries: [String: OutboxSummary] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT target, COUNT(*), MIN(created_at),
+                       (SELECT last_error FROM notify_outbox i WHERE i.target = o.target AND last_error IS NOT NULL ORDER BY seq LIMIT 1)
+                FROM notify_outbox o GROUP BY target
+                """) {
+                summaries[row[0]] = OutboxSummary(owed: row[1], oldestCreatedAt: row[2], lastError: row[3])
+            }
+            return summaries
+        }
+    }
+
+    // MARK: Web Push subscriptions
+
+    /// Stores (or replaces) a browser's subscription; `json` is what it sent, re-serialized.
+    func savePushSubscription(endpoint: String, json: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO push_subscriptions(endpoint, json, created_at) VALUES (?, ?, ?)
+                ON CONFLICT(endpoint) DO UPDATE SET json = excluded.json
+                """, arguments: [endpoint, json, Clock.nowMilliseconds()])
+        }
+    }
+
+    /// Removes a subscription and what it was owed; returns whether there was one.
+    @discardableResult
+    func deletePushSubscription(endpoint: String) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM push_subscriptions WHERE endpoint = ?", arguments: [endpoint])
+            let existed = db.changesCount > 0
+            try db.execute(sql: "DELETE FROM notify_outbox WHERE lane = ? AND lane != ''", arguments: [endpoint])
+            return existed
+        }
+    }
+
+    func pushSubscription(endpoint: String) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(db, sql: "SELECT json FROM push_subscriptions WHERE endpoint = ?", arguments: [endpoint])
+        }
+    }
+
+    func pushSubscriptionsJSON() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "SELECT json FROM push_subscriptions ORDER BY created_at") }
+    }
+
+    /// A value kept in `meta` (the VAPID key), made by `make` the first time it is asked for.
+    func metaValue(_ name: String, orMake make: @Sendable () -> String) async throws -> String {
+        try await pool.write { db in
+            if let value = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE name = ?", arguments: [name]) { return value }
+            let value = make()
+            try db.execute(sql: "INSERT INTO meta(name, value) VALUES (?, ?)", arguments: [name, value])
+            return value
+        }
+    }
+}

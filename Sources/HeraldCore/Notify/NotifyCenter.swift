@@ -1,0 +1,82 @@
+import Logging
+import ServiceLifecycle
+
+/// The `notify:` targets of one runtime: a delivery service each, woken by the writer's commits.
+public final class NotifyCenter: Sendable {
+    let targets: [NotifyTarget]
+    let routing: NotifyRouting
+    private let wakes: [String: NotifyWake]
+
+    init(targets: [NotifyTarget], routing: NotifyRouting) {
+        self.targets = targets
+        self.routing = routing
+        wakes = Dictionary(uniqueKeysWithValues: targets.map { ($0.name, NotifyWake()) })
+    }
+
+    /// From the writer, after each commit: wakes the targets when anything stored may be owed.
+    func committed(_ events: [StoredEvent]) {
+        guard !wakes.isEmpty, events.contains(where: { Self.mayNotify($0.type) }) else { return }
+        for wake in wakes.values { wake.signal() }
+    }
+
+    static func mayNotify(_ type: String) -> Bool {
+        switch type {
+        case "raised", "cleared", "acked", "stale", "offline": true
+        default: false
+        }
+    }
+
+    var webPushTarget: NotifyTarget? {
+        targets.first { if case .webpush = $0.kind { true } else { false } }
+    }
+
+    /// One delivery service per target, and the start-up pass that gives up the rows of targets
+    /// no longer configured.
+    func services(runtime: HeraldRuntime) throws -> [any Service] {
+        guard !targets.isEmpty else { return [] }
+        var services: [any Service] = [OrphanSweep(log: runtime.log, targets: Set(targets.map(\.name)), logger: runtime.logger)]
+        for target in targets {
+            services.append(NotifyDelivery(target: target, sender: try sender(for: target, runtime: runtime), log: runtime.log,
+                                           wake: wakes[target.name]!, alertChannels: routing.alertChannels, logger: runtime.logger))
+        }
+        return services
+    }
+
+    func sender(for target: NotifyTarget, runtime: HeraldRuntime) throws -> any NotifySender {
+        let post = HTTPPost(timeout: .seconds(target.timeoutSeconds))
+        switch target.kind {
+        case .webhook(let url, let secret):
+            return WebhookSender(url: url, secret: secret, post: post)
+        case .ntfy(let url, let token):
+            return NtfySender(url: url, token: token, post: post)
+        case .mqtt(let mqtt):
+            let config = runtime.config.mqtt
+            return try MQTTAlertSender(target: mqtt, rules: runtime.config.alertRules.map(\.name).filter { rule in
+                target.filter.rules?.contains { $0.matches(rule) } ?? true
+            }, options: MosquittoOptions(config, clientID: config.clientID + "-notify"), timeout: .seconds(target.timeoutSeconds),
+               log: runtime.log, logger: runtime.logger)
+        case .webpush, .email:
+            throw HeraldServer.StartupError(description: "notify target '\(target.name)': \(target.kind.name) is not built yet")
+        }
+    }
+}
+
+/// Rows owed to targets that are no longer configured go to `$deadletter` once, at start.
+struct OrphanSweep: Service {
+    let log: EventLog
+    let targets: Set<String>
+    let logger: Logger
+
+    func run() async throws {
+        for item in try await log.outboxOrphans(keeping: targets) {
+            let data = "{\"target\":\(JSONText.quoted(item.target)),\"reason\":\"the target is no longer configured\""
+                + ",\"eventId\":\(item.eventId),\"event\":\((try? JSONText(validating: Array(item.envelope.utf8)))?.singleLine ?? "null")}"
+            _ = try await log.append([EventDraft(channel: "$deadletter", type: "notify", key: item.target, data: data,
+                                                 source: "{\"notify\":{\"target\":\(JSONText.quoted(item.target))}}")])
+            try await log.outboxRemove(item)
+            logger.warning("notification owed to a target no longer configured, given up to $deadletter",
+                           metadata: ["target": "\(item.target)", "event": "\(item.eventId)"])
+        }
+        try? await gracefulShutdown()
+    }
+}
