@@ -92,6 +92,7 @@ let package = Package(
             dependencies: [
                 "HeraldCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),  // checks the webhooks' signatures
                 // HTTP/2 frames at shutdown
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
