@@ -18,8 +18,9 @@ import Testing
             """, mqttPort: broker.port)
         // Announced once the target's own connection is up, which may be after Herald answers.
         try await eventually("the rule announced at homeassistant/binary_sensor/herald_greenhouse_hot/config, its state OFF") {
-            let announced = try await !self.retained(broker, "homeassistant/binary_sensor/herald_greenhouse_hot/config").isEmpty
-            return try await announced && self.retained(broker, "herald/alerts/greenhouse-hot").contains("\"problem\":\"OFF\"")
+            let announced = try await self.retained(broker, "homeassistant/binary_sensor/herald_greenhouse_hot/config")
+            let state = try await self.retained(broker, "herald/alerts/greenhouse-hot")
+            return !announced.isEmpty && state.contains("\"problem\":\"OFF\"")
         }
         let discovery = try await retained(broker, "homeassistant/binary_sensor/herald_greenhouse_hot/config")
         #expect(discovery.contains("\"device_class\":\"problem\""))

@@ -62,6 +62,28 @@ import Testing
         let keys = requests.compactMap { $0.header("idempotency-key").flatMap(Int64.init) }
         #expect(keys == keys.sorted())
         #expect(Set(keys) == Set(alerts.map(\.id)))
+        let metrics = try await herald.get("/metrics").body
+        #expect(metrics.contains("herald_notify_sent_total{target=\"ops\"} 2"))
+        #expect(metrics.contains("herald_notify_owed{target=\"ops\"} 0"))
+        #expect(!metrics.contains("herald_notify_retries_total{target=\"ops\"} 0"))
+    }
+
+    @Test func whatIsOwedToATargetNoLongerConfiguredGoesToDeadletterAtStart() async throws {
+        let receiver = try ScriptedHTTPServer { _, _ in .init(bytes: "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n") }
+        defer { receiver.stop() }
+        let dir = try TempDir()
+        let herald = try await HeraldInstance(dir: dir, config: try Self.config(dir, port: receiver.port))
+        try await Self.reading(herald, 31)
+        try await eventually("one delivery owed and refused") {
+            let body = try await herald.get("/api/notify").body
+            return body.contains("\"owed\":1") && body.contains("HTTP 503")
+        }
+        await herald.process.stop()
+        try Self.rules.write(toFile: dir.file("herald.yaml"), atomically: true, encoding: .utf8)
+        try await herald.restart()
+        try await eventually("the owed delivery in $deadletter") {
+            try await herald.allEvents(channel: "%24deadletter").contains { $0.type == "notify" && $0.data.contains("no longer configured") }
+        }
     }
 
     @Test func deliveriesOwedAtASIGKILLGoOutAfterTheRestart() async throws {

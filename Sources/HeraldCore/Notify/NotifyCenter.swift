@@ -31,9 +31,8 @@ public final class NotifyCenter: Sendable {
     }
 
     /// One delivery service per target, and the start-up pass that gives up the rows of targets
-    /// no longer configured.
+    /// no longer configured (also when none is left).
     func services(runtime: HeraldRuntime) throws -> [any Service] {
-        guard !targets.isEmpty else { return [] }
         var services: [any Service] = [OrphanSweep(log: runtime.log, targets: Set(targets.map(\.name)), logger: runtime.logger)]
         for target in targets {
             services.append(NotifyDelivery(target: target, sender: try sender(for: target, runtime: runtime), log: runtime.log,
