@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
+import Synchronization
 
 /// Sends one target's notifications from the outbox, in order per lane, at least once: a row is
 /// deleted only after its target took it, so a crash or a restart sends it again, with the same
@@ -48,25 +49,42 @@ final class NotifyDelivery: Service, Sendable {
         await sender.stop()
     }
 
-    /// Tries every lane's first row that is due; returns how long to wait before looking again
-    /// (zero: something was tried, look again now).
+    /// Tries every lane's first row that is due, a few lanes at once (a Web Push target has a
+    /// lane per browser); returns how long to wait before looking again (zero: something was
+    /// tried, look again now).
     func deliverDue() async throws -> Duration {
         let now = Clock.nowMilliseconds()
         let heads = try await log.outboxHeads(target: target.name, now: now)
         var nextDue = try await log.outboxNextHeld(target: target.name, now: now)
-        var tried = false
-        for head in heads {
-            guard !Task.isShuttingDownGracefully else { return .zero }
-            if head.nextAt > now {
-                nextDue = min(nextDue ?? head.nextAt, head.nextAt)
-                continue
+        for head in heads where head.nextAt > now { nextDue = min(nextDue ?? head.nextAt, head.nextAt) }
+        let due = heads.filter { $0.nextAt <= now }
+        let tried = try await withThrowingTaskGroup(of: Bool.self) { group in
+            var tried = false, started = 0
+            for head in due {
+                if started >= Self.lanesAtOnce, let one = try await group.next() { tried = tried || one }
+                guard !Task.isShuttingDownGracefully else { break }
+                group.addTask { try await self.attempt(head, now: now) }
+                started += 1
             }
-            if try await attempt(head, now: now) { tried = true }
+            for try await one in group { tried = tried || one }
+            return tried
         }
-        metrics.recordOwed(try await log.outboxSummaries()[target.name], now: Clock.nowMilliseconds())
+        try await recordOwed(busy: tried)
         if tried { return .zero }
         guard let nextDue else { return .seconds(30) }
         return .milliseconds(max(nextDue - Clock.nowMilliseconds(), 1))
+    }
+
+    static let lanesAtOnce = 8
+    private let lastRecorded = Atomic<Int64>(0)
+
+    /// The gauges read the whole outbox of the target: while busy, once a second rather than
+    /// once per delivery; always before the service goes idle, so they never stay behind.
+    private func recordOwed(busy: Bool) async throws {
+        let now = Clock.nowMilliseconds()
+        if busy && now - lastRecorded.load(ordering: .relaxed) < 1_000 { return }
+        lastRecorded.store(now, ordering: .relaxed)
+        metrics.recordOwed(try await log.outboxSummaries()[target.name], now: now)
     }
 
     /// One lane's first row; false when a rate limit only held it back.
