@@ -139,6 +139,26 @@ import Testing
         #expect(Request(receiver.requests[1]).header("idempotency-key") == String(alerts[1].id))
     }
 
+    @Test func aDeliveryStillRefusedAfterMaxAgeIsGivenUpToDeadletter() async throws {
+        let receiver = try ScriptedHTTPServer { _, _ in
+            .init(bytes: "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n")
+        }
+        defer { receiver.stop() }
+        let dir = try TempDir()
+        let herald = try await HeraldInstance(dir: dir, config: try Self.config(dir, port: receiver.port, extra: "    max_age: 3s"))
+        try await Self.reading(herald, 31)
+        try await eventually("the delivery given up after max_age") {
+            try await herald.allEvents(channel: "%24deadletter").contains { $0.type == "notify" && $0.data.contains("not delivered within max_age") }
+        }
+        let dead = try #require(try await herald.allEvents(channel: "%24deadletter").first { $0.type == "notify" })
+        #expect(dead.data.contains("last: HTTP 503"))
+        #expect(receiver.requests.count >= 2)
+        try await eventually("nothing owed any more") { try await herald.get("/api/notify").body.contains("\"owed\":0") }
+        try await eventually("the expiry counted in herald_notify_failed_total") {
+            try await herald.get("/metrics").body.contains("herald_notify_failed_total{target=\"ops\",reason=\"expired\"} 1")
+        }
+    }
+
     @Test func aRateLimitSendsOnceAndFoldsTheRestOfItsWindowIntoTheLatest() async throws {
         let receiver = try ScriptedHTTPServer { _, _ in .init(bytes: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") }
         defer { receiver.stop() }
