@@ -56,7 +56,11 @@ final class MQTTAlertSender: NotifySender, Sendable {
 
     func stop() async {
         announcing.withLock { $0?.cancel() }
-        client.stop()
+        // `stop` waits for the network thread to end: on a thread of its own, not the pool's.
+        let client = client
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread { client.stop(); done.resume() }.start()
+        }
     }
 
     func send(_ delivery: NoticeDelivery) async -> DeliveryResult {
