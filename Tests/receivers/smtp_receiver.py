@@ -15,7 +15,6 @@ import os
 import signal
 import ssl
 import sys
-import threading
 import warnings
 
 from aiosmtpd.controller import Controller
@@ -117,19 +116,21 @@ def main():
 
     options = dict(hostname="127.0.0.1", port=args.port, server_hostname="localhost")
     if args.user is not None:
-        options.update(authenticator=authenticator, auth_required=True, auth_require_tls=True)
+        # aiosmtpd sees TLS only when it came by STARTTLS; implicit TLS is TLS from the first byte.
+        options.update(authenticator=authenticator, auth_required=True,
+                       auth_require_tls=args.tls_mode != "implicit")
     if args.tls_mode == "starttls":
         options.update(tls_context=context, require_starttls=True)
     elif args.tls_mode == "implicit":
         options.update(ssl_context=context)
+    # The test process starts its children with most signals blocked, so a handler would never
+    # run: block SIGTERM and SIGINT here too (aiosmtpd's thread inherits that) and wait for them.
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     controller = Controller(handler, **options)
     controller.start()
     emit({"ready": True})
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    signal.sigwait(stop_signals)
     controller.stop()
 
 
