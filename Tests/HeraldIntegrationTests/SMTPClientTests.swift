@@ -1,5 +1,7 @@
 import Foundation
 import HeraldCore
+import NIOCore
+import NIOPosix
 import Testing
 
 /// Herald's SMTP client against a real SMTP server (aiosmtpd, Tests/receivers/smtp_receiver.py)
@@ -68,6 +70,16 @@ import Testing
         try await SMTPClient(server: server).send(message())
         try await eventually("the message to arrive") { receiver.mail().count == 1 }
         #expect(receiver.mail().first?.tls == false)
+        await receiver.stop()
+    }
+
+    @Test func usesAUTHLOGINWhenPLAINIsNotOffered() async throws {
+        let receiver = try await SMTPReceiver(user + ["--auth-exclude", "PLAIN"])
+        let server = try SMTPServer(host: "localhost", port: receiver.port, caFile: receiver.certificate,
+                                    username: "herald", password: "s3cret")
+        try await SMTPClient(server: server).send(message())
+        try await eventually("the message to arrive") { receiver.mail().count == 1 }
+        #expect(receiver.mail().first?.auth_user == "herald")
         await receiver.stop()
     }
 
@@ -141,7 +153,49 @@ import Testing
         #expect(error.isRetryable)
     }
 
+    @Test func aServerThatNeverSpeaksTimesOutRetryably() async throws {
+        let peer = try await ScriptedPeer(hangUp: false)
+        let client = SMTPClient(server: try SMTPServer(host: "127.0.0.1", port: peer.port, timeout: .seconds(1)))
+        let error = try #require(await failure(client, message()))
+        guard case .timedOut(let during, _) = error else { Issue.record("\(error)"); return }
+        #expect(during == "the greeting" && error.isRetryable, "\(error)")
+        await peer.stop()
+    }
+
+    @Test func aHangUpInTheTLSHandshakeIsRetryable() async throws {
+        let peer = try await ScriptedPeer(hangUp: true)
+        let client = SMTPClient(server: try SMTPServer(host: "127.0.0.1", port: peer.port, security: .tls))
+        let error = try #require(await failure(client, message()))
+        guard case .connectionClosed = error else { Issue.record("\(error)"); return }
+        #expect(error.isRetryable, "\(error)")
+        await peer.stop()
+    }
+
     @Test func plainToAHostElsewhereIsRefusedAtInit() {
         #expect(throws: SMTPError.self) { try SMTPServer(host: "mail.example.com", port: 25, security: .none) }
     }
+}
+
+/// A loopback TCP server that does one thing with every connection: hang up at once, or
+/// never say a word.
+private struct ScriptedPeer {
+    private final class HangUp: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        func channelActive(context: ChannelHandlerContext) { context.close(promise: nil) }
+    }
+
+    let channel: any Channel
+    var port: Int { channel.localAddress?.port ?? 0 }
+
+    init(hangUp: Bool) async throws {
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { child in
+                child.eventLoop.makeCompletedFuture {
+                    if hangUp { try child.pipeline.syncOperations.addHandler(HangUp()) }
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    func stop() async { try? await channel.close() }
 }

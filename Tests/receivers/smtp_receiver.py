@@ -105,6 +105,8 @@ def main():
     parser.add_argument("--tls-mode", choices=["starttls", "implicit", "none"], default="starttls")
     parser.add_argument("--fail-first", type=int, default=0)
     parser.add_argument("--reject-rcpt")
+    parser.add_argument("--auth-exclude", action="append", default=[],
+                        help="an AUTH mechanism not to offer (PLAIN, to make the client use LOGIN)")
     args = parser.parse_args()
 
     context = make_certificate(args.cert_dir)
@@ -118,7 +120,8 @@ def main():
     if args.user is not None:
         # aiosmtpd sees TLS only when it came by STARTTLS; implicit TLS is TLS from the first byte.
         options.update(authenticator=authenticator, auth_required=True,
-                       auth_require_tls=args.tls_mode != "implicit")
+                       auth_require_tls=args.tls_mode != "implicit",
+                       auth_exclude_mechanism=args.auth_exclude)
     if args.tls_mode == "starttls":
         options.update(tls_context=context, require_starttls=True)
     elif args.tls_mode == "implicit":

@@ -9,12 +9,15 @@ import Testing
     private final class Setup {
         let channel = EmbeddedChannel()
         let greeting: EventLoopPromise<SMTPReply>
+        let ended: EventLoopPromise<Void>
 
         init() throws {
             greeting = channel.eventLoop.makePromise()
+            ended = channel.eventLoop.makePromise()
             let server = try SMTPServer(host: "localhost", port: 25, security: .none, timeout: .seconds(30))
             let deadline = channel.eventLoop.now + .seconds(30)
-            try channel.pipeline.syncOperations.addHandler(SMTPReplyHandler(greeting: greeting, server: server, deadline: deadline))
+            let handler = SMTPReplyHandler(greeting: greeting, ended: ended, server: server, deadline: deadline)
+            try channel.pipeline.syncOperations.addHandler(handler)
             try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 25)).wait()
         }
 

@@ -9,6 +9,8 @@ struct SMTPConnection: Sendable {
     let server: SMTPServer
     /// The server's first words, waited for from the start of the connection.
     let greeting: EventLoopFuture<SMTPReply>
+    /// Fails with the reply handler's first error, once the connection is failed or gone.
+    let ended: EventLoopFuture<Void>
 
     /// Connects, with TLS from the first byte when `implicitTLS` is given; the deadline for the
     /// whole send starts now.
@@ -18,21 +20,23 @@ struct SMTPConnection: Sendable {
         let deadline = NIODeadline.now() + TimeAmount(server.timeout)
         let loop = group.next()
         let greeting = loop.makePromise(of: SMTPReply.self)
+        let ended = loop.makePromise(of: Void.self)
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(TimeAmount(server.timeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     if let implicitTLS { try pipeline.addHandler(makeTLSHandler(implicitTLS, server: server)) }
-                    try pipeline.addHandler(SMTPReplyHandler(greeting: greeting, server: server, deadline: deadline))
+                    try pipeline.addHandler(SMTPReplyHandler(greeting: greeting, ended: ended, server: server, deadline: deadline))
                 }
             }
         do {
             let channel = try await bootstrap.connect(host: server.host, port: server.port).get()
-            return SMTPConnection(channel: channel, server: server, greeting: greeting.futureResult)
+            return SMTPConnection(channel: channel, server: server, greeting: greeting.futureResult, ended: ended.futureResult)
         } catch {
             let failure = SMTPError.from(error, during: "connect", host: server.host, port: server.port)
             greeting.fail(failure)  // a promise is kept or broken, never dropped
+            ended.fail(failure)
             throw failure
         }
     }
@@ -45,11 +49,12 @@ struct SMTPConnection: Sendable {
     /// Sends `bytes` as they are (DATA's message) and waits for the reply to them.
     func exchange(_ bytes: ByteBuffer, label: String) async throws(SMTPError) -> SMTPReply {
         let reply = channel.eventLoop.makePromise(of: SMTPReply.self)
-        // A write on a closed channel never reaches the reply handler: its failure breaks the promise.
+        // A write on a closed channel never reaches the reply handler; the handler's first error
+        // (a certificate refused just before this write) says why, not "closed channel".
         let written = channel.eventLoop.makePromise(of: Void.self)
-        let server = self.server
-        written.futureResult.whenFailure { error in
-            reply.fail(SMTPError.from(error, during: label, host: server.host, port: server.port))
+        let ended = self.ended
+        written.futureResult.whenFailure { _ in
+            ended.whenFailure { reply.fail($0) }
         }
         channel.writeAndFlush(SMTPExchange(label: label, bytes: bytes, reply: reply), promise: written)
         return try await wait(for: reply.futureResult, label: label)

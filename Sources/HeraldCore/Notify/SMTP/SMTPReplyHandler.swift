@@ -31,13 +31,17 @@ final class SMTPReplyHandler: ChannelDuplexHandler {
     private var state: State
     private var lines = SMTPLineReader()
     private var parser = SMTPReplyParser()
+    private let ended: EventLoopPromise<Void>
     private let server: SMTPServer
     private let deadline: NIODeadline
     private var timer: Scheduled<Void>?
 
-    /// `greeting` waits from the start: the server speaks first (RFC 5321 §3.1).
-    init(greeting: EventLoopPromise<SMTPReply>, server: SMTPServer, deadline: NIODeadline) {
+    /// `greeting` waits from the start: the server speaks first (RFC 5321 §3.1). `ended` fails
+    /// with the first error, or when the handler goes: it outlives the pipeline, for a command
+    /// written after the connection closed, which never reaches this handler.
+    init(greeting: EventLoopPromise<SMTPReply>, ended: EventLoopPromise<Void>, server: SMTPServer, deadline: NIODeadline) {
         state = .open([Waiting(label: "the greeting", reply: greeting)])
+        self.ended = ended
         self.server = server
         self.deadline = deadline
     }
@@ -108,6 +112,7 @@ final class SMTPReplyHandler: ChannelDuplexHandler {
         state = .failed(error)
         timer?.cancel()
         for command in waiting { command.reply.fail(error) }
+        ended.fail(error)
         context?.close(promise: nil)
     }
 }
