@@ -162,6 +162,18 @@ import Testing
         await peer.stop()
     }
 
+    @Test func aCancelledSendEndsAtOnceAndIsRetryable() async throws {
+        let peer = try await ScriptedPeer(hangUp: false)
+        let client = SMTPClient(server: try SMTPServer(host: "127.0.0.1", port: peer.port, security: .none))
+        let message = message()
+        let send = Task { await failure(client, message) }
+        send.cancel()
+        let error = try #require(await send.value)
+        guard case .cancelled = error else { Issue.record("\(error)"); return }
+        #expect(error.isRetryable)
+        await peer.stop()
+    }
+
     @Test func aHangUpInTheTLSHandshakeIsRetryable() async throws {
         let peer = try await ScriptedPeer(hangUp: true)
         let client = SMTPClient(server: try SMTPServer(host: "127.0.0.1", port: peer.port, security: .tls))
