@@ -55,6 +55,8 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),  // the SMTP client's sockets
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),  // and its STARTTLS / implicit TLS
             ],
             swiftSettings: strict
         ),
