@@ -39,6 +39,17 @@ public struct NotifyTarget: Sendable {
         public var password: String?
         public var from = ""
         public var to: [String] = []
+
+        /// The client's view of it; throws what is wrong in words (`SMTPServer.init`).
+        func server(timeout: Duration) throws(SMTPError) -> SMTPServer {
+            let security: SMTPServer.Security = switch self.security {
+            case "tls": .tls
+            case "none": SMTPServer.Security.none
+            default: .startTLS
+            }
+            return try SMTPServer(host: host, port: port, security: security, caFile: caFile, username: username,
+                                  password: password, timeout: timeout)
+        }
     }
 
     public var name: String
@@ -49,7 +60,7 @@ public struct NotifyTarget: Sendable {
     public var rateLimitSeconds: Double?
     /// How long a delivery is retried before it is given up to `$deadletter`.
     public var maxAgeSeconds = 86_400.0
-    /// One attempt's bound.
+    /// One attempt's bound (30 s for email, 10 s for the others, unless configured).
     public var timeoutSeconds = 10.0
     /// The config file's line, for messages.
     public var line: Int?

@@ -54,7 +54,14 @@ public final class NotifyCenter: Sendable {
                 target.filter.rules?.contains { $0.matches(rule) } ?? true
             }, options: MosquittoOptions(config, clientID: config.clientID + "-notify"), timeout: .seconds(target.timeoutSeconds),
                log: runtime.log, logger: runtime.logger)
-        case .webpush, .email:
+        case .email(let email):
+            do {
+                let server = try email.server(timeout: .seconds(target.timeoutSeconds))
+                return EmailSender(client: SMTPClient(server: server), target: target.name, from: email.from, to: email.to)
+            } catch {
+                throw HeraldServer.StartupError(description: "notify target '\(target.name)': \(error.description)")
+            }
+        case .webpush:
             throw HeraldServer.StartupError(description: "notify target '\(target.name)': \(target.kind.name) is not built yet")
         }
     }

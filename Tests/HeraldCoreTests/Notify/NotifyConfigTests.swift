@@ -75,7 +75,7 @@ import Testing
         #expect(problems.contains { $0.line == 3 && $0.message.contains("cannot read webhook.secret_file /nonexistent/herald-secret") })
         #expect(problems.contains { $0.line == 5 && $0.message.contains("ntfy.url") })
         #expect(problems.contains { $0.line == 7 && $0.message.contains("webpush.subject must be a mailto: or https: URL") })
-        #expect(problems.contains { $0.line == 9 && $0.message.contains("allowed to 127.0.0.1 only") })
+        #expect(problems.contains { $0.line == 9 && $0.message.contains("allowed only to 127.0.0.1") })
         #expect(problems.contains { $0.line == 12 && $0.message.contains("one kind") })
         #expect(problems.contains { $0.line == 15 && $0.message.contains("'exploded' is no transition") })
         #expect(problems.contains { $0.line == 16 && $0.message.contains("rate_limit must be a duration") })
