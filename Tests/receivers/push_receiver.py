@@ -12,6 +12,7 @@ import argparse
 import base64
 import json
 import os
+import signal
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -147,6 +148,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    # The Swift test runner starts children with SIGTERM blocked; its ChildProcess.stop() sends one.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
     private_key = ec.generate_private_key(ec.SECP256R1())
     auth_secret = os.urandom(16)
     origin = "http://127.0.0.1:%d" % args.port
