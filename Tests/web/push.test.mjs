@@ -87,6 +87,8 @@ test("errors are said in words", () => {
   assert.match(errorText("subscribe", { name: "NotAllowedError", message: "" }), /refused push/);
   assert.equal(errorText("server", { status: 400, body: { error: "the subscription's keys.auth is 12 bytes, not 16" } }),
     "Herald refused this device: the subscription's keys.auth is 12 bytes, not 16.");
+  assert.equal(errorText("server", { status: 400, message: "the subscription has no \"endpoint\" (HTTP 400)" }),
+    "Herald refused this device: the subscription has no \"endpoint\" (HTTP 400).");
   assert.equal(errorText("server", { status: 503, body: null }), "Herald refused this device (HTTP 503).");
   assert.match(errorText("server", { status: 0, body: { error: "network error" } }), /could not be reached/);
 });

@@ -91,6 +91,7 @@ export function errorText(step, err) {
   }
   if (step === "worker") return `The notification worker could not start (${msg || name}).`;
   if (err && err.status === 0) return "Herald could not be reached; try again.";
-  const said = err && err.body && (err.body.error || err.body.detail);
+  // app.js's api() throws stream.js's HttpError, whose message is Herald's {"error"} and the status.
+  const said = (err && err.body && (err.body.error || err.body.detail)) || (err && err.message) || "";
   return `Herald refused this device${said ? `: ${said}` : err && err.status ? ` (HTTP ${err.status})` : ""}.`;
 }
