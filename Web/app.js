@@ -6,6 +6,7 @@ import { h, parts, breakable, svg, setText } from "./js/dom.js";
 import { obj, fmtNum, valueOf, numeric, words, display, label, ago, duration, clockText } from "./js/format.js";
 import { setUpChart, openChart, chartEvent } from "./js/chart.js";
 import { setUpAlerts, alertEvents, notifyRaised } from "./js/alerts.js";
+import { setUpNotifySwitch } from "./js/notifyswitch.js";
 import { setUpJobHistory, jobFinished } from "./js/jobs.js";
 import { setUpThemeSwitch } from "./js/theme.js";
 
@@ -49,6 +50,8 @@ let cardObserver = null;
 let transport = { mode: "none", kick() {}, hello() {} };
 let renderQueued = false;
 let loginWait = null;
+// A push notification's click opened this window for an alert (sw.js): focused once it is drawn.
+let alertToFocus = new URLSearchParams(location.search).get("alert");
 
 // Gateways often boot without a real-time clock, so "updated 5 s ago" is measured on the
 // server's clock: the Date header of the snapshot, else the smallest observed delivery delay.
@@ -569,6 +572,7 @@ function render() {
   ui.sensorsPanel.hidden = S.devices.size > 0 && S.sensors.size === 0;
   if (dirty.jobs) renderJobs(now);
   if (dirty.alerts) renderAlerts(now);
+  if (alertToFocus && S.synced) { focusAlert(alertToFocus); alertToFocus = null; }
   renderLog();
 }
 
@@ -1057,6 +1061,7 @@ function boot() {
   setUpThemeSwitch($("theme"));
   setUpChart($("chart"), { alertChannels: () => [...S.alertChannels] });
   setUpAlerts(document, { devices: () => [...S.devices.keys()], onFocusAlert: focusAlert });
+  setUpNotifySwitch(document, { api, onFocusAlert: focusAlert });
   setUpJobHistory(document, async () => ((await api("api/jobs")).body || {}).jobs || []);
   if (typeof IntersectionObserver === "function") cardObserver = new IntersectionObserver(cardsVisible, { rootMargin: "200px" });
   setInterval(tick, 1000);
