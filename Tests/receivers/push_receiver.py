@@ -11,6 +11,7 @@ key pair, /push/main (201 when a push checks out, 400 with the reason when not) 
 import argparse
 import base64
 import json
+import threading
 import os
 import signal
 import sys
@@ -41,8 +42,15 @@ class Refused(Exception):
     pass
 
 
+EMIT_LOCK = threading.Lock()
+
+
 def emit(line):
-    print(json.dumps(line, separators=(",", ":")), flush=True)
+    # One write per line, under a lock: the server answers on threads, and print's separate
+    # write of the newline let two pushes' lines run together.
+    with EMIT_LOCK:
+        sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
 
 
 def check_vapid(header, origin):

@@ -19,6 +19,7 @@ extension HeraldServer {
             SeriesRoutes(runtime: runtime).register(on: router)
             StateRoutes(runtime: runtime).register(on: router)
             NotifyRoutes(runtime: runtime).register(on: router)
+            PushRoutes(runtime: runtime).register(on: router)
             HealthRoutes(runtime: runtime).register(on: router)
         }
         // HEAD works wherever GET does (the answer without its body).

@@ -6,10 +6,13 @@ public final class NotifyCenter: Sendable {
     let targets: [NotifyTarget]
     let routing: NotifyRouting
     private let wakes: [String: NotifyWake]
+    /// Web Push's key pair, from the store.
+    let vapidKeys: VAPIDKeys
 
     init(targets: [NotifyTarget], routing: NotifyRouting) {
         self.targets = targets
         self.routing = routing
+        vapidKeys = VAPIDKeys()
         wakes = Dictionary(uniqueKeysWithValues: targets.map { ($0.name, NotifyWake()) })
     }
 
@@ -61,8 +64,10 @@ public final class NotifyCenter: Sendable {
             } catch {
                 throw HeraldServer.StartupError(description: "notify target '\(target.name)': \(error.description)")
             }
-        case .webpush:
-            throw HeraldServer.StartupError(description: "notify target '\(target.name)': \(target.kind.name) is not built yet")
+        case .webpush(let subject):
+            // The push service keeps a message for an offline browser as long as it is worth retrying.
+            return WebPushSender(subject: subject, keys: vapidKeys, log: runtime.log, post: post,
+                                 ttlSeconds: Int(min(target.maxAgeSeconds, 28 * 86_400)))
         }
     }
 }

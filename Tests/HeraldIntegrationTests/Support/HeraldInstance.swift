@@ -68,6 +68,15 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
         return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
     }
 
+    /// A DELETE with a JSON body; its status.
+    func delete(_ path: String, _ body: String) async throws -> Int {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .DELETE
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: body))
+        return Int(try await executeRetryingClosedConnection(request).status.code)
+    }
+
     /// Publishes and returns the id Herald answered with.
     func publish(_ channel: String, _ json: String) async throws -> Int64 {
         let answer = try await post("/api/channels/\(channel)/events", json)
