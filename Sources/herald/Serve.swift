@@ -75,7 +75,8 @@ struct CheckConfig: ParsableCommand {
             try HeraldServer.checkListenAddress(config)
             let sources = config.sources.sourceNames
             print("\(file): OK (listen \(config.server.listen), database \(config.store.path), \(config.routes.count) routes, "
-                  + (sources.isEmpty ? "no sources" : "sources \(sources.joined(separator: ", "))") + ")")
+                  + (sources.isEmpty ? "no sources" : "sources \(sources.joined(separator: ", "))")
+                  + (config.notify.isEmpty ? "" : ", notify \(config.notify.map { "\($0.name) (\($0.kind.name))" }.joined(separator: ", "))") + ")")
         } catch let error as ConfigError {
             for problem in error.problems { print("\(file):\(problem.line.map { "\($0):" } ?? "") \(problem.message)") }
             throw ExitCode(1)

@@ -116,7 +116,9 @@ def main():
         ok = auth_data.login.decode() == args.user and auth_data.password.decode() == args.password
         return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
-    options = dict(hostname="127.0.0.1", port=args.port, server_hostname="localhost")
+    # ready_timeout: aiosmtpd's start waits this long for its own test connection (a TLS handshake
+    # in implicit mode); its default was too short for a loaded two-core machine running the suite.
+    options = dict(hostname="127.0.0.1", port=args.port, server_hostname="localhost", ready_timeout=60)
     if args.user is not None:
         # aiosmtpd sees TLS only when it came by STARTTLS; implicit TLS is TLS from the first byte.
         options.update(authenticator=authenticator, auth_required=True,

@@ -29,10 +29,14 @@ final class SMTPReceiver: Sendable {
             "smtp_receiver.py", arguments: ["--port", "\(port)", "--cert-dir", dir.path] + options,
             logPath: dir.file("receiver.log"))
         let process = self.process
-        try await eventually("the SMTP receiver to listen") {
-            guard process.isRunning else { throw TestFailure("smtp_receiver.py exited: \(process.log)") }
-            return process.log.contains("{\"ready\": true}")
+        do {
+            try await eventually("the SMTP receiver to listen", seconds: 90) {
+                process.log.contains("{\"ready\": true}") || !process.isRunning
+            }
+        } catch {
+            throw TestFailure("\(error); smtp_receiver.py said:\n\(process.log)")
         }
+        guard process.log.contains("{\"ready\": true}") else { throw TestFailure("smtp_receiver.py exited:\n\(process.log)") }
     }
 
     /// What it accepted so far: its JSON lines (the log also holds aiosmtpd's own lines).

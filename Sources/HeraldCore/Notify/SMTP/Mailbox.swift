@@ -8,6 +8,11 @@ struct Mailbox: Equatable {
 
     /// `role` names the field in the error ("sender", "recipient").
     init(parsing text: String, role: String) throws(SMTPError) {
+        // A line break or other control character anywhere (a display name too) means the text
+        // is not one mailbox: "a@b\r\nRCPT TO:<x@y>" would otherwise parse as a name and x@y.
+        if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw .invalidMessage("\(role) \(String(reflecting: text)) holds a line break or control character")
+        }
         let trimmed = text.trimmingSpaces
         if trimmed.hasSuffix(">"), let open = trimmed.lastIndex(of: "<") {
             address = String(trimmed[trimmed.index(after: open)..<trimmed.index(before: trimmed.endIndex)])
