@@ -1,21 +1,33 @@
 import Foundation
+import Synchronization
 
-/// A free loopback port: bind to port 0, read what the kernel chose, close.
+/// A free loopback port for a server a test starts (Herald, mosquitto, a receiver), taken below
+/// Linux's ephemeral range (32768–60999). A port the kernel picked for `bind(0)` and gave back
+/// could be handed again, between this call and the server binding it, to any socket that binds
+/// port 0 or connects out (a scripted receiver, every HTTP client's source port): then Herald
+/// failed to bind and the test's requests reached the wrong server. Below the range the kernel
+/// never hands a port out by itself; the set keeps two tests of this process from being given one.
 func freePort() throws -> Int {
+    for _ in 0..<1_000 {
+        let port = Int.random(in: 20_000..<32_768)
+        guard handedOutPorts.withLock({ $0.insert(port).inserted }) else { continue }
+        if canBind(port) { return port }
+    }
+    throw TestFailure("no free loopback port in 20000–32767")
+}
+
+private let handedOutPorts = Mutex<Set<Int>>([])
+
+private func canBind(_ port: Int) -> Bool {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-        }
+    address.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
-    guard bound else { throw TestFailure("cannot bind a loopback port") }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// A TCP socket connected to 127.0.0.1:`port`, or nil; the caller closes it. A receive buffer
