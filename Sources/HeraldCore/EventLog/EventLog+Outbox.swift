@@ -34,12 +34,25 @@ extension EventLog {
     /// The first row of each of `target`'s lanes, leaving out rows a rate limit holds back
     /// (never tried, not due): what the target sends next, in order per lane.
     func outboxHeads(target: String, now: Int64) async throws -> [OutboxItem] {
+        try await outboxPage(target: target, now: now, perLane: 1).compactMap(\.first)
+    }
+
+    /// Up to `perLane` rows of each lane, in order, leaving out the rows a rate limit holds back:
+    /// one read for a run of deliveries instead of one each.
+    func outboxPage(target: String, now: Int64, perLane: Int) async throws -> [[OutboxItem]] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT \(OutboxItem.columns) FROM notify_outbox WHERE seq IN (
-                    SELECT MIN(seq) FROM notify_outbox WHERE target = ? AND NOT (attempts = 0 AND next_at > ?) GROUP BY lane)
-                ORDER BY seq
-                """, arguments: [target, now]).map(OutboxItem.init)
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT \(OutboxItem.columns) FROM (
+                    SELECT *, ROW_NUMBER() OVER (PARTITION BY lane ORDER BY seq) AS n FROM notify_outbox
+                    WHERE target = ? AND NOT (attempts = 0 AND next_at > ?))
+                WHERE n <= ? ORDER BY seq
+                """, arguments: [target, now, perLane]).map(OutboxItem.init)
+            var lanes: [String: [OutboxItem]] = [:], order: [String] = []
+            for row in rows {
+                if lanes[row.lane] == nil { order.append(row.lane) }
+                lanes[row.lane, default: []].append(row)
+            }
+            return order.map { lanes[$0]! }
         }
     }
 
@@ -91,9 +104,13 @@ extension EventLog {
         }
     }
 
-    /// Given up (the caller has stored its `$deadletter` event first): no longer owed.
+    /// Given up (the caller has stored its `$deadletter` event first): no longer owed, nor are
+    /// the older rows of its alert it stood for.
     func outboxRemove(_ item: OutboxItem) async throws {
-        try await pool.write { db in try db.execute(sql: "DELETE FROM notify_outbox WHERE seq = ?", arguments: [item.seq]) }
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM notify_outbox WHERE target = ? AND lane = ? AND subject = ? AND seq <= ?",
+                           arguments: [item.target, item.lane, item.subject, item.seq])
+        }
     }
 
     /// Rows of targets no longer configured: given up at start, so none waits forever unseen.

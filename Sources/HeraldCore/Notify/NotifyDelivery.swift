@@ -49,21 +49,21 @@ final class NotifyDelivery: Service, Sendable {
         await sender.stop()
     }
 
-    /// Tries every lane's first row that is due, a few lanes at once (a Web Push target has a
-    /// lane per browser); returns how long to wait before looking again (zero: something was
-    /// tried, look again now).
+    /// Sends what is due, a few lanes at once (a Web Push target has a lane per browser), each
+    /// lane's rows in order from one read; returns how long to wait before looking again (zero:
+    /// something was tried, look again now).
     func deliverDue() async throws -> Duration {
         let now = Clock.nowMilliseconds()
-        let heads = try await log.outboxHeads(target: target.name, now: now)
+        let lanes = try await log.outboxPage(target: target.name, now: now, perLane: Self.rowsPerLane)
         var nextDue = try await log.outboxNextHeld(target: target.name, now: now)
-        for head in heads where head.nextAt > now { nextDue = min(nextDue ?? head.nextAt, head.nextAt) }
-        let due = heads.filter { $0.nextAt <= now }
+        for lane in lanes { if let first = lane.first, first.nextAt > now { nextDue = min(nextDue ?? first.nextAt, first.nextAt) } }
+        let due = lanes.filter { ($0.first?.nextAt ?? .max) <= now }
         let tried = try await withThrowingTaskGroup(of: Bool.self) { group in
             var tried = false, started = 0
-            for head in due {
+            for lane in due {
                 if started >= Self.lanesAtOnce, let one = try await group.next() { tried = tried || one }
                 guard !Task.isShuttingDownGracefully else { break }
-                group.addTask { try await self.attempt(head, now: now) }
+                group.addTask { try await self.deliver(lane, now: now) }
                 started += 1
             }
             for try await one in group { tried = tried || one }
@@ -75,6 +75,28 @@ final class NotifyDelivery: Service, Sendable {
         return .milliseconds(max(nextDue - Clock.nowMilliseconds(), 1))
     }
 
+    /// One lane's rows, in order, until one has to wait for its retry.
+    private func deliver(_ rows: [OutboxItem], now: Int64) async throws -> Bool {
+        var tried = false
+        // A delivery takes the older rows of its alert with it (a rate limit's fold): not again.
+        var doneThrough: [String: Int64] = [:]
+        for row in rows {
+            guard !Task.isShuttingDownGracefully else { break }
+            if let done = doneThrough[row.subject], row.seq <= done { continue }
+            switch try await attempt(row, now: now) {
+            case .done(let through):
+                tried = true
+                doneThrough[row.subject] = through
+            case .held:
+                continue  // a rate limit holds this alert back; the lane's others go on
+            case .laneWaits:
+                return true
+            }
+        }
+        return tried
+    }
+
+    static let rowsPerLane = 64
     static let lanesAtOnce = 8
     private let lastRecorded = Atomic<Int64>(0)
 
@@ -87,25 +109,33 @@ final class NotifyDelivery: Service, Sendable {
         metrics.recordOwed(try await log.outboxSummaries()[target.name], now: now)
     }
 
-    /// One lane's first row; false when a rate limit only held it back.
-    private func attempt(_ head: OutboxItem, now: Int64) async throws -> Bool {
+    enum Attempt {
+        /// Sent or given up, with the older rows of its alert up to this seq.
+        case done(through: Int64)
+        /// A rate limit holds it until its window ends.
+        case held
+        /// To be retried after a backoff (or its subscription is gone): what follows in the lane waits.
+        case laneWaits
+    }
+
+    private func attempt(_ head: OutboxItem, now: Int64) async throws -> Attempt {
         if Double(now - head.createdAt) > target.maxAgeSeconds * 1000 {
             try await giveUp(head, reason: "not delivered within max_age (\(head.attempts) attempts; last: \(head.lastError ?? "none"))",
                              kind: "expired")
-            return true
+            return .done(through: head.seq)
         }
         var item = head, folded = 0
         if let limit = target.rateLimitSeconds {
             if head.attempts == 0, let sent = try await log.lastSent(target: target.name, subject: head.subject),
                Double(now - sent) < limit * 1000 {
                 try await log.outboxReschedule(head, nextAt: sent + Int64(limit * 1000), error: nil)
-                return false
+                return .held
             }
             (item, folded) = try await log.outboxLatest(of: head)
         }
         guard let delivery = NoticeDelivery(item, folded: folded, alertChannels: alertChannels) else {
             try await giveUp(item, reason: "the outbox row is not an event Herald can read", kind: "unreadable")
-            return true
+            return .done(through: item.seq)
         }
         let result = await sender.send(delivery)
         switch result {
@@ -122,15 +152,17 @@ final class NotifyDelivery: Service, Sendable {
             metrics.retries.increment()
             logger.warning("notification not delivered, will retry", metadata: [
                 "target": "\(target.name)", "event": "\(item.eventId)", "reason": "\(reason)", "retry_in": "\(delay)"])
+            return .laneWaits
         case .permanent(let reason):
             try await giveUp(item, reason: reason, kind: "refused")
         case .recipientGone(let reason):
-            try await log.deletePushSubscription(endpoint: item.lane)
+            try await log.deletePushSubscription(endpoint: item.lane)  // and what its lane still owed
             metrics.failed(kind: "gone").increment()
             logger.notice("push subscription removed: the push service says it is gone",
                           metadata: ["target": "\(target.name)", "endpoint": "\(item.lane)", "reason": "\(reason)"])
+            return .laneWaits
         }
-        return true
+        return .done(through: item.seq)
     }
 
     /// Stores the `$deadletter` event first, then drops the row: a crash in between sends the
