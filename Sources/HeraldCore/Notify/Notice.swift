@@ -27,22 +27,16 @@ struct Notice: Sendable, Equatable {
             let what = rule ?? event.key ?? event.channel
             title = event.type == "raised" ? "\(severity.rawValue): \(what)" : "\(event.type): \(what)"
             message = data?.value(at: "message")?.stringValue ?? "\(what) \(event.type)"
-        case "stale":
-            transition = .stale
+        case "stale", "offline":
+            transition = event.type == "stale" ? .stale : .offline
             key = event.key
             subject = event.channel + "/" + (event.key ?? "")
             severity = .warning
-            let seconds = data?.value(at: "stale_after_seconds")?.numberValue.map { Duration.seconds($0).spoken }
-            title = "stale: \(event.key ?? event.channel)"
-            message = "\(event.key ?? event.channel) on \(event.channel) has sent nothing" + (seconds.map { " for \($0)" } ?? "")
-        case "offline":
-            transition = .offline
-            key = event.key
-            subject = event.channel + "/" + (event.key ?? "")
-            severity = .warning
-            let seconds = data?.value(at: "offline_seconds")?.numberValue.map { Duration.seconds($0).spoken }
-            title = "offline: \(event.key ?? event.channel)"
-            message = "\(event.key ?? event.channel) has been offline" + (seconds.map { " for \($0)" } ?? "")
+            let name = event.key ?? event.channel
+            let seconds = data?.value(at: transition == .stale ? "stale_after_seconds" : "offline_seconds")?.numberValue
+            let spell = seconds.map { " for " + Duration.seconds($0).spoken } ?? ""
+            title = "\(event.type): \(name)"
+            message = transition == .stale ? "\(name) on \(event.channel) has sent nothing\(spell)" : "\(name) has been offline\(spell)"
         default:
             return nil
         }

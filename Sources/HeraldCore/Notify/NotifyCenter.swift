@@ -80,10 +80,7 @@ struct OrphanSweep: Service {
 
     func run() async throws {
         for item in try await log.outboxOrphans(keeping: targets) {
-            let data = "{\"target\":\(JSONText.quoted(item.target)),\"reason\":\"the target is no longer configured\""
-                + ",\"eventId\":\(item.eventId),\"event\":\((try? JSONText(validating: Array(item.envelope.utf8)))?.singleLine ?? "null")}"
-            _ = try await log.append([EventDraft(channel: "$deadletter", type: "notify", key: item.target, data: data,
-                                                 source: "{\"notify\":{\"target\":\(JSONText.quoted(item.target))}}")])
+            _ = try await log.append([NotifyDeadLetter.draft(item, reason: "the target is no longer configured", targetKind: nil)])
             try await log.outboxRemove(item)
             logger.warning("notification owed to a target no longer configured, given up to $deadletter",
                            metadata: ["target": "\(item.target)", "event": "\(item.eventId)"])

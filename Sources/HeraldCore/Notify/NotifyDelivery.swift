@@ -168,15 +168,22 @@ final class NotifyDelivery: Service, Sendable {
     /// Stores the `$deadletter` event first, then drops the row: a crash in between sends the
     /// dead letter twice rather than losing it.
     private func giveUp(_ item: OutboxItem, reason: String, kind: String) async throws {
-        let data = "{\"target\":\(JSONText.quoted(target.name)),\"kind\":\(JSONText.quoted(target.kind.name))"
-            + ",\"reason\":\(JSONText.quoted(reason)),\"attempts\":\(item.attempts),\"eventId\":\(item.eventId)"
-            + ",\"event\":\((try? JSONText(validating: Array(item.envelope.utf8)))?.singleLine ?? JSONText.quoted(item.envelope))}"
-        _ = try await log.append([EventDraft(channel: "$deadletter", type: "notify", key: target.name, data: data,
-                                             source: "{\"notify\":{\"target\":\(JSONText.quoted(target.name))}}")])
+        _ = try await log.append([NotifyDeadLetter.draft(item, reason: reason, targetKind: target.kind.name)])
         try await log.outboxRemove(item)
         metrics.failed(kind: kind).increment()
         logger.error("notification given up to $deadletter", metadata: [
             "target": "\(target.name)", "event": "\(item.eventId)", "reason": "\(reason)"])
+    }
+}
+
+/// A notification given up: a `$deadletter` event (type `notify`) with the reason and the event.
+enum NotifyDeadLetter {
+    static func draft(_ item: OutboxItem, reason: String, targetKind: String?) -> EventDraft {
+        let data = "{\"target\":\(JSONText.quoted(item.target)),\"kind\":" + (targetKind.map(JSONText.quoted) ?? "null")
+            + ",\"reason\":\(JSONText.quoted(reason)),\"attempts\":\(item.attempts),\"eventId\":\(item.eventId)"
+            + ",\"event\":\((try? JSONText(validating: Array(item.envelope.utf8)))?.singleLine ?? JSONText.quoted(item.envelope))}"
+        return EventDraft(channel: "$deadletter", type: "notify", key: item.target, data: data,
+                          source: "{\"notify\":{\"target\":\(JSONText.quoted(item.target))}}")
     }
 }
 
