@@ -6,7 +6,6 @@ import Testing
 @Suite struct NotifyEmailTests {
     @Test func anAlertIsMailedOverSTARTTLSAfterATemporaryRefusal() async throws {
         let receiver = try await SMTPReceiver(["--user", "herald", "--password", "s3cret", "--fail-first", "1"])
-        defer { Task { await receiver.stop() } }
         let dir = try TempDir()
         try "s3cret\n".write(toFile: dir.file("smtp.password"), atomically: true, encoding: .utf8)
         let herald = try await HeraldInstance(dir: dir, config: NotifyWebhookTests.rules + """

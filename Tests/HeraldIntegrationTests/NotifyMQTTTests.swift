@@ -7,7 +7,6 @@ import Testing
     @Test func alertStatesAreRetainedAndEachRuleIsAnnouncedAsAProblemSensor() async throws {
         let dir = try TempDir()
         let broker = try await MosquittoBroker(dir: dir)
-        defer { Task { await broker.stop() } }
         let herald = try await HeraldInstance(dir: dir, config: """
             alert_rules:
               - { name: greenhouse-hot, channel: sensors, key: greenhouse/temp, field: value, above: 30, clear_below: 29, severity: critical }
