@@ -270,6 +270,22 @@ def tear_down(stack, driver, monitor, failed):
         print(f"files kept in {stack.tmp}")
 
 
+def running_stack(request, prepare):
+    """A module's mosquitto, Herald and browser: `prepare(stack, driver, monitor)` makes what its
+    tests are given (a generator for a fixture to `yield from`). All of it is torn down after;
+    the servers' logs are printed if any test failed."""
+    stack = Stack()
+    driver = monitor = None
+    try:
+        stack.start_mosquitto()
+        stack.start_herald()
+        driver = make_driver(stack.tmp)
+        monitor = CdpMonitor(driver)
+        yield prepare(stack, driver, monitor)
+    finally:
+        tear_down(stack, driver, monitor, failed=request.session.testsfailed > 0)
+
+
 def make_driver(tmp, width=1280, height=900):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

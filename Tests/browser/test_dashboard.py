@@ -13,7 +13,7 @@ import time
 import pytest
 from selenium.webdriver.common.by import By
 
-from harness import CdpMonitor, Stack, make_driver, tear_down, wait_until
+from harness import running_stack, wait_until
 
 TEMP_TILE = '[data-sensor-key="greenhouse/temp"]'
 JOB = '[data-job-key="backup-1"]'
@@ -90,20 +90,13 @@ class Session:
 
 @pytest.fixture(scope="module")
 def s(request):
-    stack = Stack()
-    driver = monitor = None
-    try:
-        stack.start_mosquitto()
-        stack.start_herald()
-        driver = make_driver(stack.tmp)
-        monitor = CdpMonitor(driver)
+    def prepare(stack, driver, monitor):
         driver.get_log("browser")  # only what the dashboard causes counts
         driver.get_log("performance")
         session = Session(stack, driver, monitor)
         session.load()
-        yield session
-    finally:
-        tear_down(stack, driver, monitor, failed=request.session.testsfailed > 0)
+        return session
+    yield from running_stack(request, prepare)
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ import time
 import pytest
 from selenium.webdriver.common.by import By
 
-from harness import CdpMonitor, Stack, make_driver, tear_down, wait_until
+from harness import running_stack, wait_until
 
 WAIT = 30  # every bound; a busy machine may be slow, nothing here is timed
 Z2M_NAME = "living_room/climate"
@@ -74,21 +74,14 @@ class Page:
 
 @pytest.fixture(scope="module")
 def page(request):
-    stack = Stack()
-    driver = monitor = None
-    try:
-        stack.start_mosquitto()
-        stack.start_herald()
-        driver = make_driver(stack.tmp)
-        monitor = CdpMonitor(driver)
+    def prepare(stack, driver, monitor):
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": NOTIFICATION_SPY})
         driver.execute_cdp_cmd("Browser.grantPermissions",
                                {"origin": stack.origin, "permissions": ["notifications"]})
         p = Page(stack, driver)
         p.load()
-        yield p
-    finally:
-        tear_down(stack, driver, monitor, failed=request.session.testsfailed > 0)
+        return p
+    yield from running_stack(request, prepare)
 
 
 def epoch_ms(iso):
