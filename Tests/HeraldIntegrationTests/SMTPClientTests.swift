@@ -155,10 +155,11 @@ import Testing
 
     @Test func aServerThatNeverSpeaksTimesOutRetryably() async throws {
         let peer = try await ScriptedPeer(hangUp: false)
-        let client = SMTPClient(server: try SMTPServer(host: "127.0.0.1", port: peer.port, timeout: .seconds(1)))
+        let client = SMTPClient(server: try SMTPServer(host: "127.0.0.1", port: peer.port, timeout: .seconds(3)))
         let error = try #require(await failure(client, message()))
         guard case .timedOut(let during, _) = error else { Issue.record("\(error)"); return }
-        #expect(during == "the greeting" && error.isRetryable, "\(error)")
+        // The greeting, unless a loaded machine took the whole bound to connect.
+        #expect(["the greeting", "the connection"].contains(during) && error.isRetryable, "\(error)")
         await peer.stop()
     }
 

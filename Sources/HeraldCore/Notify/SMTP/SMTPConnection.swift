@@ -34,7 +34,10 @@ struct SMTPConnection: Sendable {
             let channel = try await bootstrap.connect(host: server.host, port: server.port).get()
             return SMTPConnection(channel: channel, server: server, greeting: greeting.futureResult, ended: ended.futureResult)
         } catch {
-            let failure = SMTPError.from(error, during: "connect", host: server.host, port: server.port)
+            // The send's deadline can pass while the connect is still under way (a loaded
+            // machine): the reply handler closes the channel then, and that is a timeout.
+            let failure = NIODeadline.now() >= deadline ? SMTPError.timedOut(during: "the connection", after: server.timeout)
+                : SMTPError.from(error, during: "connect", host: server.host, port: server.port)
             greeting.fail(failure)  // a promise is kept or broken, never dropped
             ended.fail(failure)
             throw failure
