@@ -3,6 +3,7 @@
 import { h, setText } from "./dom.js";
 import { clockText } from "./format.js";
 import { addAlertEvents, filterAlerts, choices } from "./state.js";
+import { notificationFor } from "./push.js";
 
 const SINCE = { "": 0, "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3 };
 let rows = [];
@@ -42,9 +43,10 @@ export function alertEvents(events) {
 // sharing one stream show it once, not once per tab.
 export function notifyRaised(env) {
   if (typeof Notification !== "function" || Notification.permission !== "granted") return;
-  const d = env.data || {};
-  const alertId = String(d.alertId ?? env.key ?? "");
-  const n = new Notification(`${d.severity || "alert"}: ${d.rule || alertId}`, { body: d.message || "", tag: alertId });
+  // Worded and tagged as a Web Push of the same alert (js/push.js), so either replaces the other.
+  const { title, options } = notificationFor(env, new URL(".", location.href).href);
+  const alertId = options.data.alertId || String(env.key ?? "");
+  const n = new Notification(title, { body: options.body, tag: options.tag });
   n.onclick = () => { window.focus(); ui.onFocusAlert(alertId); n.close(); };
 }
 

@@ -48,7 +48,7 @@ extension ConfigReader {
                 fail(item, "notify target names must be unique ('\(name)' is also on line \(other.line ?? 0))")
                 continue
             }
-            if case .webpush = kind, targets.contains(where: { if case .webpush = $0.kind { true } else { false } }) {
+            if kind.isWebPush, targets.contains(where: { $0.kind.isWebPush }) {
                 fail(item, "only one webpush target: the browsers' subscriptions belong to it")
                 continue
             }
@@ -178,12 +178,5 @@ extension ConfigReader {
         let secret = text.trimmingCharacters(in: .newlines)
         if secret.isEmpty { fail(node, "\(name) \(path) is empty"); return nil }
         return secret
-    }
-}
-
-extension UInt8 {
-    var isASCIIAlphanumeric: Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(self)
-            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
     }
 }

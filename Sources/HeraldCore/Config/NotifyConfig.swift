@@ -11,6 +11,11 @@ public struct NotifyTarget: Sendable {
         case mqtt(MQTTTarget)
         case email(EmailTarget)
 
+        /// Web Push owes one delivery per browser subscription, each in a lane of its own.
+        public var isWebPush: Bool {
+            if case .webpush = self { true } else { false }
+        }
+
         public var name: String {
             switch self {
             case .webhook: "webhook"

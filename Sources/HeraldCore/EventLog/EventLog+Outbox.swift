@@ -31,14 +31,8 @@ public struct OutboxSummary: Sendable, Equatable {
 /// The notification outbox (DESIGN §12): rows are written by the writer with their events
 /// (`NotifyRouting`) and taken here by the delivery services, on GRDB's threads.
 extension EventLog {
-    /// The first row of each of `target`'s lanes, leaving out rows a rate limit holds back
-    /// (never tried, not due): what the target sends next, in order per lane.
-    func outboxHeads(target: String, now: Int64) async throws -> [OutboxItem] {
-        try await outboxPage(target: target, now: now, perLane: 1).compactMap(\.first)
-    }
-
-    /// Up to `perLane` rows of each lane, in order, leaving out the rows a rate limit holds back:
-    /// one read for a run of deliveries instead of one each.
+    /// Up to `perLane` rows of each of `target`'s lanes, in order, leaving out the rows a rate
+    /// limit holds back (never tried, not due): one read for a run of deliveries, not one each.
     func outboxPage(target: String, now: Int64, perLane: Int) async throws -> [[OutboxItem]] {
         try await pool.read { db in
             let rows = try Row.fetchAll(db, sql: """
@@ -85,8 +79,7 @@ extension EventLog {
     /// Sent: the row (and the older rows of its alert it folded) are no longer owed.
     func outboxDelivered(_ item: OutboxItem, at time: Int64) async throws {
         try await pool.write { db in
-            try db.execute(sql: "DELETE FROM notify_outbox WHERE target = ? AND lane = ? AND subject = ? AND seq <= ?",
-                           arguments: [item.target, item.lane, item.subject, item.seq])
+            try Self.deleteThrough(item, in: db)
             try db.execute(sql: "INSERT OR REPLACE INTO notify_sent(target, subject, sent_at) VALUES (?, ?, ?)",
                            arguments: [item.target, item.subject, time])
         }
@@ -107,28 +100,33 @@ extension EventLog {
     /// Given up (the caller has stored its `$deadletter` event first): no longer owed, nor are
     /// the older rows of its alert it stood for.
     func outboxRemove(_ item: OutboxItem) async throws {
-        try await pool.write { db in
-            try db.execute(sql: "DELETE FROM notify_outbox WHERE target = ? AND lane = ? AND subject = ? AND seq <= ?",
-                           arguments: [item.target, item.lane, item.subject, item.seq])
-        }
+        try await pool.write { db in try Self.deleteThrough(item, in: db) }
+    }
+
+    /// The row and the older rows of its alert in its lane: what one delivery stands for.
+    private static func deleteThrough(_ item: OutboxItem, in db: Database) throws {
+        try db.execute(sql: "DELETE FROM notify_outbox WHERE target = ? AND lane = ? AND subject = ? AND seq <= ?",
+                       arguments: [item.target, item.lane, item.subject, item.seq])
     }
 
     /// Rows of targets no longer configured: given up at start, so none waits forever unseen.
     func outboxOrphans(keeping targets: Set<String>) async throws -> [OutboxItem] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(OutboxItem.columns) FROM notify_outbox ORDER BY seq").map(OutboxItem.init)
-                .filter { !targets.contains($0.target) }
+            let kept = Array(repeating: "?", count: targets.count).joined(separator: ",")
+            return try Row.fetchAll(db, sql: "SELECT \(OutboxItem.columns) FROM notify_outbox WHERE target NOT IN (\(kept)) ORDER BY seq",
+                                    arguments: StatementArguments(Array(targets))).map(OutboxItem.init)
         }
     }
 
-    public func outboxSummaries() async throws -> [String: OutboxSummary] {
+    /// Per target, or for `only` that one (a delivery service's gauges).
+    public func outboxSummaries(only: String? = nil) async throws -> [String: OutboxSummary] {
         try await pool.read { db in
             var summaries: [String: OutboxSummary] = [:]
             for row in try Row.fetchAll(db, sql: """
                 SELECT target, COUNT(*), MIN(created_at),
                        (SELECT last_error FROM notify_outbox i WHERE i.target = o.target AND last_error IS NOT NULL ORDER BY seq LIMIT 1)
-                FROM notify_outbox o GROUP BY target
-                """) {
+                FROM notify_outbox o WHERE ?1 IS NULL OR target = ?1 GROUP BY target
+                """, arguments: [only]) {
                 summaries[row[0]] = OutboxSummary(owed: row[1], oldestCreatedAt: row[2], lastError: row[3])
             }
             return summaries
@@ -137,13 +135,19 @@ extension EventLog {
 
     // MARK: Web Push subscriptions
 
-    /// Stores (or replaces) a browser's subscription; `json` is what it sent, re-serialized.
-    func savePushSubscription(endpoint: String, json: String) async throws {
+    enum PushSubscriptionSaved { case created, replaced, full }
+
+    /// Stores (or replaces) a browser's subscription; `json` is what it sent, re-serialized. A
+    /// new one beyond `limit` is refused, in the same transaction that counts them.
+    func savePushSubscription(endpoint: String, json: String, limit: Int) async throws -> PushSubscriptionSaved {
         try await pool.write { db in
+            let known = try Bool.fetchOne(db, sql: "SELECT 1 FROM push_subscriptions WHERE endpoint = ?", arguments: [endpoint]) ?? false
+            if !known, try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM push_subscriptions") ?? 0 >= limit { return .full }
             try db.execute(sql: """
                 INSERT INTO push_subscriptions(endpoint, json, created_at) VALUES (?, ?, ?)
                 ON CONFLICT(endpoint) DO UPDATE SET json = excluded.json
                 """, arguments: [endpoint, json, Clock.nowMilliseconds()])
+            return known ? .replaced : .created
         }
     }
 
@@ -164,8 +168,17 @@ extension EventLog {
         }
     }
 
-    func pushSubscriptionsJSON() async throws -> [String] {
-        try await pool.read { db in try String.fetchAll(db, sql: "SELECT json FROM push_subscriptions ORDER BY created_at") }
+    func pushSubscriptionEndpoints() async throws -> [String] {
+        try await pool.read { db in try Self.pushEndpoints(in: db) }
+    }
+
+    /// Oldest first: the order the writer gives their lanes (`NotifyRouting`).
+    static func pushEndpoints(in db: Database) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT endpoint FROM push_subscriptions ORDER BY created_at")
+    }
+
+    func pushSubscriptionCount() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM push_subscriptions") ?? 0 }
     }
 
     /// A value kept in `meta` (the VAPID key), made by `make` the first time it is asked for.

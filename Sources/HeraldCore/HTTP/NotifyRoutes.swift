@@ -9,7 +9,7 @@ struct NotifyRoutes {
         router.get("/api/notify") { _, context in
             try context.requireAdmin()
             let summaries = try await runtime.log.outboxSummaries()
-            let subscriptions = try await runtime.log.pushSubscriptionsJSON().count
+            let subscriptions = try await runtime.log.pushSubscriptionCount()
             let now = Clock.nowMilliseconds()
             let targets = runtime.notify.targets.map { target in
                 Self.json(target, summary: summaries[target.name] ?? OutboxSummary(), subscriptions: subscriptions, now: now)

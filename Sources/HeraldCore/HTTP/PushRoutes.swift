@@ -24,12 +24,11 @@ struct PushRoutes {
                 throw APIError.badRequest("not a push subscription: \(error.description)")
             }
             try Self.checkEndpoint(subscription.endpoint)
-            let known = try await runtime.log.pushSubscription(endpoint: subscription.endpoint) != nil
-            if !known, try await runtime.log.pushSubscriptionsJSON().count >= limit {
+            let saved = try await runtime.log.savePushSubscription(endpoint: subscription.endpoint, json: subscription.json, limit: limit)
+            if saved == .full {
                 throw APIError(.conflict, "too many subscriptions", detail: "Herald keeps at most \(limit) push subscriptions")
             }
-            try await runtime.log.savePushSubscription(endpoint: subscription.endpoint, json: subscription.json)
-            return jsonResponse("{\"endpoint\":\(JSONText.quoted(subscription.endpoint))}", status: known ? .ok : .created)
+            return jsonResponse("{\"endpoint\":\(JSONText.quoted(subscription.endpoint))}", status: saved == .created ? .created : .ok)
         }
         router.delete("/api/push/subscriptions") { request, context in
             try requireWebPush(context)
@@ -48,10 +47,7 @@ struct PushRoutes {
         guard runtime.notify.webPushTarget != nil else {
             throw APIError.notFound("no webpush target is configured (notify: in the configuration)")
         }
-        let channel = runtime.log.options.semantics.alertsChannel
-        guard context.access.canRead(channel) else {
-            throw APIError(.forbidden, "forbidden", detail: "push subscriptions need a token that may read \(channel)")
-        }
+        try context.requireRead(runtime.log.options.semantics.alertsChannel)
     }
 
     /// Browsers' push services are all https: Herald posts to no other address, except a loopback
@@ -59,7 +55,7 @@ struct PushRoutes {
     static func checkEndpoint(_ endpoint: String) throws(APIError) {
         guard let url = URL(string: endpoint), let host = url.host else { throw APIError.badRequest("the endpoint is not a URL") }
         if url.scheme == "https" { return }
-        if url.scheme == "http", ListenAddress(host: host, port: 0).isLoopback { return }
+        if url.scheme == "http", ListenAddress.isLoopback(host: host) { return }
         throw APIError.badRequest("the endpoint must be an https:// URL (http:// only on loopback)")
     }
 }

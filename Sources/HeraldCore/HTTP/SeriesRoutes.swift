@@ -10,9 +10,7 @@ struct SeriesRoutes {
     func register(on router: Router<HeraldRequestContext>) {
         router.get("/api/series") { request, context in
             let query = try Self.query(from: request, now: Clock.nowMilliseconds())
-            guard context.access.canRead(query.channel) else {
-                throw APIError(.forbidden, "forbidden", detail: "this token may not read channel \(String(reflecting: query.channel))")
-            }
+            try context.requireRead(query.channel)
             return jsonResponse(Self.json(of: try await runtime.log.series(query), for: query))
         }
     }
@@ -21,7 +19,7 @@ struct SeriesRoutes {
         guard let channel = request.queryValue("channel"), !channel.isEmpty else { throw APIError.badRequest("channel is required") }
         guard let key = request.queryValue("key"), !key.isEmpty else { throw APIError.badRequest("key is required") }
         let field = request.queryValue("field") ?? "value"
-        guard !field.isEmpty, field.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || $0.isASCIILetterOrDigit }) else {
+        guard !field.isEmpty, field.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || $0.isASCIIAlphanumeric }) else {
             throw APIError.badRequest("field must be a top-level name of letters, digits and _")
         }
         let to = try time(request.queryValue("to"), name: "to") ?? now
@@ -35,12 +33,10 @@ struct SeriesRoutes {
     static func time(_ text: String?, name: String) throws -> Int64? {
         guard let text else { return nil }
         if let milliseconds = Int64(text) { return milliseconds }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = text.contains(".") ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
-        guard let date = formatter.date(from: text) else {
+        guard let milliseconds = Clock.milliseconds(iso8601: text) else {
             throw APIError.badRequest("\(name) must be epoch milliseconds or ISO 8601, like 2026-12-01T10:00:00Z")
         }
-        return Int64((date.timeIntervalSince1970 * 1000).rounded())
+        return milliseconds
     }
 
     static func json(of series: Series, for query: SeriesQuery) -> String {
@@ -53,12 +49,5 @@ struct SeriesRoutes {
             + ",\"field\":\(JSONText.quoted(query.field)),\"from\":\(query.from),\"to\":\(query.to)"
             + ",\"bucketMs\":\(query.bucketWidth),\"unit\":\(series.unit.map(JSONText.quoted) ?? "null")"
             + ",\"points\":[" + points.joined(separator: ",") + "],\"gaps\":[" + gaps.joined(separator: ",") + "]}"
-    }
-}
-
-private extension UInt8 {
-    var isASCIILetterOrDigit: Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(self)
-            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
     }
 }

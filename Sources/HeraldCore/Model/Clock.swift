@@ -8,6 +8,15 @@ public enum Clock {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
+    /// The inverse of `iso8601(milliseconds:)`, also taking offsets and no fraction:
+    /// `/api/series` times and envelopes read back from the notification outbox.
+    public static func milliseconds(iso8601 text: String) -> Int64? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = text.contains(".") ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
+        guard let date = formatter.date(from: text) else { return nil }
+        return Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
     /// `2026-11-21T15:00:00.123Z`, for years 0000–9999 (others are clamped to that range).
     /// Hand-rolled, one allocation and no libc call, because every replayed event needs one:
     /// gmtime_r plus string padding was 9 % of a replay's CPU.

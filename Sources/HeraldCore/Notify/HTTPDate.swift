@@ -1,14 +1,9 @@
 import Foundation
 
-/// The IMF-fixdate of RFC 9110 (`Sun, 06 Nov 1994 08:49:37 GMT`), as `Retry-After` and email's
-/// `Date` carry it.
+/// The IMF-fixdate of RFC 9110 (`Sun, 06 Nov 1994 08:49:37 GMT`), as `Retry-After` may carry it.
 enum HTTPDate {
     static func parse(_ text: String) -> Date? {
         formatter().date(from: text)
-    }
-
-    static func format(_ date: Date) -> String {
-        formatter().string(from: date)
     }
 
     /// A formatter per call: DateFormatter is not Sendable, and dates are parsed rarely.

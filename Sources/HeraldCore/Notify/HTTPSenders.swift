@@ -9,7 +9,9 @@ struct HTTPPost: Sendable {
     var client: HTTPClient = .shared
     var timeout: Duration
 
-    func send(to url: String, headers: HTTPHeaders, body: [UInt8]) async -> DeliveryResult {
+    /// `classify` reads the answer: what HTTP's status says (`DeliveryResult.http`) unless told otherwise.
+    func send(to url: String, headers: HTTPHeaders, body: [UInt8],
+              classify: (_ status: Int, _ retryAfter: String?, _ body: String) -> DeliveryResult = DeliveryResult.http) async -> DeliveryResult {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers = headers
@@ -20,7 +22,7 @@ struct HTTPPost: Sendable {
             // Only the start of an answer matters for the log; a large one is not read whole.
             var text = ""
             if var answer = try? await response.body.collect(upTo: 4_096) { text = answer.readString(length: answer.readableBytes) ?? "" }
-            return .http(status: Int(response.status.code), retryAfter: response.headers.first(name: "Retry-After"), body: text)
+            return classify(Int(response.status.code), response.headers.first(name: "Retry-After"), text)
         } catch {
             return .retry(reason: "\(error)", after: nil)
         }

@@ -13,10 +13,21 @@ struct Notice: Sendable, Equatable {
     var title: String
     var message: String
 
+    /// The event types a notice can come from; the writer sees every event, so anything else is
+    /// turned away before its data is parsed.
+    static func mayComeFrom(_ type: String) -> Bool {
+        switch type {
+        case "raised", "cleared", "acked", "stale", "offline": true
+        default: false
+        }
+    }
+
     /// nil for any event that is none of these.
     init?(_ event: StoredEvent, alertChannels: Set<String>) {
+        guard Self.mayComeFrom(event.type) else { return nil }
+        let isAlert = event.type != "stale" && event.type != "offline"
+        if isAlert && !alertChannels.contains(event.channel) { return nil }
         let data = try? JSONText(validating: Array(event.draft.data.utf8))
-        let isAlert = alertChannels.contains(event.channel) && ["raised", "cleared", "acked"].contains(event.type)
         switch isAlert ? "alert" : event.type {
         case "alert":
             transition = NotifyFilter.Transition(rawValue: event.type)!

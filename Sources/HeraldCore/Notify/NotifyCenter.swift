@@ -18,20 +18,11 @@ public final class NotifyCenter: Sendable {
 
     /// From the writer, after each commit: wakes the targets when anything stored may be owed.
     func committed(_ events: [StoredEvent]) {
-        guard !wakes.isEmpty, events.contains(where: { Self.mayNotify($0.type) }) else { return }
+        guard !wakes.isEmpty, events.contains(where: { Notice.mayComeFrom($0.type) }) else { return }
         for wake in wakes.values { wake.signal() }
     }
 
-    static func mayNotify(_ type: String) -> Bool {
-        switch type {
-        case "raised", "cleared", "acked", "stale", "offline": true
-        default: false
-        }
-    }
-
-    var webPushTarget: NotifyTarget? {
-        targets.first { if case .webpush = $0.kind { true } else { false } }
-    }
+    var webPushTarget: NotifyTarget? { targets.first { $0.kind.isWebPush } }
 
     /// One delivery service per target, and the start-up pass that gives up the rows of targets
     /// no longer configured (also when none is left).

@@ -106,7 +106,7 @@ final class NotifyDelivery: Service, Sendable {
         let now = Clock.nowMilliseconds()
         if busy && now - lastRecorded.load(ordering: .relaxed) < 1_000 { return }
         lastRecorded.store(now, ordering: .relaxed)
-        metrics.recordOwed(try await log.outboxSummaries()[target.name], now: now)
+        metrics.recordOwed(try await log.outboxSummaries(only: target.name)[target.name], now: now)
     }
 
     enum Attempt {
@@ -201,18 +201,11 @@ extension StoredEvent {
     init?(envelope: String) {
         guard let json = try? JSONText(validating: Array(envelope.utf8)), let id = json.value(at: "id")?.numberValue,
               let channel = json.value(at: "channel")?.stringValue, let type = json.value(at: "type")?.stringValue,
-              let time = json.value(at: "time")?.stringValue.flatMap(Self.milliseconds(iso8601:)),
+              let time = json.value(at: "time")?.stringValue.flatMap(Clock.milliseconds(iso8601:)),
               let data = json.value(at: "data") else { return nil }
         let source = json.value(at: "source").flatMap { $0.isNull ? nil : $0.singleLine }
         self.init(id: Int64(id), draft: EventDraft(channel: channel, type: type, key: json.value(at: "key")?.stringValue,
                                                    time: time, data: data.singleLine, source: source))
-    }
-
-    static func milliseconds(iso8601 text: String) -> Int64? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        guard let date = formatter.date(from: text) else { return nil }
-        return Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
 }
 

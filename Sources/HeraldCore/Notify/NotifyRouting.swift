@@ -18,14 +18,9 @@ public struct NotifyRouting: Sendable {
     public init() {}
 
     public init(targets: [NotifyTarget], semantics: EventSemantics) {
-        routes = targets.map { target in
-            let perSubscription = if case .webpush = target.kind { true } else { false }
-            return Route(target: target.name, filter: target.filter, perSubscription: perSubscription)
-        }
+        routes = targets.map { Route(target: $0.name, filter: $0.filter, perSubscription: $0.kind.isWebPush) }
         alertChannels = semantics.alertRouteChannels.union([semantics.alertsChannel])
     }
-
-    var isEmpty: Bool { routes.isEmpty }
 
     func enqueue(_ events: [StoredEvent], in db: Database) throws {
         guard !routes.isEmpty else { return }
@@ -34,7 +29,7 @@ public struct NotifyRouting: Sendable {
             guard let notice = Notice(event, alertChannels: alertChannels) else { continue }
             for route in routes where route.filter.accepts(notice) {
                 if route.perSubscription {
-                    if lanes == nil { lanes = try String.fetchAll(db, sql: "SELECT endpoint FROM push_subscriptions ORDER BY created_at") }
+                    if lanes == nil { lanes = try EventLog.pushEndpoints(in: db) }
                     for lane in lanes! { try Self.insert(event, notice: notice, target: route.target, lane: lane, in: db) }
                 } else {
                     try Self.insert(event, notice: notice, target: route.target, lane: "", in: db)

@@ -33,7 +33,7 @@ public enum NotifyTest {
         guard let notice = Notice(event, alertChannels: [event.channel]) else {
             throw HeraldServer.StartupError(description: "the test alert is not an alert")
         }
-        let lanes = target.kind.name == "webpush" ? try await runtime.log.pushSubscriptionsJSON().compactMap(PushLane.endpoint) : [""]
+        let lanes = target.kind.isWebPush ? try await runtime.log.pushSubscriptionEndpoints() : [""]
         guard !lanes.isEmpty else { return Outcome(sent: false, detail: "no browser has subscribed yet (the dashboard's Notify me switch)") }
         var details: [String] = []
         var allSent = true
@@ -59,12 +59,5 @@ public enum NotifyTest {
         case .permanent(let reason): "refused: \(reason)"
         case .recipientGone(let reason): "the subscription is gone: \(reason)"
         }
-    }
-}
-
-/// The endpoint of a stored subscription, which is its lane in the outbox.
-enum PushLane {
-    static func endpoint(_ json: String) -> String? {
-        (try? JSONText(validating: Array(json.utf8)))?.value(at: "endpoint")?.stringValue
     }
 }

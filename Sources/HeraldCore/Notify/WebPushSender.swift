@@ -41,11 +41,11 @@ struct WebPushSender: NotifySender {
         // One per alert: a push service that still holds an older message of it replaces it.
         headers.add(name: "Topic", value: Self.topic(delivery.notice.subject))
         headers.add(name: "Authorization", value: authorization)
-        let result = await post.send(to: subscription.endpoint, headers: headers, body: body)
-        if case .permanent(let reason) = result, reason.hasPrefix("HTTP 404") || reason.hasPrefix("HTTP 410") {
-            return .recipientGone(reason: reason)
+        return await post.send(to: subscription.endpoint, headers: headers, body: body) { status, retryAfter, text in
+            // RFC 8030 §7.3: the subscription expired or was withdrawn.
+            status == 404 || status == 410 ? .recipientGone(reason: "HTTP \(status)" + (text.isEmpty ? "" : ": " + String(text.prefix(200))))
+                : .http(status: status, retryAfter: retryAfter, body: text)
         }
-        return result
     }
 
     /// The envelope as the stream carries it; one too large for a push message (3,993 bytes of

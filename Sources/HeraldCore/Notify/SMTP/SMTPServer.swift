@@ -48,7 +48,7 @@ public struct SMTPServer: Sendable {
         guard (1...65535).contains(port) else {
             throw .invalidConfiguration("smtp port \(port) is outside 1–65535")
         }
-        if security == .none && !Self.isLoopback(host) {
+        if security == .none && !ListenAddress.isLoopback(host: host) {
             throw .invalidConfiguration(
                 "smtp security \"none\" sends mail in the clear, so it is allowed only to 127.0.0.1, ::1 or localhost, not \"\(host)\"")
         }
@@ -76,11 +76,6 @@ public struct SMTPServer: Sendable {
         self.heloName = heloName
         self.timeout = timeout
         if let caFile { self.trustRoots = try Self.readTrustRoots(caFile) } else { self.trustRoots = nil }
-    }
-
-    /// Loopback by name: the only hosts `.none` may reach.
-    static func isLoopback(_ host: String) -> Bool {
-        ["127.0.0.1", "::1", "localhost"].contains(host.lowercased())
     }
 
     /// Printable ASCII without spaces: what may stand in a command line and in SNI.
