@@ -18,13 +18,7 @@ struct Notify: AsyncParsableCommand {
         var db: String?
 
         func run() async throws {
-            var settings: HeraldConfig
-            do {
-                settings = try ConfigLoader.load(path: config)
-            } catch {
-                FileHandle.standardError.write(Data("herald: configuration \(config) is not valid:\n\(error)\n".utf8))
-                throw ExitCode(2)
-            }
+            var settings = try loadConfiguration(config)
             if let db { settings.store.path = db }
             var logger = Logger(label: "herald")
             logger.logLevel = .warning

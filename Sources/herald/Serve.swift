@@ -53,12 +53,17 @@ struct Serve: AsyncParsableCommand {
 
     private func loadConfig() throws -> HeraldConfig {
         guard let config else { return HeraldConfig() }
-        do {
-            return try ConfigLoader.load(path: config)
-        } catch {
-            FileHandle.standardError.write(Data("herald: configuration \(config) is not valid:\n\(error)\n".utf8))
-            throw ExitCode(2)
-        }
+        return try loadConfiguration(config)
+    }
+}
+
+/// The file, or exit 2 with every problem it has.
+func loadConfiguration(_ path: String) throws -> HeraldConfig {
+    do {
+        return try ConfigLoader.load(path: path)
+    } catch {
+        FileHandle.standardError.write(Data("herald: configuration \(path) is not valid:\n\(error)\n".utf8))
+        throw ExitCode(2)
     }
 }
 

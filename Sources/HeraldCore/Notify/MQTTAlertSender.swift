@@ -28,16 +28,20 @@ final class MQTTAlertSender: NotifySender, Sendable {
         var options = options
         options.cleanSession = true  // what was in flight at a restart is sent again from the outbox
         let acks = self.acks
-        let announce = Announcer()
+        // One pending announcement at most: connects while one waits change nothing.
+        let (connects, connected) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         var handlers = MosquittoHandlers()
         handlers.onPublish = { mid in acks.arrived(mid) }
-        handlers.onConnect = { code, _ in if code == 0 { announce.due() } }
+        handlers.onConnect = { code, _ in if code == 0 { connected.yield() } }
         handlers.onDisconnect = { _ in acks.failAll() }
         client = try MosquittoClient(options: options, handlers: handlers)
-        self.announcer = announce
+        self.connects = connects
+        self.connected = connected
     }
 
-    private let announcer: Announcer
+    /// Each connect, for the discovery announcements (and a failed announcement, to try again).
+    private let connects: AsyncStream<Void>
+    private let connected: AsyncStream<Void>.Continuation
     private let announcing = Mutex<Task<Void, Never>?>(nil)
 
     func start() async {
@@ -45,16 +49,14 @@ final class MQTTAlertSender: NotifySender, Sendable {
         if target.homeAssistantDiscovery {
             // Announced after every connect (retained, so once would do, unless the broker lost them).
             let task = Task { [self] in
-                while !Task.isCancelled {
-                    if announcer.takeDue() { await announce() }
-                    try? await Task.sleep(for: .milliseconds(200))
-                }
+                for await _ in connects { await announce() }
             }
             announcing.withLock { $0 = task }
         }
     }
 
     func stop() async {
+        connected.finish()
         announcing.withLock { $0?.cancel() }
         // `stop` waits for the network thread to end: on a thread of its own, not the pool's.
         let client = client
@@ -102,7 +104,8 @@ final class MQTTAlertSender: NotifySender, Sendable {
             let result = await publish(topic: target.discoveryPrefix + "/binary_sensor/" + id + "/config", payload: config)
             if result != .sent {
                 logger.warning("home assistant discovery not published", metadata: ["rule": "\(rule)", "result": "\(result)"])
-                announcer.due()
+                try? await Task.sleep(for: .seconds(1))  // then again, unless a connect comes first
+                connected.yield()
                 return
             }
             _ = await publishRuleState(rule)
@@ -132,13 +135,6 @@ final class MQTTAlertSender: NotifySender, Sendable {
     static func objectID(_ name: String) -> String {
         String(name.lowercased().map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" })
     }
-}
-
-/// Set on every connect; the announcing task takes it.
-private final class Announcer: Sendable {
-    private let flag = Atomic<Bool>(false)
-    func due() { flag.store(true, ordering: .relaxed) }
-    func takeDue() -> Bool { flag.exchange(false, ordering: .relaxed) }
 }
 
 /// PUBACKs by packet id, for the publisher waiting on each; one that comes before its waiter is kept.
