@@ -32,6 +32,7 @@ public final class HeraldRuntime: Sendable {
         options.semantics = EventSemantics(routes: config.routes, rules: config.alertRules)
         if !config.sources.isEmpty { options.semantics.jobChannels.insert(config.sources.jobsChannel) }
         options.notify = NotifyRouting(targets: config.notify, semantics: options.semantics)
+        options.onPrune = { hub.recent.forget(through: $0) }
         let notify = NotifyCenter(targets: config.notify, routing: options.notify)
         self.notify = notify
         let staleWatcher = StaleWatcher(routes: config.routes)

@@ -46,6 +46,7 @@ extension EventLog {
                         INSERT INTO meta(name, value) VALUES ('pruned_through', ?)
                         ON CONFLICT(name) DO UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)
                         """, arguments: [highest])
+                    self.options.onPrune(highest)
                     return ids.count
                 }
                 total += deleted

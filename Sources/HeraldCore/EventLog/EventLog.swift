@@ -17,6 +17,9 @@ public final class EventLog: Sendable {
         public var semantics = EventSemantics()
         /// The notifications each stored event owes, written with it (`NotifyRouting`).
         public var notify = NotifyRouting()
+        /// Told the highest id retention deleted, inside the transaction that deletes it, so the
+        /// hub's recent frames (`RecentFrames`) never answer for a resume the log would reset.
+        public var onPrune: @Sendable (Int64) -> Void = { _ in }
 
         public init(path: String) { self.path = path }
     }

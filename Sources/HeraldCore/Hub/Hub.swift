@@ -71,12 +71,15 @@ public final class Hub: Sendable {
     private let closed = Atomic<Bool>(false)
     private let nextID = Atomic<UInt64>(1)
     let queueCapacity: Int
+    /// The newest frames, for reconnects a few events behind (`RecentFrames`).
+    let recent: RecentFrames
     /// The longest an event loop's fan-out pauses between drains (`server.coalesce_ms`, `DrainPacer`).
     let coalescing: TimeAmount
     let logger: Logger
 
-    public init(queueCapacity: Int = 1_024, coalescing: TimeAmount = .zero, logger: Logger) {
+    public init(queueCapacity: Int = 1_024, coalescing: TimeAmount = .zero, recentFrames: Int = 1_000, logger: Logger) {
         self.queueCapacity = queueCapacity
+        self.recent = RecentFrames(capacity: recentFrames)
         self.coalescing = coalescing
         self.logger = logger
     }
@@ -167,30 +170,27 @@ public final class Hub: Sendable {
     /// loops whose direct-lane streams match for themselves (`LoopFanout`). In that order: a
     /// stream moving to the direct lane relies on it (see `LiveStream.handOver`).
     private func deliver(_ events: [StoredEvent]) {
+        let frames = events.map(EventFrame.init)
+        // Into the ring before the subscribers are read: a stream subscribes, then reads the
+        // ring; whichever side of this line it subscribed on, it finds these frames in its queue
+        // or in the ring (or both, and its cursor skips the second copy).
+        recent.append(frames)
         let groups = subscribers.withLock { $0.groups }
-        var frames: [EventFrame]?
         var overflowed: [UInt64] = []
         var deliveries = 0
-        if !groups.isEmpty {
-            frames = events.map(EventFrame.init)
-            for frame in frames! {
-                let delivery = Delivery.event(frame)
-                for group in groups.values where group.filter.matches(channel: frame.channel, key: frame.key) {
-                    for member in group.members.values {
-                        switch member.queue.push(delivery) {
-                        case .queued: deliveries += 1
-                        case .direct: break  // moving to its loop, whose fan-out delivers and counts it
-                        case .ended: if member.queue.end == .overflow { overflowed.append(member.id) }
-                        }
+        for frame in frames where !groups.isEmpty {
+            let delivery = Delivery.event(frame)
+            for group in groups.values where group.filter.matches(channel: frame.channel, key: frame.key) {
+                for member in group.members.values {
+                    switch member.queue.push(delivery) {
+                    case .queued: deliveries += 1
+                    case .direct: break  // moving to its loop, whose fan-out delivers and counts it
+                    case .ended: if member.queue.end == .overflow { overflowed.append(member.id) }
                     }
                 }
             }
         }
-        let fanouts = loopFanouts.active()
-        if !fanouts.isEmpty {
-            let frames = frames ?? events.map(EventFrame.init)
-            for fanout in fanouts { fanout.post(frames, coalescing: coalescing) }
-        }
+        for fanout in loopFanouts.active() { fanout.post(frames, coalescing: coalescing) }
         if deliveries > 0 { HubMetrics.deliveries.increment(by: deliveries) }
         for id in Set(overflowed) { dropSlow(id) }
     }

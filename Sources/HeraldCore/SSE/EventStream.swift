@@ -68,7 +68,7 @@ struct EventStream {
         defer { if outcome == .ended { subscription.close() } }
         var pending = ByteBuffer(string: SSEEncoder.retry(milliseconds: 3000) + SSEEncoder.comment("herald stream"))
         var cursor: Int64
-        var firstPage: EventLog.Page?
+        var firstPage: HistoryPage?
         switch try await resumePoint() {
         case .after(let lastId, let reset, let page):
             if let reset { pending.writeString(reset.frame(id: nil)) }
@@ -95,7 +95,7 @@ struct EventStream {
     /// Where history begins, and the `$reset` to send first, if any.
     private enum ResumePoint {
         /// History resumes after the client's Last-Event-ID; its first page may be read already.
-        case after(Int64, reset: ResetNotice?, firstPage: EventLog.Page?)
+        case after(Int64, reset: ResetNotice?, firstPage: HistoryPage?)
         /// No usable Last-Event-ID: the stream starts with the snapshot or the recent events.
         case start(reset: ResetNotice?)
     }
@@ -122,9 +122,12 @@ struct EventStream {
         case .invalid:
             return .start(reset: ResetNotice(reason: .invalid, oldest: nil, head: try await runtime.log.headId()))
         case .after(let lastId):
+            if let (head, frames) = runtime.hub.recent.after(lastId, matching: request.filter) {
+                return .after(lastId, reset: nil, firstPage: .recent(head: head, frames: frames))
+            }
             switch try await runtime.log.resume(after: lastId, matching: request.filter, limit: Self.page) {
             case (.exact, let page):
-                return .after(lastId, reset: nil, firstPage: page)
+                return .after(lastId, reset: nil, firstPage: page.map(HistoryPage.stored))
             case (.reset(.future, let bounds), _), (.reset(.invalid, let bounds), _):
                 return .start(reset: ResetNotice(reason: .future, oldest: bounds.oldestId, head: bounds.headId))
             case (.reset(let reason, let bounds), _):
@@ -174,28 +177,44 @@ struct EventStream {
     /// On the direct lane a small last page is returned unsent: the hand-over writes it on the
     /// connection's loop, which spares a reconnecting client's stream one trip through the
     /// response writer. A large one goes out here, under the stall deadline.
-    private func replay(after start: Int64, firstPage: EventLog.Page?, prefix: inout ByteBuffer,
+    private func replay(after start: Int64, firstPage: HistoryPage?, prefix: inout ByteBuffer,
                         until subscription: Hub.Subscription,
                         to writer: StreamWriter) async throws -> (cursor: Int64, unsent: ByteBuffer) {
         var cursor = start
         var readAlready = firstPage
         while true {
-            let page: EventLog.Page
+            let page: HistoryPage
             if let readAlready { page = readAlready } else {
-                page = try await runtime.log.events(after: cursor, matching: request.filter, limit: Self.page)
+                page = .stored(try await runtime.log.events(after: cursor, matching: request.filter, limit: Self.page))
             }
             readAlready = nil
-            let (head, events) = page
             var buffer = prefix
             prefix.clear()
             var taken = 0, finished = false
-            for event in events {
-                buffer.writeString(SSEEncoder.frame(for: event))
+            func add(id: Int64, frame: () -> Void) -> Bool {
+                frame()
                 taken += 1
-                if event.id == terminalId { finished = true; break }
-                if buffer.readableBytes >= Self.pageBytes { break }
+                if id == terminalId { finished = true; return false }
+                return buffer.readableBytes < Self.pageBytes
             }
-            let lastPage = !finished && taken == events.count && events.count < Self.page
+            let head: Int64, lastPage: Bool, lastTaken: () -> Int64
+            switch page {
+            case .stored(let (pageHead, events)):
+                for event in events {
+                    guard add(id: event.id, frame: { buffer.writeString(SSEEncoder.frame(for: event)) }) else { break }
+                }
+                head = pageHead
+                lastPage = !finished && taken == events.count && events.count < Self.page
+                lastTaken = { events[taken - 1].id }
+            case .recent(let ringHead, let frames):
+                // The ring reaches the head: it is the last page unless cut at `pageBytes`.
+                for frame in frames {
+                    guard add(id: frame.id, frame: { buffer.writeImmutableBuffer(frame.bytes) }) else { break }
+                }
+                head = ringHead
+                lastPage = !finished && taken == frames.count
+                lastTaken = { frames[taken - 1].id }
+            }
             if lastPage && directLane != nil && buffer.readableBytes <= Self.handOverHistoryBytes {
                 if let end = subscription.queue.end, end != .overflow { throw SubscriptionEnded() }
                 return (max(cursor, head), buffer)
@@ -204,11 +223,17 @@ struct EventStream {
             if finished { throw JobFinished() }
             if let end = subscription.queue.end, end != .overflow { throw SubscriptionEnded() }
             if !lastPage {
-                cursor = events[taken - 1].id
+                cursor = lastTaken()
                 continue
             }
             return (max(cursor, head), ByteBuffer())
         }
+    }
+
+    /// A page of history: read from the log, or the hub's recent frames (`RecentFrames`).
+    enum HistoryPage {
+        case stored(EventLog.Page)
+        case recent(head: Int64, frames: [EventFrame])
     }
 
     /// Live delivery. On the direct lane the stream is handed over to the connection's event loop
