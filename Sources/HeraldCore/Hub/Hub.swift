@@ -119,7 +119,7 @@ public final class Hub: Sendable {
             }
             return registry.byID.count
         }
-        Gauge(label: "herald_sse_clients").record(count)
+        HubMetrics.clients.record(count)
         return Subscription(id: id, queue: queue, hub: self)
     }
 
@@ -137,7 +137,7 @@ public final class Hub: Sendable {
     func remove(_ id: UInt64) {
         let (removed, count) = subscribers.withLock { registry in (registry.remove(id), registry.byID.count) }
         removed?.queue.finish(.shutdown)
-        Gauge(label: "herald_sse_clients").record(count)
+        HubMetrics.clients.record(count)
     }
 
     /// Ends every stream opened with the cookie session `session` (signed out); on either lane
@@ -218,4 +218,5 @@ public final class Hub: Sendable {
 enum HubMetrics {
     static let deliveries = Counter(label: "herald_deliveries_total")
     static let dropped = Counter(label: "herald_subscribers_dropped_total")
+    static let clients = Gauge(label: "herald_sse_clients")
 }
