@@ -7,6 +7,7 @@
 #
 # Usage: Benchmarks/compare.sh [--quick]   (--quick: a tenth of the clients, for a smoke run)
 #        ONLY=shared|herald Benchmarks/compare.sh   runs one half (the other half's results are kept)
+#        LOADS="p99-1k p99-5k" ONLY=shared Benchmarks/compare.sh   only the shared loads named
 # Results: the JSON lines are kept in $RESULTS (default: /tmp/herald-compare.jsonl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +59,7 @@ loads=(
 )
 for load in "${loads[@]}"; do
     read -r name clients events rate drop <<< "$load"
+    [ -z "${LOADS:-}" ] || [[ " $LOADS " == *" $name "* ]] || continue
     for kind in nchan herald; do
         echo "== $name: $kind, $clients clients, $events events at $rate/s, drop $drop" >&2
         if [ "$kind" = nchan ]; then start_nchan; else start_herald none; fi
