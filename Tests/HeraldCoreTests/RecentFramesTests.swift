@@ -55,29 +55,32 @@ import Testing
     }
 
     /// The hub's order of work: a frame goes into the ring before the subscribers are read, so a
-    /// stream that subscribes and then reads the ring finds every later event in one or the other.
+    /// stream that subscribes and then reads the ring finds every later event in one or the other,
+    /// however its subscribe and read fall between the hub's commits. Each round resumes while a
+    /// burst is being published.
     @Test func aSubscriberThatReadsTheRingAfterSubscribingMissesNothingWhileTheHubPublishes() async throws {
         let hub = Hub(queueCapacity: 100_000, logger: Logger(label: "test"))
-        let last: Int64 = 3_000
-        let publisher = Task.detached {
-            for id in Int64(1)...last + 1 {
-                hub.publish([StoredEvent(id: id, draft: EventDraft(channel: "c", time: 0, data: "{}"))])
-            }
+        let perRound: Int64 = 100, rounds: Int64 = 30
+        let publish = { @Sendable (ids: ClosedRange<Int64>) in
+            for id in ids { hub.publish([StoredEvent(id: id, draft: EventDraft(channel: "c", time: 0, data: "{}"))]) }
         }
-        try await eventually("the hub to publish its first 50 events") { (hub.recent.newestId ?? 0) >= 50 }
+        publish(1...10)
+        try await eventually("the hub to publish the first 10 events") { hub.recent.newestId == 10 }
         var resumed: [(lastId: Int64, history: [Int64], subscription: Hub.Subscription)] = []
-        while resumed.count < 30, (hub.recent.newestId ?? 0) < last - 100 {
+        for round in 0..<rounds {
+            let first = 11 + round * perRound
+            let burst = Task.detached { publish(first...first + perRound - 1) }
             let subscription = hub.subscribe(all)
-            let lastId = (hub.recent.newestId ?? 0) - 5
+            let lastId = try #require(hub.recent.newestId) - 5
             let (head, history) = try #require(hub.recent.after(lastId, matching: all))
-            #expect(history.last.map(\.id) ?? lastId == head)
+            #expect(history.map(\.id) == Array(lastId + 1...head).map { $0 }, "the ring holds every id up to its head")
             resumed.append((lastId, history.map(\.id), subscription))
-            await Task.yield()
+            await burst.value
         }
-        await publisher.value
-        // The fan-out is serial: once the ring has the extra event, every queue has the last one.
-        try await eventually("the fan-out to reach the last event") { hub.recent.newestId == last + 1 }
-        #expect(resumed.count > 1, "streams resumed while the hub published")
+        let last = 10 + rounds * perRound
+        publish(last + 1...last + 1)
+        // The fan-out is serial: once the ring has the extra event, every queue has the ones before.
+        try await eventually("the fan-out to reach the extra event") { hub.recent.newestId == last + 1 }
         for (lastId, history, subscription) in resumed {
             let queued = (subscription.queue.goDirect() ?? []).compactMap { delivery -> Int64? in
                 if case .event(let frame) = delivery { frame.id } else { nil }
