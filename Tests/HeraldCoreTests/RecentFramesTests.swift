@@ -73,7 +73,7 @@ import Testing
             let subscription = hub.subscribe(all)
             let lastId = try #require(hub.recent.newestId) - 5
             let (head, history) = try #require(hub.recent.after(lastId, matching: all))
-            #expect(history.map(\.id) == Array(lastId + 1...head).map { $0 }, "the ring holds every id up to its head")
+            #expect(history.map(\.id) == Array(lastId + 1...head), "the ring holds every id up to its head")
             resumed.append((lastId, history.map(\.id), subscription))
             await burst.value
         }

@@ -77,9 +77,9 @@ public final class Hub: Sendable {
     let coalescing: TimeAmount
     let logger: Logger
 
-    public init(queueCapacity: Int = 1_024, coalescing: TimeAmount = .zero, recentFrames: Int = 1_000, logger: Logger) {
+    public init(queueCapacity: Int = 1_024, coalescing: TimeAmount = .zero, logger: Logger) {
         self.queueCapacity = queueCapacity
-        self.recent = RecentFrames(capacity: recentFrames)
+        self.recent = RecentFrames()
         self.coalescing = coalescing
         self.logger = logger
     }
@@ -178,7 +178,7 @@ public final class Hub: Sendable {
         let groups = subscribers.withLock { $0.groups }
         var overflowed: [UInt64] = []
         var deliveries = 0
-        for frame in frames where !groups.isEmpty {
+        for frame in frames {
             let delivery = Delivery.event(frame)
             for group in groups.values where group.filter.matches(channel: frame.channel, key: frame.key) {
                 for member in group.members.values {

@@ -27,7 +27,6 @@ final class RecentFrames: Sendable {
 
     /// Called by the hub's fan-out only, with each commit's frames in id order.
     func append(_ frames: [EventFrame]) {
-        guard capacity > 0 else { return }
         ring.withLock { ring in
             for frame in frames {
                 ring.frames.append(frame)

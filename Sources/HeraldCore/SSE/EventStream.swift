@@ -191,42 +191,25 @@ struct EventStream {
             var buffer = prefix
             prefix.clear()
             var taken = 0, finished = false
-            func add(id: Int64, frame: () -> Void) -> Bool {
-                frame()
+            for index in 0..<page.count {
+                page.write(index, into: &buffer)
                 taken += 1
-                if id == terminalId { finished = true; return false }
-                return buffer.readableBytes < Self.pageBytes
+                if page.id(at: index) == terminalId { finished = true; break }
+                if buffer.readableBytes >= Self.pageBytes { break }
             }
-            let head: Int64, lastPage: Bool, lastTaken: () -> Int64
-            switch page {
-            case .stored(let (pageHead, events)):
-                for event in events {
-                    guard add(id: event.id, frame: { buffer.writeString(SSEEncoder.frame(for: event)) }) else { break }
-                }
-                head = pageHead
-                lastPage = !finished && taken == events.count && events.count < Self.page
-                lastTaken = { events[taken - 1].id }
-            case .recent(let ringHead, let frames):
-                // The ring reaches the head: it is the last page unless cut at `pageBytes`.
-                for frame in frames {
-                    guard add(id: frame.id, frame: { buffer.writeImmutableBuffer(frame.bytes) }) else { break }
-                }
-                head = ringHead
-                lastPage = !finished && taken == frames.count
-                lastTaken = { frames[taken - 1].id }
-            }
+            let lastPage = !finished && taken == page.count && page.reachesHead
             if lastPage && directLane != nil && buffer.readableBytes <= Self.handOverHistoryBytes {
                 if let end = subscription.queue.end, end != .overflow { throw SubscriptionEnded() }
-                return (max(cursor, head), buffer)
+                return (max(cursor, page.head), buffer)
             }
             if buffer.readableBytes > 0 { try await writer.writeHistory(buffer) }
             if finished { throw JobFinished() }
             if let end = subscription.queue.end, end != .overflow { throw SubscriptionEnded() }
             if !lastPage {
-                cursor = lastTaken()
+                cursor = page.id(at: taken - 1)
                 continue
             }
-            return (max(cursor, head), ByteBuffer())
+            return (max(cursor, page.head), ByteBuffer())
         }
     }
 
@@ -234,6 +217,45 @@ struct EventStream {
     enum HistoryPage {
         case stored(EventLog.Page)
         case recent(head: Int64, frames: [EventFrame])
+
+        /// The log's head as of the page's read.
+        var head: Int64 {
+            switch self {
+            case .stored(let page): page.head
+            case .recent(let head, _): head
+            }
+        }
+
+        var count: Int {
+            switch self {
+            case .stored(let page): page.events.count
+            case .recent(_, let frames): frames.count
+            }
+        }
+
+        func id(at index: Int) -> Int64 {
+            switch self {
+            case .stored(let page): page.events[index].id
+            case .recent(_, let frames): frames[index].id
+            }
+        }
+
+        /// The event's SSE frame; the ring's are encoded already.
+        func write(_ index: Int, into buffer: inout ByteBuffer) {
+            switch self {
+            case .stored(let page): buffer.writeString(SSEEncoder.frame(for: page.events[index]))
+            case .recent(_, let frames): buffer.writeImmutableBuffer(frames[index].bytes)
+            }
+        }
+
+        /// Whether nothing was left to read after it: a short page from the log, or the ring,
+        /// which reaches the head.
+        var reachesHead: Bool {
+            switch self {
+            case .stored(let page): page.events.count < EventStream.page
+            case .recent: true
+            }
+        }
     }
 
     /// Live delivery. On the direct lane the stream is handed over to the connection's event loop
