@@ -1,0 +1,141 @@
+import Logging
+import PostgresNIO
+
+/// The append path. One transaction per batch of requests (group commit):
+///
+///     BEGIN
+///     pg_advisory_xact_lock(append)          -- one appender at a time, across every node
+///     SELECT id FROM head                     -- ids continue from the last committed one
+///     INSERT events with ids head+1 … head+n
+///     UPDATE head; pg_notify(herald_events)   -- the wake-up other nodes' feeds listen for
+///     COMMIT                                  -- the lock is released only after this
+///
+/// PostgreSQL makes a sequence's values visible at commit, not when handed out, so with two
+/// nodes committing at once id 11 could be seen before id 10 and a reader following `id > 10`
+/// would skip 10 forever. Under the lock the next appender reads the head only after this
+/// transaction is visible: ids become visible in the order they were given.
+extension PostgresEventLog {
+    /// Appends events as one all-or-nothing request and returns them with their ids once
+    /// committed (and offered to the gate).
+    public func append(_ drafts: [EventDraft]) async throws -> [StoredEvent] {
+        try requireReady()
+        guard !drafts.isEmpty else { return [] }
+        return try await withCheckedThrowingContinuation { continuation in
+            switch queue.submit(.init(drafts: drafts) { continuation.resume(with: $0) }) {
+            case .queued: break
+            case .overloaded:
+                continuation.resume(throwing: PostgresFailure.statement(endpoint: endpoint, reason: "too many appends waiting; try again"))
+            case .closed:
+                continuation.resume(throwing: PostgresFailure.unreachable(endpoint: endpoint, reason: "the event log is closed"))
+            }
+        }
+    }
+
+    /// The writer: one connection of its own (appends are one at a time across the nodes
+    /// anyway), connected again when a batch finds it closed. While the database is away each
+    /// batch fails at once with the reason, so publishers get an answer instead of a wait.
+    func writeUntilClosed(_ first: PostgresConnection) async {
+        var connection: PostgresConnection? = first
+        while let batch = await queue.next() {
+            do {
+                if connection?.isClosed ?? true { connection = try await connect() }
+                await commit(batch, on: connection!)
+            } catch {
+                connection = nil
+                let failure = failure(error)
+                for request in batch { request.completion(.failure(failure)) }
+            }
+        }
+        try? await connection?.close()
+        transition(.closed)
+    }
+
+    /// Commits the batch in one transaction; if that fails and the batch has more than one
+    /// request, each is tried alone so that one bad request fails by itself.
+    private func commit(_ batch: [PostgresAppendQueue.Request], on connection: PostgresConnection) async {
+        do {
+            let stored = try await write(batch.flatMap(\.drafts), on: connection)
+            var rest = stored[...]
+            for request in batch {
+                request.completion(.success(Array(rest.prefix(request.drafts.count))))
+                rest = rest.dropFirst(request.drafts.count)
+            }
+        } catch {
+            guard batch.count > 1 else {
+                batch[0].completion(.failure(failure(error)))
+                return
+            }
+            for request in batch {
+                do {
+                    request.completion(.success(try await write(request.drafts, on: connection)))
+                } catch {
+                    request.completion(.failure(failure(error)))
+                }
+            }
+        }
+    }
+
+    private func failure(_ error: any Error) -> PostgresFailure {
+        let failure = PostgresFailure.from(error, endpoint: endpoint)
+        logger.error("PostgreSQL commit failed", metadata: ["error": "\(failure)"])
+        return failure
+    }
+
+    /// One transaction: the events get ids head+1…, and the gate gets them after the commit,
+    /// with any other node's events it has not seen yet in front (read under the same lock, so
+    /// this node's subscribers get them in id order without waiting for the feed).
+    private func write(_ drafts: [EventDraft], on connection: PostgresConnection) async throws -> [StoredEvent] {
+        let newChannels = channelsWritten.withLock { known in Set(drafts.map(\.channel)).subtracting(known) }
+        let batch = try await connection.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.LockKey.append))", logger: self.logger)
+            let head = try await self.head(connection)
+            if !newChannels.isEmpty {
+                try await connection.query("""
+                    INSERT INTO channels(name) SELECT unnest(\(Array(newChannels))::text[]) ON CONFLICT DO NOTHING
+                    """, logger: self.logger)
+            }
+            let stored = drafts.enumerated().map { StoredEvent(id: head + 1 + Int64($0.offset), draft: $0.element) }
+            try await connection.query(Self.insert(stored), logger: self.logger)
+            let through = head + Int64(stored.count)
+            try await connection.query("UPDATE head SET id = \(through)", logger: self.logger)
+            try await connection.query("SELECT pg_notify(\(PostgresSchema.notifyChannel), \(String(through)))", logger: self.logger)
+            return try await self.withUnseen(stored, after: head, through: through, in: connection)
+        }
+        channelsWritten.withLock { $0.formUnion(newChannels) }
+        gate.offer(batch)
+        return Array(batch.events.suffix(drafts.count))
+    }
+
+    /// The batch for the gate: this node's events, led by the committed ones between what the
+    /// gate handed on and `head`, when there are few enough to read here. With more, the batch
+    /// starts at `head` and the gate turns it away; the feed then brings everything in order.
+    private func withUnseen(_ stored: [StoredEvent], after head: Int64, through: Int64,
+                            in connection: PostgresConnection) async throws -> PublishGate.Batch {
+        let published = gate.publishedThrough
+        guard published < head else { return PublishGate.Batch(after: head, events: stored, through: through) }
+        let unseen = try await events(after: published, through: head, limit: Self.catchUpLimit + 1, in: connection)
+        guard unseen.count <= Self.catchUpLimit else { return PublishGate.Batch(after: head, events: stored, through: through) }
+        return PublishGate.Batch(after: published, events: unseen + stored, through: through)
+    }
+
+    /// Most events read in one go to fill in other nodes' commits.
+    static let catchUpLimit = 1_000
+
+    private static func insert(_ events: [StoredEvent]) -> PostgresQuery {
+        var bindings = PostgresBindings(capacity: events.count * 7)
+        var sql = "INSERT INTO events(id, channel, type, key, time, data, source) VALUES "
+        for (index, event) in events.enumerated() {
+            let first = index * 7
+            if index > 0 { sql += "," }
+            sql += "(" + (1...7).map { "$\(first + $0)" }.joined(separator: ",") + ")"
+            bindings.append(event.id)
+            bindings.append(event.channel)
+            bindings.append(event.type)
+            bindings.append(event.key)
+            bindings.append(event.draft.time)
+            bindings.append(event.draft.data)
+            bindings.append(event.draft.source)
+        }
+        return PostgresQuery(unsafeSQL: sql, binds: bindings)
+    }
+}

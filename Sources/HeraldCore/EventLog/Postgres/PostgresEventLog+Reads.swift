@@ -1,0 +1,91 @@
+import Logging
+import PostgresNIO
+
+/// Reads. Each one sees a single snapshot: the head with the events below it, so a stream
+/// knows exactly how far a read covered. Because appends commit in id order (see
+/// `PostgresEventLog+Append.swift`), a snapshot that shows head h shows every event up to h.
+extension PostgresEventLog {
+    static let columns = "id, channel, type, key, time, data, source"
+
+    /// Up to `limit` events with id > `after` that match, ascending, and the head as of the
+    /// same snapshot.
+    public func events(after: Int64, matching filter: EventFilter, limit: Int) async throws -> EventLog.Page {
+        try requireReady()
+        do {
+            return try await client.withConnection { connection in
+                try await self.inSnapshot(connection) { connection in
+                    let head = try await self.head(connection)
+                    let channels = try await self.channels(matching: filter, in: connection)
+                    guard !channels.isEmpty else { return (head, []) }
+                    let rows = try await connection.query("""
+                        SELECT \(unescaped: Self.columns) FROM events
+                        WHERE id > \(after) AND id <= \(head) AND channel = ANY(\(channels)::text[])
+                          AND (\(filter.key)::text IS NULL OR key = \(filter.key))
+                        ORDER BY id LIMIT \(limit)
+                        """, logger: self.logger)
+                    return (head, try await Self.decode(rows))
+                }
+            }
+        } catch {
+            throw PostgresFailure.from(error, endpoint: endpoint)
+        }
+    }
+
+    /// The last id committed, or 0 for an empty log.
+    public func headId() async throws -> Int64 {
+        try requireReady()
+        do {
+            return try await client.withConnection { try await self.head($0) }
+        } catch {
+            throw PostgresFailure.from(error, endpoint: endpoint)
+        }
+    }
+
+    /// Every event in (after, through], with an optional key, ascending: the feed's catch-up
+    /// and the appender's fill-in of other nodes' commits.
+    func events(after: Int64, through: Int64, key: String? = nil, limit: Int,
+                in connection: PostgresConnection) async throws -> [StoredEvent] {
+        let rows = try await connection.query("""
+            SELECT \(unescaped: Self.columns) FROM events
+            WHERE id > \(after) AND id <= \(through) AND (\(key)::text IS NULL OR key = \(key))
+            ORDER BY id LIMIT \(limit)
+            """, logger: logger)
+        return try await Self.decode(rows)
+    }
+
+    /// The names of the channels the filter takes, read in the caller's snapshot (a channel is
+    /// recorded in the transaction of its first event, so none is missing). Matched here, not
+    /// in SQL, so that selectors mean exactly what they mean to the hub (`#` skips `$status`).
+    private func channels(matching filter: EventFilter, in connection: PostgresConnection) async throws -> [String] {
+        var names: [String] = []
+        for try await name in try await connection.query("SELECT name FROM channels", logger: logger).decode(String.self)
+        where filter.matches(channel: name) {
+            names.append(name)
+        }
+        return names
+    }
+
+    /// Runs `body` in one read-only REPEATABLE READ transaction: its statements share a snapshot.
+    private func inSnapshot<T: Sendable>(_ connection: PostgresConnection,
+                                         _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+        do {
+            let value = try await body(connection)
+            try await connection.query("COMMIT", logger: logger)
+            return value
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+
+    static func decode(_ rows: PostgresRowSequence) async throws -> [StoredEvent] {
+        var events: [StoredEvent] = []
+        for try await (id, channel, type, key, time, data, source)
+            in rows.decode((Int64, String, String, String?, Int64, String, String?).self) {
+            events.append(StoredEvent(id: id, draft: EventDraft(channel: channel, type: type, key: key,
+                                                                 time: time, data: data, source: source)))
+        }
+        return events
+    }
+}

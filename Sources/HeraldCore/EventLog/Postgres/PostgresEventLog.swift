@@ -1,0 +1,146 @@
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// The event log on PostgreSQL, shared by several Herald nodes. Ids are one order across the
+/// nodes: every append takes them from the `head` row under one advisory lock and commits
+/// before the lock is released, so a reader following `id > last` never skips an id that
+/// commits later (`PostgresEventLog+Append.swift`). Other nodes' commits reach this node
+/// through `PostgresEventFeed`; both ways go through one `PublishGate`, in id order.
+public final class PostgresEventLog: Sendable, Service {
+    public struct Options: Sendable {
+        public var location: PostgresLocation
+        /// Events waiting for the writer before publishers are told to back off.
+        public var queueCapacity = 50_000
+        /// Most events written in one transaction.
+        public var maxBatch = 2_000
+        /// The longest wait between two tries to reach the database at start.
+        public var maxBackoff: Duration = .seconds(5)
+
+        public init(location: PostgresLocation) { self.location = location }
+    }
+
+    /// Where the log is in its life; `phase` tells readiness and why it is not ready.
+    public enum Phase: Sendable, Equatable {
+        /// Trying to reach and migrate the database; the last try's failure, if any.
+        case starting(attempt: Int, lastFailure: PostgresFailure?)
+        case ready
+        /// A failure no retry fixes (a wrong password, a newer schema): `run` threw it.
+        case failed(PostgresFailure)
+        case closed
+
+        func next(_ event: PhaseEvent) -> Phase {
+            switch (self, event) {
+            case (.starting(let attempt, _), .tryFailed(let failure)):
+                return failure.isTransient ? .starting(attempt: attempt + 1, lastFailure: failure) : .failed(failure)
+            case (.starting, .migrated): return .ready
+            case (.failed, .closed): return self
+            case (_, .closed): return .closed
+            default:
+                preconditionFailure("PostgresEventLog: \(event) while \(self)")
+            }
+        }
+    }
+
+    enum PhaseEvent { case tryFailed(PostgresFailure), migrated, closed }
+
+    let options: Options
+    let client: PostgresClient
+    let queue: PostgresAppendQueue
+    let gate: PublishGate
+    let logger: Logger
+    let phaseState = Mutex(Phase.starting(attempt: 0, lastFailure: nil))
+    /// Channels this node has written or read from the table: only new ones cost an insert.
+    let channelsWritten = Mutex<Set<String>>([])
+    private let connectionIds = Atomic<Int>(1)
+
+    /// `gate` receives every committed event, this node's and the others', in id order.
+    public init(options: Options, gate: PublishGate, logger: Logger) {
+        self.options = options
+        self.client = PostgresClient(configuration: options.location.clientConfiguration(), backgroundLogger: logger)
+        self.queue = PostgresAppendQueue(capacity: options.queueCapacity, maxBatch: options.maxBatch)
+        self.gate = gate
+        self.logger = logger
+    }
+
+    public var phase: Phase { phaseState.withLock { $0 } }
+
+    var endpoint: String { options.location.endpoint }
+
+    func transition(_ event: PhaseEvent) {
+        phaseState.withLock { $0 = $0.next(event) }
+    }
+
+    /// Reaches the database (retrying with backoff while it is down), migrates it, then writes
+    /// until shut down. Throws at once for what no retry fixes.
+    public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            defer { group.cancelAll() }
+            try await withGracefulShutdownHandler {
+                let connection = try await self.startUp()
+                await self.writeUntilClosed(connection)
+            } onGracefulShutdown: {
+                self.queue.close()
+            }
+        }
+    }
+
+    /// Stops taking appends; `run` returns once the waiting ones are written.
+    public func close() { queue.close() }
+
+    /// Connects the writer's connection and migrates through it; returns the connection.
+    private func startUp() async throws -> PostgresConnection {
+        var backoff: Duration = .milliseconds(100)
+        while true {
+            do {
+                let connection = try await connect()
+                let head: Int64
+                do {
+                    try await PostgresSchema.migrate(connection, location: options.location, logger: logger)
+                    head = try await self.head(connection)
+                } catch {
+                    try? await connection.close()
+                    throw error
+                }
+                gate.begin(after: head)
+                transition(.migrated)
+                logger.notice("PostgreSQL event log ready", metadata: ["database": "\(options.location)", "head": "\(head)"])
+                return connection
+            } catch {
+                let failure = PostgresFailure.from(error, endpoint: endpoint)
+                transition(.tryFailed(failure))
+                guard failure.isTransient else { throw failure }
+                logger.warning("waiting for PostgreSQL", metadata: ["error": "\(failure)", "retry_in": "\(backoff)"])
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, options.maxBackoff)
+            }
+        }
+    }
+
+    /// A connection of Herald's own (the writer's, the feed's), outside the read pool: it fails
+    /// at once with the server's reason where the pool would wait for one.
+    func connect() async throws -> PostgresConnection {
+        let id = connectionIds.wrappingAdd(1, ordering: .relaxed).oldValue
+        return try await PostgresConnection.connect(configuration: try options.location.connectionConfiguration(),
+                                                    id: id, logger: logger)
+    }
+
+    func requireReady() throws {
+        switch phase {
+        case .ready: return
+        case .failed(let failure): throw failure
+        case .starting(_, let failure):
+            throw failure ?? PostgresFailure.unreachable(endpoint: endpoint, reason: "not connected yet")
+        case .closed: throw PostgresFailure.unreachable(endpoint: endpoint, reason: "the event log is closed")
+        }
+    }
+
+    func head(_ connection: PostgresConnection) async throws -> Int64 {
+        for try await id in try await connection.query("SELECT id FROM head", logger: logger).decode(Int64.self) {
+            return id
+        }
+        throw PostgresFailure.statement(endpoint: endpoint, reason: "the head row is missing")
+    }
+}

@@ -1,0 +1,73 @@
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL schema as named migrations, applied in order and never edited once landed:
+/// a change is a new migration at the end. Nodes starting together take one advisory lock, so
+/// exactly one of them migrates and the others find the work done.
+enum PostgresSchema {
+    struct Migration {
+        var name: String
+        var sql: [String]
+    }
+
+    /// Keys of Herald's advisory locks, one namespace per purpose ("HRLD" in ASCII, then a number).
+    enum LockKey {
+        static let migrate: Int64 = 0x4852_4C44_0000_0001
+        /// Held by every append transaction from before it reads the head until it commits, so
+        /// ids become visible in the order they were handed out (`PostgresEventLog+Append`).
+        static let append: Int64 = 0x4852_4C44_0000_0002
+    }
+
+    /// The channel NOTIFY wakes other nodes on; the payload is the new head id.
+    static let notifyChannel = "herald_events"
+
+    static let migrations: [Migration] = [
+        Migration(name: "v1-events", sql: [
+            """
+            CREATE TABLE events(
+                id bigint PRIMARY KEY,
+                channel text NOT NULL,
+                type text NOT NULL,
+                key text,
+                time bigint NOT NULL,
+                data text NOT NULL,
+                source text
+            )
+            """,
+            "CREATE INDEX events_by_channel ON events(channel, id)",
+            "CREATE INDEX events_by_channel_key ON events(channel, key, id)",
+            // The last id committed. Appends take their ids from it under the append lock, so
+            // ids are never reused (retention deletes rows, not this) and commit in id order.
+            "CREATE TABLE head(only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), id bigint NOT NULL)",
+            "INSERT INTO head(id) VALUES (0)",
+            "CREATE TABLE channels(name text PRIMARY KEY)",
+        ]),
+    ]
+
+    /// Applies what is missing, or refuses a database that a newer Herald migrated, leaving it as
+    /// it was (the check and the migrations share one transaction).
+    static func migrate(_ connection: PostgresConnection, location: PostgresLocation, logger: Logger) async throws {
+        try await connection.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(LockKey.migrate))", logger: logger)
+            try await connection.query("""
+                CREATE TABLE IF NOT EXISTS herald_migrations(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
+                """, logger: logger)
+            var applied: Set<String> = []
+            for try await name in try await connection.query("SELECT name FROM herald_migrations", logger: logger).decode(String.self) {
+                applied.insert(name)
+            }
+            let known = Set(migrations.map(\.name))
+            let unknown = applied.subtracting(known)
+            guard unknown.isEmpty else {
+                throw PostgresFailure.newerSchema(location: location.description, unknown: unknown.sorted())
+            }
+            for migration in migrations where !applied.contains(migration.name) {
+                for statement in migration.sql {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO herald_migrations(name) VALUES (\(migration.name))", logger: logger)
+                logger.notice("PostgreSQL migrated", metadata: ["migration": "\(migration.name)", "database": "\(location)"])
+            }
+        }
+    }
+}
