@@ -5,7 +5,9 @@ import Synchronization
 final class PostgresAppendQueue: Sendable {
     struct Request: Sendable {
         var drafts: [EventDraft]
-        var completion: @Sendable (Result<[StoredEvent], any Error>) -> Void
+        /// An MQTT message's identity: a redelivery or a repeated retained copy stores nothing.
+        var dedupe: MQTTDedupe?
+        var completion: @Sendable (Result<AppendOutcome, any Error>) -> Void
     }
 
     enum Submitted { case queued, overloaded, closed }

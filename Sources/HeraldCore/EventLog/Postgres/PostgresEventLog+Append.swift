@@ -18,10 +18,17 @@ extension PostgresEventLog {
     /// Appends events as one all-or-nothing request and returns them with their ids once
     /// committed (and offered to the gate).
     public func append(_ drafts: [EventDraft]) async throws -> [StoredEvent] {
+        guard case .stored(let events) = try await append(drafts, dedupe: nil) else { return [] }
+        return events
+    }
+
+    /// An MQTT message's events, stored unless the message is a redelivery or a retained copy
+    /// of what its topic last stored (`.duplicate`).
+    func append(_ drafts: [EventDraft], dedupe: MQTTDedupe?) async throws -> AppendOutcome {
         try requireReady()
-        guard !drafts.isEmpty else { return [] }
+        guard !drafts.isEmpty else { return .stored([]) }
         return try await withCheckedThrowingContinuation { continuation in
-            switch queue.submit(.init(drafts: drafts) { continuation.resume(with: $0) }) {
+            switch queue.submit(.init(drafts: drafts, dedupe: dedupe) { continuation.resume(with: $0) }) {
             case .queued: break
             case .overloaded:
                 continuation.resume(throwing: PostgresFailure.statement(endpoint: endpoint, reason: "too many appends waiting; try again"))
@@ -54,12 +61,7 @@ extension PostgresEventLog {
     /// request, each is tried alone so that one bad request fails by itself.
     private func commit(_ batch: [PostgresAppendQueue.Request], on connection: PostgresConnection) async {
         do {
-            let stored = try await write(batch.flatMap(\.drafts), on: connection)
-            var rest = stored[...]
-            for request in batch {
-                request.completion(.success(Array(rest.prefix(request.drafts.count))))
-                rest = rest.dropFirst(request.drafts.count)
-            }
+            for (request, outcome) in zip(batch, try await write(batch, on: connection)) { request.completion(.success(outcome)) }
         } catch {
             guard batch.count > 1 else {
                 batch[0].completion(.failure(failure(error)))
@@ -67,7 +69,7 @@ extension PostgresEventLog {
             }
             for request in batch {
                 do {
-                    request.completion(.success(try await write(request.drafts, on: connection)))
+                    request.completion(.success(try await write([request], on: connection)[0]))
                 } catch {
                     request.completion(.failure(failure(error)))
                 }
@@ -84,26 +86,46 @@ extension PostgresEventLog {
     /// One transaction: the events get ids head+1…, and the gate gets them after the commit,
     /// with any other node's events it has not seen yet in front (read under the same lock, so
     /// this node's subscribers get them in id order without waiting for the feed).
-    private func write(_ drafts: [EventDraft], on connection: PostgresConnection) async throws -> [StoredEvent] {
-        let newChannels = channelsWritten.withLock { known in Set(drafts.map(\.channel)).subtracting(known) }
-        let batch = try await connection.withTransaction(logger: logger) { connection in
+    private func write(_ requests: [PostgresAppendQueue.Request], on connection: PostgresConnection) async throws -> [AppendOutcome] {
+        let newChannels = channelsWritten.withLock { known in Set(requests.flatMap { $0.drafts.map(\.channel) }).subtracting(known) }
+        let (batch, outcomes) = try await connection.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.LockKey.append))", logger: self.logger)
             let head = try await self.head(connection)
+            var ledger = try await PostgresMQTTLedger.load(for: requests.compactMap(\.dedupe), in: connection, logger: self.logger)
+            var next = head + 1
+            var stored: [StoredEvent] = []
+            var outcomes: [AppendOutcome] = []
+            for request in requests {
+                if let dedupe = request.dedupe {
+                    if ledger.isDuplicate(dedupe) {
+                        outcomes.append(.duplicate)
+                        continue
+                    }
+                    ledger.stored(dedupe)
+                }
+                let events = request.drafts.map { draft in
+                    defer { next += 1 }
+                    return StoredEvent(id: next, draft: draft)
+                }
+                stored += events
+                outcomes.append(.stored(events))
+            }
+            guard !stored.isEmpty else { return (PublishGate.Batch(after: head, events: [], through: head), outcomes) }
             if !newChannels.isEmpty {
                 try await connection.query("""
                     INSERT INTO channels(name) SELECT unnest(\(Array(newChannels))::text[]) ON CONFLICT DO NOTHING
                     """, logger: self.logger)
             }
-            let stored = drafts.enumerated().map { StoredEvent(id: head + 1 + Int64($0.offset), draft: $0.element) }
             try await connection.query(Self.insert(stored), logger: self.logger)
-            let through = head + Int64(stored.count)
+            try await ledger.write(in: connection, logger: self.logger)
+            let through = next - 1
             try await connection.query("UPDATE head SET id = \(through)", logger: self.logger)
             try await connection.query("SELECT pg_notify(\(PostgresSchema.notifyChannel), \(String(through)))", logger: self.logger)
-            return try await self.withUnseen(stored, after: head, through: through, in: connection)
+            return (try await self.withUnseen(stored, after: head, through: through, in: connection), outcomes)
         }
         channelsWritten.withLock { $0.formUnion(newChannels) }
-        gate.offer(batch)
-        return Array(batch.events.suffix(drafts.count))
+        if !batch.events.isEmpty { gate.offer(batch) }
+        return outcomes
     }
 
     /// The batch for the gate: this node's events, led by the committed ones between what the

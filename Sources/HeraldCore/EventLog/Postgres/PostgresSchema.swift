@@ -42,6 +42,12 @@ enum PostgresSchema {
             "INSERT INTO head(id) VALUES (0)",
             "CREATE TABLE channels(name text PRIMARY KEY)",
         ]),
+        Migration(name: "v2-mqtt-receipts", sql: [
+            // Receipts of recent QoS 1/2 messages (MQTTDedupe): whichever node holds the MQTT
+            // session, a message redelivered after a failover is recognised here.
+            "CREATE TABLE mqtt_receipts(seq bigserial PRIMARY KEY, mid integer NOT NULL, topic text NOT NULL, digest text NOT NULL)",
+            "CREATE TABLE mqtt_last_payload(topic text PRIMARY KEY, digest text NOT NULL)",
+        ]),
     ]
 
     /// Applies what is missing, or refuses a database that a newer Herald migrated, leaving it as
