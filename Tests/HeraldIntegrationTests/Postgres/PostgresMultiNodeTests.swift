@@ -13,8 +13,8 @@ import Testing
         let server = try await PostgresServer()
         _ = try await server.makeDatabase("hazard")
         try await server.psql("CREATE TABLE t(id bigserial PRIMARY KEY)", database: "hazard")
-        let early = try RawSession(server: server, database: "hazard")
-        let late = try RawSession(server: server, database: "hazard")
+        let early = try PsqlSession(server: server, database: "hazard")
+        let late = try PsqlSession(server: server, database: "hazard")
         try early.send("BEGIN; INSERT INTO t DEFAULT VALUES;")  // takes id 1, not committed
         try await eventually("the first insert to take id 1") { try await server.psql("SELECT last_value FROM t_id_seq", database: "hazard") == "1\n" }
         try late.send("BEGIN; INSERT INTO t DEFAULT VALUES; COMMIT;")  // id 2, committed first
@@ -47,7 +47,7 @@ import Testing
         let readerTask = Task { try await reader.follow(until: 2 + 3 + 1) }
 
         // An uncommitted insert of channel "held": A's insert of it waits for this session.
-        let holder = try RawSession(server: server, database: "ordering")
+        let holder = try PsqlSession(server: server, database: "ordering")
         try holder.send("BEGIN; INSERT INTO channels(name) VALUES ('held');")
         try await eventually("the holder to hold the row") {
             try await server.psql("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.state = 'idle in transaction' AND l.locktype = 'transactionid'", database: "ordering") != "0\n"
@@ -169,32 +169,4 @@ private struct Reader {
         }
         return seen
     }
-}
-
-/// A psql session kept open, fed statements on its standard input: for a transaction a test
-/// holds open across steps.
-private final class RawSession: @unchecked Sendable {  // driven by the owning test only
-    private let process = Process()
-    private let input = Pipe()
-
-    init(server: PostgresServer, database: String) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        process.arguments = ["-h", "127.0.0.1", "-p", "\(server.port)", "-U", server.user, "-d", database, "-q"]
-        process.environment = ProcessInfo.processInfo.environment.merging(["PGPASSWORD": server.password]) { $1 }
-        process.standardInput = input
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-    }
-
-    func send(_ sql: String) throws {
-        try input.fileHandleForWriting.write(contentsOf: Data((sql + "\n").utf8))
-    }
-
-    func close() {
-        try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
-    }
-
-    deinit { if process.isRunning { process.terminate() } }
 }

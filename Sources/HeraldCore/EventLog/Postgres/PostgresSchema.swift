@@ -16,6 +16,8 @@ enum PostgresSchema {
         /// Held by every append transaction from before it reads the head until it commits, so
         /// ids become visible in the order they were handed out (`PostgresEventLog+Append`).
         static let append: Int64 = 0x4852_4C44_0000_0002
+        /// Held, session-level, by the node that holds the MQTT session (`NodeLease`).
+        static let mqttSession: Int64 = 0x4852_4C44_0000_0003
     }
 
     /// The channel NOTIFY wakes other nodes on; the payload is the new head id.

@@ -1,0 +1,150 @@
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// Which node holds the MQTT session: the one whose connection holds a session-level advisory
+/// lock. PostgreSQL releases the lock when that connection ends, so a holder that dies (SIGKILL,
+/// a crash, the machine) frees it at once, and the standbys, trying every `interval`, take it.
+///
+/// A holder that loses the database stops being the holder before anyone else can start: its
+/// check (`SELECT 1` every `interval`, answered within `checkTimeout`) fails and it lets go
+/// first; the server ends a session silent for `idle_session_timeout` (set on the lease
+/// connection, longer than the check timeout), and only then can a standby take the lock.
+/// The broker also keeps one connection per client id, and the duplicate check in PostgreSQL
+/// (`PostgresMQTTLedger`) stores a message delivered to two nodes once.
+public final class NodeLease: Sendable, Service {
+    public struct Options: Sendable {
+        /// How often a standby tries to take the lease and the holder checks it still has it.
+        public var interval: Duration = .seconds(1)
+        /// The holder lets go when a check is not answered within this.
+        public var checkTimeout: Duration = .seconds(3)
+        /// The server ends a lease connection silent this long, releasing the lock.
+        public var idleSessionTimeout: Duration = .seconds(6)
+
+        public init() {}
+    }
+
+    /// One state for the lease's life; `next` refuses a transition that makes no sense.
+    public enum State: Sendable, Equatable {
+        case standby(lastFailure: String?)
+        case holding
+        case stopped
+
+        func next(_ event: Event) -> State {
+            switch (self, event) {
+            case (.standby, .acquired): return .holding
+            case (.standby, .notAcquired(let reason)): return .standby(lastFailure: reason)
+            case (.holding, .lost(let reason)): return .standby(lastFailure: reason)
+            case (_, .stop): return .stopped
+            default: preconditionFailure("NodeLease: \(event) while \(self)")
+            }
+        }
+    }
+
+    enum Event { case acquired, notAcquired(String?), lost(String), stop }
+
+    let log: PostgresEventLog
+    let options: Options
+    private let state = Mutex(State.standby(lastFailure: nil))
+    private let onChange: @Sendable (Bool) -> Void
+
+    /// `onChange(true)` when this node takes the lease, `onChange(false)` when it lets it go;
+    /// from the lease's task, in that order, never twice the same.
+    public init(log: PostgresEventLog, options: Options = Options(), onChange: @escaping @Sendable (Bool) -> Void) {
+        self.log = log
+        self.options = options
+        self.onChange = onChange
+    }
+
+    public var current: State { state.withLock { $0 } }
+
+    public var isHolding: Bool { current == .holding }
+
+    private func apply(_ event: Event) {
+        let (before, after) = state.withLock { state in
+            let before = state
+            state = state.next(event)
+            return (before, state)
+        }
+        if before != .holding, after == .holding { onChange(true) }
+        if before == .holding, after != .holding { onChange(false) }
+    }
+
+    public func run() async throws {
+        defer { apply(.stop) }
+        var connection: PostgresConnection?
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                if connection == nil || connection!.isClosed {
+                    if isHolding { apply(.lost("the lease connection closed")) }
+                    connection = try await leaseConnection()
+                }
+                if isHolding {
+                    try await check(connection!)
+                } else if try await tryLock(connection!) {
+                    apply(.acquired)
+                    log.logger.notice("this node holds the MQTT session lease")
+                } else {
+                    apply(.notAcquired(nil))
+                }
+            } catch {
+                let reason = String(describing: PostgresFailure.from(error, endpoint: log.endpoint))
+                if isHolding {
+                    apply(.lost(reason))
+                    log.logger.warning("MQTT session lease lost; standing by", metadata: ["error": "\(reason)"])
+                } else {
+                    apply(.notAcquired(reason))
+                }
+                try? await connection?.close()
+                connection = nil
+            }
+            try? await Task.sleep(for: options.interval)
+        }
+        if isHolding { apply(.lost("shutting down")) }
+        // Closing the connection releases the lock for the next node at once.
+        try? await connection?.close()
+    }
+
+    private func leaseConnection() async throws -> PostgresConnection {
+        let connection = try await log.connect()
+        let milliseconds = options.idleSessionTimeout.components.seconds * 1000
+            + options.idleSessionTimeout.components.attoseconds / 1_000_000_000_000_000
+        do {
+            try await connection.query("SELECT set_config('idle_session_timeout', \(String(milliseconds)), false)", logger: log.logger)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    /// The holder's check. A server that stopped answering (a network cut) would leave the
+    /// query waiting for TCP to give up, so the timer closes the connection, which fails it.
+    private func check(_ connection: PostgresConnection) async throws {
+        let limit = options.checkTimeout
+        let logger = log.logger
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await connection.query("SELECT 1", logger: logger) }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                try? await connection.close()
+                throw LeaseCheckTimedOut(limit: limit)
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    private func tryLock(_ connection: PostgresConnection) async throws -> Bool {
+        for try await taken in try await connection.query("SELECT pg_try_advisory_lock(\(PostgresSchema.LockKey.mqttSession))", logger: log.logger).decode(Bool.self) {
+            return taken
+        }
+        return false
+    }
+}
+
+struct LeaseCheckTimedOut: Error, CustomStringConvertible {
+    var limit: Duration
+    var description: String { "the lease check was not answered within \(limit)" }
+}
