@@ -75,6 +75,8 @@ let package = Package(
             name: "herald-bench",
             dependencies: [
                 "CMosquitto",
+                "HeraldCore",  // `store`: the event logs in process
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -54,24 +54,13 @@ public struct AlertRecord: Sendable, Equatable {
 /// is an event on the alerts channel; the `alerts` table holds the current state, so rules keep
 /// their state across restarts.
 enum AlertBook {
-    static func fetch(_ id: String, in db: Database) throws -> AlertRecord? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(AlertRecord.columns) FROM alerts WHERE id = ?"),
-                         arguments: [id]).map(AlertRecord.init)
-    }
-
-    static func save(_ alert: AlertRecord, in db: Database) throws {
-        try db.cachedStatement(sql: "INSERT OR REPLACE INTO alerts(\(AlertRecord.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .execute(arguments: [alert.id, alert.channel, alert.key, alert.rule, alert.severity, alert.message, alert.value,
-                                 alert.threshold, alert.state, alert.raisedAt, alert.clearedAt, alert.ackedAt, alert.lastEventId])
-    }
-
     /// An event from an alert route: the device reports the alert itself. Returns the draft with
     /// its type set to the alert's state, and the record to save once the event has its id.
-    static func fromRoute(_ draft: EventDraft, in db: Database) throws -> (EventDraft, AlertRecord) {
+    static func fromRoute(_ draft: EventDraft, rows: some DerivedStateRows) throws -> (EventDraft, AlertRecord) {
         let data = try? JSONText(validating: Array(draft.data.utf8))
         let state = data?.value(at: "state")?.stringValue == "cleared" ? "cleared" : "raised"
         let id = draft.key ?? draft.channel
-        var alert = try fetch(id, in: db)
+        var alert = try rows.alert(id)
             ?? AlertRecord(id: id, channel: draft.channel, key: draft.key, rule: nil, severity: "warning", state: state)
         alert.severity = data?.value(at: "severity")?.stringValue ?? alert.severity
         alert.message = data?.value(at: "message")?.stringValue ?? alert.message
@@ -89,17 +78,17 @@ enum AlertBook {
 
     /// Events the rules make of a stored reading, with the records to save.
     static func evaluate(_ rules: [AlertRule], on event: StoredEvent, alertsChannel: String,
-                         in db: Database) throws -> [(EventDraft, AlertRecord)] {
+                         rows: some DerivedStateRows) throws -> [(EventDraft, AlertRecord)] {
         var results: [(EventDraft, AlertRecord)] = []
         for rule in rules where rule.applies(to: event) {
             if rule.offlineFor != nil {
-                if let result = try offline(rule, on: event, alertsChannel: alertsChannel, in: db) { results.append(result) }
+                if let result = try offline(rule, on: event, alertsChannel: alertsChannel, rows: rows) { results.append(result) }
                 continue
             }
             guard let data = try? JSONText(validating: Array(event.draft.data.utf8)),
                   let value = data.value(at: rule.field)?.numberValue else { continue }
             let id = rule.name + ":" + (event.key ?? "")
-            let existing = try fetch(id, in: db)
+            let existing = try rows.alert(id)
             guard let transition = rule.transition(value: value, active: existing?.state == "raised") else { continue }
             var alert = existing ?? AlertRecord(id: id, channel: alertsChannel, key: event.key, rule: rule.name,
                                                 severity: rule.severity.rawValue, state: "raised")
@@ -127,11 +116,11 @@ enum AlertBook {
     /// A device rule: raised by the `offline` event `OfflineWatcher` appends once the time has
     /// passed, cleared by the device's next `online`.
     private static func offline(_ rule: AlertRule, on event: StoredEvent, alertsChannel: String,
-                                in db: Database) throws -> (EventDraft, AlertRecord)? {
+                                rows: some DerivedStateRows) throws -> (EventDraft, AlertRecord)? {
         guard let offlineFor = rule.offlineFor, event.type == "offline" || event.type == "availability", let device = event.key,
               let data = try? JSONText(validating: Array(event.draft.data.utf8)) else { return nil }
         let id = rule.name + ":" + device
-        let existing = try fetch(id, in: db)
+        let existing = try rows.alert(id)
         let raised = existing?.state == "raised"
         var alert = existing ?? AlertRecord(id: id, channel: alertsChannel, key: device, rule: rule.name,
                                             severity: rule.severity.rawValue, state: "raised")
@@ -160,8 +149,8 @@ enum AlertBook {
                    data: alert.eventData, source: "{\"rule\":\(JSONText.quoted(rule.name)),\"eventId\":\(cause.id)}")
     }
 
-    static func acknowledgement(of id: String, at time: Int64, in db: Database) throws -> (EventDraft, AlertRecord) {
-        guard var alert = try fetch(id, in: db) else { throw AlertNotFound(id: id) }
+    static func acknowledgement(of id: String, at time: Int64, rows: some DerivedStateRows) throws -> (EventDraft, AlertRecord) {
+        guard var alert = try rows.alert(id) else { throw AlertNotFound(id: id) }
         alert.ackedAt = time
         let draft = EventDraft(channel: alert.channel, type: "acked", key: alert.id, time: time, data: alert.eventData,
                                source: "{\"http\":{\"method\":\"POST\",\"ack\":true}}")

@@ -1,5 +1,3 @@
-import GRDB
-
 /// What some channels mean beyond "a stream of events" (DESIGN §6): job channels keep job state,
 /// alert channels keep alert state, and alert rules watch readings. Applied by the writer inside
 /// the transaction that stores the event, so state, ids and snapshot always agree.
@@ -20,43 +18,43 @@ public struct EventSemantics: Sendable {
     }
 
     /// Stores one draft and whatever it causes; returns the stored events in id order.
-    func store(_ original: EventDraft, in db: Database, insert: (EventDraft) throws -> StoredEvent) throws -> [StoredEvent] {
+    func store(_ original: EventDraft, rows: inout some DerivedStateRows, insert: (EventDraft) throws -> StoredEvent) throws -> [StoredEvent] {
         var draft = original
         var job: JobRecord?
         var routeAlert: AlertRecord?
         let isStaleness = draft.type == "stale" || draft.type == "fresh"
         if jobChannels.contains(draft.channel), let key = draft.key, !isStaleness {
-            job = JobTracker.update(try JobTracker.fetch(channel: draft.channel, key: key, in: db), with: draft)
+            job = JobTracker.update(try rows.job(channel: draft.channel, key: key), with: draft)
             if let job { draft.data = JobTracker.enrich(draft.data, with: job) }
         } else if alertRouteChannels.contains(draft.channel), !isStaleness {
-            (draft, routeAlert) = try AlertBook.fromRoute(draft, in: db)
+            (draft, routeAlert) = try AlertBook.fromRoute(draft, rows: rows)
         }
         var stored = try insert(draft)
         if let job {
-            try JobTracker.save(job, eventId: stored.id, in: db)
+            try rows.save(job, eventId: stored.id)
             stored.terminal = job.isTerminal
         }
         if var routeAlert {
             routeAlert.lastEventId = stored.id
-            try AlertBook.save(routeAlert, in: db)
+            try rows.save(routeAlert)
         }
         var all = [stored]
         if !isStaleness {
-            for (alertDraft, var alert) in try AlertBook.evaluate(rules, on: stored, alertsChannel: alertsChannel, in: db) {
+            for (alertDraft, var alert) in try AlertBook.evaluate(rules, on: stored, alertsChannel: alertsChannel, rows: rows) {
                 let alertEvent = try insert(alertDraft)
                 alert.lastEventId = alertEvent.id
-                try AlertBook.save(alert, in: db)
+                try rows.save(alert)
                 all.append(alertEvent)
             }
         }
         return all
     }
 
-    func acknowledge(_ alertId: String, at time: Int64, in db: Database, insert: (EventDraft) throws -> StoredEvent) throws -> StoredEvent {
-        var (draft, alert) = try AlertBook.acknowledgement(of: alertId, at: time, in: db)
+    func acknowledge(_ alertId: String, at time: Int64, rows: inout some DerivedStateRows, insert: (EventDraft) throws -> StoredEvent) throws -> StoredEvent {
+        var (draft, alert) = try AlertBook.acknowledgement(of: alertId, at: time, rows: rows)
         let stored = try insert(draft)
         alert.lastEventId = stored.id
-        try AlertBook.save(alert, in: db)
+        try rows.save(alert)
         return stored
     }
 }

@@ -57,11 +57,6 @@ enum JobTracker {
     /// a wild rate; they are not measured.
     static let shortestInterval: Int64 = 1_000
 
-    static func fetch(channel: String, key: String, in db: Database) throws -> JobRecord? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(JobRecord.columns) FROM jobs WHERE channel = ? AND key = ?"),
-                         arguments: [channel, key]).map(JobRecord.init)
-    }
-
     /// The new state of the job this draft reports on, or nil when the data is not a job update.
     static func update(_ previous: JobRecord?, with draft: EventDraft) -> JobRecord? {
         guard let key = draft.key, let data = try? JSONText(validating: Array(draft.data.utf8)),
@@ -110,13 +105,5 @@ enum JobTracker {
         if let rate = job.rate { members.append(("rate", jsonNumber((rate * 1000).rounded() / 1000))) }
         if let eta = job.etaSeconds { members.append(("eta_seconds", jsonNumber((eta * 10).rounded() / 10))) }
         return JSONText.object(data, appending: members) ?? data
-    }
-
-    static func save(_ job: JobRecord, eventId: Int64, in db: Database) throws {
-        try db.cachedStatement(sql: """
-            INSERT OR REPLACE INTO jobs(\(JobRecord.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [job.channel, job.key, job.state, job.progress, job.message, job.done, job.total,
-                                     job.startedAt, job.updatedAt, job.rate, job.etaSeconds, eventId,
-                                     job.isTerminal ? eventId : nil])
     }
 }

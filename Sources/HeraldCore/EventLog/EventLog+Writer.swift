@@ -172,11 +172,12 @@ extension EventLog: Service {
         }
         var events: [StoredEvent] = []
         events.reserveCapacity(request.drafts.count)
+        var rows = SQLiteStateRows(db: db)
         if let alertId = request.acknowledge {
-            events.append(try options.semantics.acknowledge(alertId, at: Clock.nowMilliseconds(), in: db, insert: insert))
+            events.append(try options.semantics.acknowledge(alertId, at: Clock.nowMilliseconds(), rows: &rows, insert: insert))
         }
         for draft in request.drafts {
-            events += try options.semantics.store(draft, in: db, insert: insert)
+            events += try options.semantics.store(draft, rows: &rows, insert: insert)
         }
         if !request.effects.isEmpty { try DeviceBook.apply(request.effects, at: request.drafts.first?.time ?? Clock.nowMilliseconds(), in: db) }
         if let dedupe = request.dedupe { try ledger.insertReceipt(dedupe) }
