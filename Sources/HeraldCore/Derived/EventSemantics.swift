@@ -58,3 +58,28 @@ public struct EventSemantics: Sendable {
         return stored
     }
 }
+
+extension EventSemantics {
+    /// The rows `store` and `acknowledge` can read for a batch, for a store that loads them
+    /// first (`PrefetchedStateRows`). Keep in step with `store`, `AlertBook` and `AlertRule.applies`.
+    struct RowsNeeded {
+        var jobs: Set<PrefetchedStateRows.JobKey> = []
+        var alerts: Set<String> = []
+    }
+
+    func rowsNeeded(for drafts: [EventDraft], acknowledging: [String]) -> RowsNeeded {
+        var needed = RowsNeeded()
+        needed.alerts.formUnion(acknowledging)
+        for draft in drafts where draft.type != "stale" && draft.type != "fresh" {
+            if jobChannels.contains(draft.channel), let key = draft.key {
+                needed.jobs.insert(.init(channel: draft.channel, key: key))
+            } else if alertRouteChannels.contains(draft.channel) {
+                needed.alerts.insert(draft.key ?? draft.channel)
+            }
+            for rule in rules where rule.channel == draft.channel && (rule.key == nil || rule.key == draft.key) {
+                needed.alerts.insert(rule.name + ":" + (draft.key ?? ""))
+            }
+        }
+        return needed
+    }
+}

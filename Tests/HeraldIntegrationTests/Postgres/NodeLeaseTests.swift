@@ -5,7 +5,7 @@ import Testing
 
 /// The MQTT session lease: one holder at a time, and a standby takes over when the holder dies
 /// or loses the database.
-@Suite(.serialized) struct NodeLeaseTests {
+@Suite(.serialized, .postgresSuite) struct NodeLeaseTests {
     /// A lease on a node, recording every change it announced.
     private final class LeaseOnNode: Sendable {
         let node: PostgresNode
@@ -36,6 +36,7 @@ import Testing
         let server = try await PostgresServer()
         let url = try await server.makeDatabase()
         let nodes = try (0..<3).map { try LeaseOnNode(url: url, name: "l\($0)") }
+        for node in nodes { try await node.node.waitUntilReady() }
         try await eventually("one of three nodes to hold the lease") { nodes.filter(\.lease.isHolding).count == 1 }
         let holder = nodes.first(where: \.lease.isHolding)!
         try await Task.sleep(for: .seconds(1))
@@ -81,6 +82,7 @@ import Testing
         let server = try await PostgresServer()
         let url = try await server.makeDatabase("lost")
         let nodes = try (0..<2).map { try LeaseOnNode(url: url, name: "n\($0)") }
+        for node in nodes { try await node.node.waitUntilReady() }
         try await eventually("one of two nodes to hold the lease") { nodes.filter(\.lease.isHolding).count == 1 }
         let holder = nodes.first(where: \.lease.isHolding)!
         try await server.psql("""

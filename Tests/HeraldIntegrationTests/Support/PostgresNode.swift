@@ -12,12 +12,14 @@ final class PostgresNode: Sendable {
     private let handedOn = Recorder()
     private let task: Task<Void, any Error>
 
-    init(url: String, name: String = "node") throws {
+    init(url: String, name: String = "node", semantics: EventSemantics = EventSemantics()) throws {
         let handedOn = self.handedOn
         gate = PublishGate(startingAfter: 0) { events in handedOn.events.withLock { $0 += events } }
         var logger = Logger(label: "herald.test.\(name)")
         logger.logLevel = .warning
-        let log = PostgresEventLog(options: .init(location: try PostgresLocation(url: url)), gate: gate, logger: logger)
+        var options = PostgresEventLog.Options(location: try PostgresLocation(url: url))
+        options.semantics = semantics
+        let log = PostgresEventLog(options: options, gate: gate, logger: logger)
         self.log = log
         let feed = PostgresEventFeed(log: log)
         task = Task {

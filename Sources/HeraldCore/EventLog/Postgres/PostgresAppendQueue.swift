@@ -7,6 +7,8 @@ final class PostgresAppendQueue: Sendable {
         var drafts: [EventDraft]
         /// An MQTT message's identity: a redelivery or a repeated retained copy stores nothing.
         var dedupe: MQTTDedupe?
+        /// An alert to acknowledge; the acknowledgement is an event too.
+        var acknowledge: String? = nil
         var completion: @Sendable (Result<AppendOutcome, any Error>) -> Void
     }
 

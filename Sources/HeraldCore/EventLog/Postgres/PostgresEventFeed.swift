@@ -22,13 +22,19 @@ public struct PostgresEventFeed: Service {
                 try await cancelWhenGracefulShutdown {
                     let connection = try await log.connect()
                     do {
-                        try await connection.listen(on: PostgresSchema.notifyChannel) { notifications in
-                            try await catchUp(connection)
-                            for try await notification in notifications {
-                                // Several commits, one read: a wake-up for what is handed on already is spent.
-                                if let head = Int64(notification.payload), head <= log.gate.publishedThrough { continue }
+                        // Closing the connection is what ends a wait for notifications (or for
+                        // LISTEN itself) for certain; cancellation alone did not always.
+                        try await withTaskCancellationHandler {
+                            try await connection.listen(on: PostgresSchema.notifyChannel) { notifications in
                                 try await catchUp(connection)
+                                for try await notification in notifications {
+                                    // Several commits, one read: a wake-up for what is handed on already is spent.
+                                    if let head = Int64(notification.payload), head <= log.gate.publishedThrough { continue }
+                                    try await catchUp(connection)
+                                }
                             }
+                        } onCancel: {
+                            (connection.close() as EventLoopFuture<Void>).whenComplete { _ in }
                         }
                     } catch {
                         try? await connection.close()

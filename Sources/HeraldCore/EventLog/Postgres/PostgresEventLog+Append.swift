@@ -25,10 +25,24 @@ extension PostgresEventLog {
     /// An MQTT message's events, stored unless the message is a redelivery or a retained copy
     /// of what its topic last stored (`.duplicate`).
     func append(_ drafts: [EventDraft], dedupe: MQTTDedupe?) async throws -> AppendOutcome {
-        try requireReady()
         guard !drafts.isEmpty else { return .stored([]) }
+        return try await submit(.init(drafts: drafts, dedupe: dedupe) { _ in })
+    }
+
+    /// Acknowledges an alert; returns the acknowledgement event. Throws `AlertNotFound`.
+    public func acknowledgeAlert(_ id: String) async throws -> StoredEvent {
+        guard case .stored(let events) = try await submit(.init(drafts: [], acknowledge: id) { _ in }), let event = events.first else {
+            throw AlertNotFound(id: id)
+        }
+        return event
+    }
+
+    private func submit(_ request: PostgresAppendQueue.Request) async throws -> AppendOutcome {
+        try requireReady()
         return try await withCheckedThrowingContinuation { continuation in
-            switch queue.submit(.init(drafts: drafts, dedupe: dedupe) { continuation.resume(with: $0) }) {
+            var request = request
+            request.completion = { continuation.resume(with: $0) }
+            switch queue.submit(request) {
             case .queued: break
             case .overloaded:
                 continuation.resume(throwing: PostgresFailure.statement(endpoint: endpoint, reason: "too many appends waiting; try again"))
@@ -77,7 +91,9 @@ extension PostgresEventLog {
         }
     }
 
-    private func failure(_ error: any Error) -> PostgresFailure {
+    private func failure(_ error: any Error) -> any Error {
+        if error is AlertNotFound { return error }
+        if let wrapped = error as? PostgresTransactionError, let inner = wrapped.closureError, inner is AlertNotFound { return inner }
         let failure = PostgresFailure.from(error, endpoint: endpoint)
         logger.error("PostgreSQL commit failed", metadata: ["error": "\(failure)"])
         return failure
@@ -87,12 +103,18 @@ extension PostgresEventLog {
     /// with any other node's events it has not seen yet in front (read under the same lock, so
     /// this node's subscribers get them in id order without waiting for the feed).
     private func write(_ requests: [PostgresAppendQueue.Request], on connection: PostgresConnection) async throws -> [AppendOutcome] {
-        let newChannels = channelsWritten.withLock { known in Set(requests.flatMap { $0.drafts.map(\.channel) }).subtracting(known) }
-        let (batch, outcomes) = try await connection.withTransaction(logger: logger) { connection in
+        let semantics = options.semantics
+        let needed = semantics.rowsNeeded(for: requests.flatMap(\.drafts), acknowledging: requests.compactMap(\.acknowledge))
+        let (batch, outcomes, newChannels) = try await connection.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.LockKey.append))", logger: self.logger)
             let head = try await self.head(connection)
             var ledger = try await PostgresMQTTLedger.load(for: requests.compactMap(\.dedupe), in: connection, logger: self.logger)
+            var rows = try await PrefetchedStateRows.load(needed, in: connection, logger: self.logger)
             var next = head + 1
+            func insert(_ draft: EventDraft) -> StoredEvent {
+                defer { next += 1 }
+                return StoredEvent(id: next, draft: draft)
+            }
             var stored: [StoredEvent] = []
             var outcomes: [AppendOutcome] = []
             for request in requests {
@@ -103,14 +125,16 @@ extension PostgresEventLog {
                     }
                     ledger.stored(dedupe)
                 }
-                let events = request.drafts.map { draft in
-                    defer { next += 1 }
-                    return StoredEvent(id: next, draft: draft)
+                var events: [StoredEvent] = []
+                if let alertId = request.acknowledge {
+                    events.append(try semantics.acknowledge(alertId, at: Clock.nowMilliseconds(), rows: &rows, insert: insert))
                 }
+                for draft in request.drafts { events += try semantics.store(draft, rows: &rows, insert: insert) }
                 stored += events
                 outcomes.append(.stored(events))
             }
-            guard !stored.isEmpty else { return (PublishGate.Batch(after: head, events: [], through: head), outcomes) }
+            guard !stored.isEmpty else { return (PublishGate.Batch(after: head, events: [], through: head), outcomes, Set<String>()) }
+            let newChannels = self.channelsWritten.withLock { known in Set(stored.map(\.channel)).subtracting(known) }
             if !newChannels.isEmpty {
                 try await connection.query("""
                     INSERT INTO channels(name) SELECT unnest(\(Array(newChannels))::text[]) ON CONFLICT DO NOTHING
@@ -118,10 +142,11 @@ extension PostgresEventLog {
             }
             try await connection.query(Self.insert(stored), logger: self.logger)
             try await ledger.write(in: connection, logger: self.logger)
+            try await rows.write(in: connection, logger: self.logger)
             let through = next - 1
             try await connection.query("UPDATE head SET id = \(through)", logger: self.logger)
             try await connection.query("SELECT pg_notify(\(PostgresSchema.notifyChannel), \(String(through)))", logger: self.logger)
-            return (try await self.withUnseen(stored, after: head, through: through, in: connection), outcomes)
+            return (try await self.withUnseen(stored, after: head, through: through, in: connection), outcomes, newChannels)
         }
         channelsWritten.withLock { $0.formUnion(newChannels) }
         if !batch.events.isEmpty { gate.offer(batch) }

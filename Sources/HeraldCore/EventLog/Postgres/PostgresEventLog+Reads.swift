@@ -31,6 +31,49 @@ extension PostgresEventLog {
         }
     }
 
+    /// Jobs: unfinished first (newest update first), then finished ones; as on SQLite.
+    public func jobs(channel: String? = nil, key: String? = nil) async throws -> [JobRecord] {
+        try await read { connection in
+            let rows = try await connection.query("""
+                SELECT \(unescaped: JobRecord.columns) FROM jobs
+                WHERE (\(channel)::text IS NULL OR channel = \(channel)) AND (\(key)::text IS NULL OR key = \(key))
+                ORDER BY terminal_event_id IS NOT NULL, updated_at DESC LIMIT 1000
+                """, logger: self.logger)
+            var jobs: [JobRecord] = []
+            for try await row in rows { jobs.append(try JobRecord(postgres: row)) }
+            return jobs
+        }
+    }
+
+    /// Alerts that are raised, most severe and newest first; with `all`, cleared ones too.
+    public func alerts(all: Bool = false) async throws -> [AlertRecord] {
+        try await read { connection in
+            let rows = try await connection.query("""
+                SELECT \(unescaped: AlertRecord.columns) FROM alerts WHERE \(all) OR state = 'raised'
+                ORDER BY state = 'raised' DESC, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
+                         last_event_id DESC LIMIT 1000
+                """, logger: self.logger)
+            var alerts: [AlertRecord] = []
+            for try await row in rows { alerts.append(try AlertRecord(postgres: row)) }
+            return alerts
+        }
+    }
+
+    /// The id of the terminal event of the job `key` on a channel the filter takes, if it finished.
+    public func terminalEventId(matching filter: EventFilter) async throws -> Int64? {
+        guard let key = filter.key else { return nil }
+        return try await jobs(key: key).first { $0.terminalEventId != nil && filter.matches(channel: $0.channel) }?.terminalEventId
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try requireReady()
+        do {
+            return try await client.withConnection { try await body($0) }
+        } catch {
+            throw PostgresFailure.from(error, endpoint: endpoint)
+        }
+    }
+
     /// The last id committed, or 0 for an empty log.
     public func headId() async throws -> Int64 {
         try requireReady()

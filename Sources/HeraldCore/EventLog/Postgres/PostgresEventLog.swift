@@ -15,6 +15,8 @@ public final class PostgresEventLog: Sendable, Service {
         public var queueCapacity = 50_000
         /// Most events written in one transaction.
         public var maxBatch = 2_000
+        /// Jobs, alerts and rules, applied as events are stored.
+        public var semantics = EventSemantics()
         /// The longest wait between two tries to reach the database at start.
         public var maxBackoff: Duration = .seconds(5)
 
@@ -98,8 +100,15 @@ public final class PostgresEventLog: Sendable, Service {
                 let connection = try await connect()
                 let head: Int64
                 do {
-                    try await PostgresSchema.migrate(connection, location: options.location, logger: logger)
-                    head = try await self.head(connection)
+                    // A query does not end when its task is cancelled (the migration waits for
+                    // another node's lock): closing the connection ends it, so a stop during
+                    // start-up does not wait for the database.
+                    head = try await withTaskCancellationHandler {
+                        try await PostgresSchema.migrate(connection, location: options.location, logger: logger)
+                        return try await self.head(connection)
+                    } onCancel: {
+                        (connection.close() as EventLoopFuture<Void>).whenComplete { _ in }
+                    }
                 } catch {
                     try? await connection.close()
                     throw error

@@ -50,6 +50,43 @@ enum PostgresSchema {
             "CREATE TABLE mqtt_receipts(seq bigserial PRIMARY KEY, mid integer NOT NULL, topic text NOT NULL, digest text NOT NULL)",
             "CREATE TABLE mqtt_last_payload(topic text PRIMARY KEY, digest text NOT NULL)",
         ]),
+        Migration(name: "v3-jobs-alerts", sql: [
+            """
+            CREATE TABLE jobs(
+                channel text NOT NULL,
+                key text NOT NULL,
+                state text NOT NULL,
+                progress double precision,
+                message text,
+                done double precision,
+                total double precision,
+                started_at bigint NOT NULL,
+                updated_at bigint NOT NULL,
+                rate double precision,
+                eta_seconds double precision,
+                last_event_id bigint NOT NULL,
+                terminal_event_id bigint,
+                PRIMARY KEY (channel, key)
+            )
+            """,
+            """
+            CREATE TABLE alerts(
+                id text PRIMARY KEY,
+                channel text NOT NULL,
+                key text,
+                rule text,
+                severity text NOT NULL,
+                message text,
+                value double precision,
+                threshold double precision,
+                state text NOT NULL,
+                raised_at bigint,
+                cleared_at bigint,
+                acked_at bigint,
+                last_event_id bigint NOT NULL
+            )
+            """,
+        ]),
     ]
 
     /// Applies what is missing, or refuses a database that a newer Herald migrated, leaving it as
