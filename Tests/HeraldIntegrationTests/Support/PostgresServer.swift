@@ -110,10 +110,11 @@ final class PostgresServer: @unchecked Sendable {  // `process` is replaced only
 }
 
 extension Trait where Self == ConditionTrait {
-    /// The suites against a real PostgreSQL server run in `make test-postgres` (part of
-    /// `make test`), one test at a time (HERALD_TEST_POSTGRES=1). Run in parallel with each
-    /// other and the rest of the suite on two cores, one of them sometimes never finished: a
-    /// wait that is never answered, not found yet. One at a time they passed every run.
+    /// The suites against a real PostgreSQL server run in `make test-postgres`, one test at a
+    /// time (HERALD_TEST_POSTGRES=1), not yet in `make test`: one of them sometimes never
+    /// finished, more often in parallel. The stops that hung were of nodes still connecting
+    /// (`PostgresEventLog.connect` now keeps cancellation away from postgres-nio's connect);
+    /// until that is shown to be the whole cause, a test that can hang stays out of CI.
     static var postgresSuite: Self {
         .enabled(if: ProcessInfo.processInfo.environment["HERALD_TEST_POSTGRES"] == "1",
                  "set HERALD_TEST_POSTGRES=1 (make test-postgres)")

@@ -77,15 +77,17 @@ public final class PostgresEventLog: Sendable, Service {
     /// Reaches the database (retrying with backoff while it is down), migrates it, then writes
     /// until shut down. Throws at once for what no retry fixes.
     public func run() async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { await self.client.run() }
-            defer { group.cancelAll() }
-            try await withGracefulShutdownHandler {
-                let connection = try await self.startUp()
+        try await withGracefulShutdownHandler {
+            let connection = try await self.startUp()
+            // The read pool runs only once the log is ready (reads are refused before): a pool
+            // cancelled before it ever connected was seen not to return from `run`.
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await self.client.run() }
+                defer { group.cancelAll() }
                 await self.writeUntilClosed(connection)
-            } onGracefulShutdown: {
-                self.queue.close()
             }
+        } onGracefulShutdown: {
+            self.queue.close()
         }
     }
 
@@ -130,10 +132,17 @@ public final class PostgresEventLog: Sendable, Service {
 
     /// A connection of Herald's own (the writer's, the feed's), outside the read pool: it fails
     /// at once with the server's reason where the pool would wait for one.
+    ///
+    /// The connect runs in a task of its own, which a cancellation does not reach: a connect
+    /// cancelled at the wrong moment was seen never to finish. It ends by itself within the
+    /// connect timeout (10 s), at once when refused.
     func connect() async throws -> PostgresConnection {
         let id = connectionIds.wrappingAdd(1, ordering: .relaxed).oldValue
-        return try await PostgresConnection.connect(configuration: try options.location.connectionConfiguration(),
-                                                    id: id, logger: logger)
+        let configuration = try options.location.connectionConfiguration()
+        let logger = logger
+        return try await Task {
+            try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+        }.value
     }
 
     func requireReady() throws {
