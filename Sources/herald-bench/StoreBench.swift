@@ -63,10 +63,11 @@ struct StoreBench: AsyncParsableCommand {
             while let arrived = await arrivals.next(), arrived < id {}
             delays.append(Double((ContinuousClock.now - start) / .microseconds(1)) / 1_000)
         }
-        let local = try await (0..<samples).asyncMap { _ in
+        var local: [Double] = []
+        for _ in 0..<samples {
             let start = ContinuousClock.now
             _ = try await cluster.logs[0].append(Self.drafts(1))
-            return Double((ContinuousClock.now - start) / .microseconds(1)) / 1_000
+            local.append(Double((ContinuousClock.now - start) / .microseconds(1)) / 1_000)
         }
         await cluster.stop()
         delays.sort()
@@ -147,13 +148,5 @@ private struct Cluster {
     func stop() async {
         for log in logs { log.close() }
         for task in tasks { task.cancel(); _ = await task.result }
-    }
-}
-
-extension Range where Bound == Int {
-    fileprivate func asyncMap<T>(_ transform: (Int) async throws -> T) async rethrows -> [T] {
-        var results: [T] = []
-        for value in self { results.append(try await transform(value)) }
-        return results
     }
 }

@@ -10,24 +10,19 @@ extension PostgresEventLog {
     /// Up to `limit` events with id > `after` that match, ascending, and the head as of the
     /// same snapshot.
     public func events(after: Int64, matching filter: EventFilter, limit: Int) async throws -> EventLog.Page {
-        try requireReady()
-        do {
-            return try await client.withConnection { connection in
-                try await self.inSnapshot(connection) { connection in
-                    let head = try await self.head(connection)
-                    let channels = try await self.channels(matching: filter, in: connection)
-                    guard !channels.isEmpty else { return (head, []) }
-                    let rows = try await connection.query("""
-                        SELECT \(unescaped: Self.columns) FROM events
-                        WHERE id > \(after) AND id <= \(head) AND channel = ANY(\(channels)::text[])
-                          AND (\(filter.key)::text IS NULL OR key = \(filter.key))
-                        ORDER BY id LIMIT \(limit)
-                        """, logger: self.logger)
-                    return (head, try await Self.decode(rows))
-                }
+        try await read { connection in
+            try await self.inSnapshot(connection) { connection in
+                let head = try await self.head(connection)
+                let channels = try await self.channels(matching: filter, in: connection)
+                guard !channels.isEmpty else { return (head, []) }
+                let rows = try await connection.query("""
+                    SELECT \(unescaped: Self.columns) FROM events
+                    WHERE id > \(after) AND id <= \(head) AND channel = ANY(\(channels)::text[])
+                      AND (\(filter.key)::text IS NULL OR key = \(filter.key))
+                    ORDER BY id LIMIT \(limit)
+                    """, logger: self.logger)
+                return (head, try await Self.decode(rows))
             }
-        } catch {
-            throw PostgresFailure.from(error, endpoint: endpoint)
         }
     }
 
@@ -65,6 +60,7 @@ extension PostgresEventLog {
         return try await jobs(key: key).first { $0.terminalEventId != nil && filter.matches(channel: $0.channel) }?.terminalEventId
     }
 
+    /// A read on a pooled connection, refused before the log is ready, failures in words.
     private func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try requireReady()
         do {
@@ -76,12 +72,7 @@ extension PostgresEventLog {
 
     /// The last id committed, or 0 for an empty log.
     public func headId() async throws -> Int64 {
-        try requireReady()
-        do {
-            return try await client.withConnection { try await self.head($0) }
-        } catch {
-            throw PostgresFailure.from(error, endpoint: endpoint)
-        }
+        try await read { try await self.head($0) }
     }
 
     /// Every event in (after, through], with an optional key, ascending: the feed's catch-up
