@@ -30,13 +30,12 @@ test: deps test-venv
 	$(MAKE) --no-print-directory web-test
 	$(MAKE) --no-print-directory browser-test
 
-# The PostgreSQL event log against private PostgreSQL servers (Tests/HeraldIntegrationTests/Postgres),
-# one test at a time. Not yet part of `test`: one of them sometimes never finished (see
-# `postgresSuite` in Support/PostgresServer.swift); `timeout` makes such a hang a failure.
+# Only the PostgreSQL suites (Tests/HeraldIntegrationTests/Postgres, part of `test` too), one
+# test at a time: quicker to rerun while working on the PostgreSQL event log.
 .PHONY: test-postgres
 test-postgres: deps
 	$(SWIFT) build --build-tests
-	HERALD_TEST_POSTGRES=1 timeout 600 $(SWIFT) test --skip-build --no-parallel --filter 'Postgres|NodeLease'
+	$(SWIFT) test --skip-build --no-parallel --filter 'Postgres|NodeLease|WatchedConnection'
 
 # The dashboard's pure modules (Web/js: formatting, bucketing, reducers) under Node's own test
 # runner: Debian's nodejs, no npm packages.

@@ -78,6 +78,7 @@ struct CheckConfig: ParsableCommand {
         do {
             let config = try ConfigLoader.load(path: file)
             try HeraldServer.checkListenAddress(config)
+            try HeraldRuntime.checkStore(config.store)
             let sources = config.sources.sourceNames
             print("\(file): OK (listen \(config.server.listen), database \(config.store.path), \(config.routes.count) routes, "
                   + (sources.isEmpty ? "no sources" : "sources \(sources.joined(separator: ", "))")

@@ -6,6 +6,8 @@ import Synchronization
 public final class HeraldRuntime: Sendable {
     public let config: HeraldConfig
     public let log: EventLog
+    /// What streams and history queries read (`EventHistory`): the event log, on either store.
+    public var history: any EventHistory { log }
     public let hub: Hub
     public let staleWatcher: StaleWatcher
     public let offlineWatcher: OfflineWatcher
@@ -19,6 +21,7 @@ public final class HeraldRuntime: Sendable {
     let streamBudget: ConnectionLimits
 
     public init(config: HeraldConfig, logger: Logger, metrics: PrometheusCollectorRegistry) throws {
+        try Self.checkStore(config.store)
         self.config = config
         self.logger = logger
         self.metrics = metrics
@@ -48,5 +51,20 @@ public final class HeraldRuntime: Sendable {
         // Sessions die with their token: one changed or removed from the configuration signs them out.
         let ended = try log.deleteSessions(exceptFor: TokenAuthority(config.tokens).digests)
         if ended > 0 { logger.notice("sessions ended: their token is no longer configured", metadata: ["sessions": "\(ended)"]) }
+    }
+
+    /// A server keeps devices, sessions, the notification outbox and series beside its events,
+    /// and only the SQLite store holds all of them so far: a PostgreSQL URL is refused in words
+    /// (a wrong one with what is wrong) rather than taken for the name of a file.
+    public static func checkStore(_ store: HeraldConfig.Store) throws {
+        guard PostgresLocation.isURL(store.path) else { return }
+        let location: PostgresLocation
+        do { location = try PostgresLocation(url: store.path) } catch {
+            throw HeraldServer.StartupError(description: "\(error)")
+        }
+        throw HeraldServer.StartupError(description: """
+            store.path names PostgreSQL (\(location)): this Herald serves from an SQLite file only; \
+            on PostgreSQL, the event log runs in `herald-bench store` so far. Set store.path (or --db) to a file.
+            """)
     }
 }

@@ -39,7 +39,7 @@ final class SourceSet: Sendable {
     }
 
     /// Restores sources' memory and the catalog from the store.
-    func restore(from log: EventLog) async throws {
+    func restore(from log: any DeviceStore) async throws {
         let records = try await log.deviceStates()
         let memories = try await log.sourceMemories(names)
         state.withLock { state in

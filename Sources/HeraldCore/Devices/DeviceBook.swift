@@ -37,6 +37,18 @@ public struct DeviceRecord: Sendable, Equatable {
         public var spec: ReadingSpec
         public var time: Int64
         public var eventId: Int64
+
+        init(value: String, spec: ReadingSpec, time: Int64, eventId: Int64) {
+            (self.value, self.spec, self.time, self.eventId) = (value, spec, time, eventId)
+        }
+
+        /// The reading a `reading` event's data tells: its value, and its unit where the event names one.
+        init(event data: String, time: Int64, eventId: Int64, spec: ReadingSpec) {
+            let json = try? JSONText(validating: Array(data.utf8))
+            var spec = spec
+            spec.unit = json?.value(at: "unit")?.stringValue ?? spec.unit
+            self.init(value: json?.value(at: "value")?.singleLine ?? data, spec: spec, time: time, eventId: eventId)
+        }
     }
 
     public var description: DeviceDescription

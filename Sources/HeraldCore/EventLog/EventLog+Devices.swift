@@ -11,7 +11,7 @@ extension EventLog {
     }
 
     /// Every device without its readings' values: what the sources and watchers start from.
-    func deviceStates() async throws -> [DeviceRecord] {
+    public func deviceStates() async throws -> [DeviceRecord] {
         try await pool.read { db in try Self.devices(withReadings: false, limit: nil, in: db) }
     }
 
@@ -29,11 +29,7 @@ extension EventLog {
                                       availabilitySince: row[8], updatedAt: row[9])
             for (name, spec) in description.readings where withReadings {
                 guard let event = try Row.fetchOne(latest, arguments: [description.channel, description.id + "/" + name]) else { continue }
-                let data: String = event[1]
-                let json = try? JSONText(validating: Array(data.utf8))
-                var spec = spec
-                spec.unit = json?.value(at: "unit")?.stringValue ?? spec.unit
-                record.readings[name] = .init(value: json?.value(at: "value")?.singleLine ?? data, spec: spec, time: event[2], eventId: event[0])
+                record.readings[name] = DeviceRecord.Reading(event: event[1], time: event[2], eventId: event[0], spec: spec)
             }
             return record
         }
@@ -46,7 +42,7 @@ extension EventLog {
     }
 
     /// What each of `sources` remembered, in one read.
-    func sourceMemories(_ sources: [String]) async throws -> [String: [String: String]] {
+    public func sourceMemories(_ sources: [String]) async throws -> [String: [String: String]] {
         try await pool.read { db in
             try Dictionary(sources.map { ($0, try Self.sourceMemory($0, in: db)) }, uniquingKeysWith: { $1 })
         }

@@ -4,8 +4,9 @@ import GRDB
 /// restart of Herald does not sign the dashboard out; each is bound to its token's SHA-256, so a
 /// token that is changed or removed from the configuration takes its sessions with it.
 extension EventLog {
-    public func createSession(idHash: String, tokenDigest: String, expiresAt: Int64) throws {
-        try pool.write { db in
+    /// Writes on GRDB's writer, awaited: a sign-in never blocks the cooperative pool behind a commit.
+    public func createSession(idHash: String, tokenDigest: String, expiresAt: Int64) async throws {
+        try await pool.write { db in
             try db.execute(sql: "DELETE FROM sessions WHERE expires_at < ?", arguments: [Clock.nowMilliseconds()])
             try db.execute(sql: "INSERT OR REPLACE INTO sessions(id_sha256, token_sha256, expires_at) VALUES (?, ?, ?)",
                            arguments: [idHash, tokenDigest, expiresAt])
@@ -21,8 +22,8 @@ extension EventLog {
         }
     }
 
-    public func deleteSession(idHash: String) throws {
-        try pool.write { db in try db.execute(sql: "DELETE FROM sessions WHERE id_sha256 = ?", arguments: [idHash]) }
+    public func deleteSession(idHash: String) async throws {
+        try await pool.write { db in try db.execute(sql: "DELETE FROM sessions WHERE id_sha256 = ?", arguments: [idHash]) }
     }
 
     /// Ends the sessions of tokens no longer configured (at start-up); returns how many.

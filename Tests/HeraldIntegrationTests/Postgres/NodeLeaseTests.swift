@@ -5,7 +5,7 @@ import Testing
 
 /// The MQTT session lease: one holder at a time, and a standby takes over when the holder dies
 /// or loses the database.
-@Suite(.serialized, .postgresSuite) struct NodeLeaseTests {
+@Suite(.serialized) struct NodeLeaseTests {
     /// A lease on a node, recording every change it announced.
     private final class LeaseOnNode: Sendable {
         let node: PostgresNode

@@ -4,7 +4,7 @@ import Testing
 
 /// Jobs and alert rules on PostgreSQL with several nodes: the rules run inside the append
 /// transaction, under the append lock, so derived state is single.
-@Suite(.serialized, .postgresSuite) struct PostgresDerivedStateTests {
+@Suite(.serialized) struct PostgresDerivedStateTests {
     private var semantics: EventSemantics {
         var semantics = EventSemantics(routes: [], rules: [AlertRule(name: "hot", channel: "sensors", above: 30, clearBelow: 29)])
         semantics.jobChannels = ["jobs"]

@@ -3,7 +3,7 @@ import HeraldCore
 import Testing
 
 /// The PostgreSQL event log against a real server: appends, reads, and what it refuses.
-@Suite(.serialized, .postgresSuite) struct PostgresEventLogTests {
+@Suite(.serialized) struct PostgresEventLogTests {
     @Test func appendsGetIdsFromOneAndReadBackInOrder() async throws {
         let server = try await PostgresServer()
         let node = try PostgresNode(url: try await server.makeDatabase())

@@ -4,7 +4,7 @@ import Testing
 
 /// The duplicate check on PostgreSQL: a message redelivered to another node (the broker
 /// sends a dead holder's unacknowledged messages to whoever takes the session) stores nothing.
-@Suite(.serialized, .postgresSuite) struct PostgresMQTTDedupeTests {
+@Suite(.serialized) struct PostgresMQTTDedupeTests {
     private func message(_ payload: String, mid: Int32, topic: String = "zigbee2mqtt/kitchen", retain: Bool = false) -> MQTTDedupe {
         MQTTDedupe(message: MQTTMessage(topic: topic, payload: Array(payload.utf8), qos: 1, retain: retain, mid: mid))
     }

@@ -5,7 +5,7 @@ import Testing
 
 /// Several nodes on one database: one id order, no gap for readers that follow `id > last`,
 /// and every node handing on every node's events once, in id order.
-@Suite(.serialized, .postgresSuite) struct PostgresMultiNodeTests {
+@Suite(.serialized) struct PostgresMultiNodeTests {
     /// The hazard, shown with PostgreSQL alone: with ids from a sequence, a transaction that
     /// took id 1 and commits after the one that took id 2 leaves a reader that already moved
     /// past 2 without 1 for good. (If this stops failing, the test below proves nothing.)

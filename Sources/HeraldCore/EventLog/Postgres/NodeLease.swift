@@ -73,7 +73,7 @@ public final class NodeLease: Sendable, Service {
 
     public func run() async throws {
         defer { apply(.stop) }
-        var connection: PostgresConnection?
+        var connection: WatchedConnection?
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 if connection == nil || connection!.isClosed {
@@ -96,55 +96,48 @@ public final class NodeLease: Sendable, Service {
                 } else {
                     apply(.notAcquired(reason))
                 }
-                try? await connection?.close()
+                await connection?.close()
                 connection = nil
             }
             try? await Task.sleep(for: options.interval)
         }
         if isHolding { apply(.lost("shutting down")) }
         // Closing the connection releases the lock for the next node at once.
-        try? await connection?.close()
+        await connection?.close()
     }
 
-    private func leaseConnection() async throws -> PostgresConnection {
+    private func leaseConnection() async throws -> WatchedConnection {
         let connection = try await log.connect()
         let milliseconds = options.idleSessionTimeout.components.seconds * 1000
             + options.idleSessionTimeout.components.attoseconds / 1_000_000_000_000_000
+        let logger = log.logger
         do {
-            try await connection.query("SELECT set_config('idle_session_timeout', \(String(milliseconds)), false)", logger: log.logger)
+            try await connection.run(deadline: options.checkTimeout) { connection in
+                try await connection.query("SELECT set_config('idle_session_timeout', \(String(milliseconds)), false)", logger: logger)
+            }
         } catch {
-            try? await connection.close()
+            await connection.close()
             throw error
         }
         return connection
     }
 
     /// The holder's check. A server that stopped answering (a network cut) would leave the
-    /// query waiting for TCP to give up, so the timer closes the connection, which fails it.
-    private func check(_ connection: PostgresConnection) async throws {
-        let limit = options.checkTimeout
+    /// query waiting for TCP to give up, so the deadline closes the connection, which ends it.
+    private func check(_ connection: WatchedConnection) async throws {
         let logger = log.logger
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await connection.query("SELECT 1", logger: logger) }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                try? await connection.close()
-                throw LeaseCheckTimedOut(limit: limit)
+        try await connection.run(deadline: options.checkTimeout) { connection in
+            try await connection.query("SELECT 1", logger: logger)
+        }
+    }
+
+    private func tryLock(_ connection: WatchedConnection) async throws -> Bool {
+        let logger = log.logger
+        return try await connection.run(deadline: options.checkTimeout) { connection in
+            for try await taken in try await connection.query("SELECT pg_try_advisory_lock(\(PostgresSchema.LockKey.mqttSession))", logger: logger).decode(Bool.self) {
+                return taken
             }
-            defer { group.cancelAll() }
-            try await group.next()
+            return false
         }
     }
-
-    private func tryLock(_ connection: PostgresConnection) async throws -> Bool {
-        for try await taken in try await connection.query("SELECT pg_try_advisory_lock(\(PostgresSchema.LockKey.mqttSession))", logger: log.logger).decode(Bool.self) {
-            return taken
-        }
-        return false
-    }
-}
-
-struct LeaseCheckTimedOut: Error, CustomStringConvertible {
-    var limit: Duration
-    var description: String { "the lease check was not answered within \(limit)" }
 }

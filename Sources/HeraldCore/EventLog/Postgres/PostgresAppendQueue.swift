@@ -9,6 +9,8 @@ final class PostgresAppendQueue: Sendable {
         var dedupe: MQTTDedupe?
         /// An alert to acknowledge; the acknowledgement is an event too.
         var acknowledge: String? = nil
+        /// What the message told about devices, written in the same transaction.
+        var effects: [DeviceEffect] = []
         var completion: @Sendable (Result<AppendOutcome, any Error>) -> Void
     }
 

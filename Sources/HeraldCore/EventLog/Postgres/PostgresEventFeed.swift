@@ -22,9 +22,8 @@ public struct PostgresEventFeed: Service {
                 try await cancelWhenGracefulShutdown {
                     let connection = try await log.connect()
                     do {
-                        // Closing the connection is what ends a wait for notifications (or for
-                        // LISTEN itself) for certain; cancellation alone did not always.
-                        try await withTaskCancellationHandler {
+                        // A stop or a graceful shutdown cancels the wait, which closes the connection.
+                        try await connection.run { connection in
                             try await connection.listen(on: PostgresSchema.notifyChannel) { notifications in
                                 try await catchUp(connection)
                                 for try await notification in notifications {
@@ -33,14 +32,12 @@ public struct PostgresEventFeed: Service {
                                     try await catchUp(connection)
                                 }
                             }
-                        } onCancel: {
-                            (connection.close() as EventLoopFuture<Void>).whenComplete { _ in }
                         }
                     } catch {
-                        try? await connection.close()
+                        await connection.close()
                         throw error
                     }
-                    try? await connection.close()
+                    await connection.close()
                 }
             } catch {
                 if Task.isCancelled || Task.isShuttingDownGracefully { return }

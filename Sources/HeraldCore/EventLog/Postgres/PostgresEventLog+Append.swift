@@ -22,11 +22,11 @@ extension PostgresEventLog {
         return events
     }
 
-    /// An MQTT message's events, stored unless the message is a redelivery or a retained copy
-    /// of what its topic last stored (`.duplicate`).
-    func append(_ drafts: [EventDraft], dedupe: MQTTDedupe?) async throws -> AppendOutcome {
-        guard !drafts.isEmpty else { return .stored([]) }
-        return try await submit(.init(drafts: drafts, dedupe: dedupe) { _ in })
+    /// An MQTT message's events and device effects, the events stored unless the message is a
+    /// redelivery or a retained copy of what its topic last stored (`.duplicate`).
+    func append(_ drafts: [EventDraft], dedupe: MQTTDedupe?, effects: [DeviceEffect] = []) async throws -> AppendOutcome {
+        guard !drafts.isEmpty || !effects.isEmpty else { return .stored([]) }
+        return try await submit(.init(drafts: drafts, dedupe: dedupe, effects: effects) { _ in })
     }
 
     /// Acknowledges an alert; returns the acknowledgement event. Throws `AlertNotFound`.
@@ -55,8 +55,8 @@ extension PostgresEventLog {
     /// The writer: one connection of its own (appends are one at a time across the nodes
     /// anyway), connected again when a batch finds it closed. While the database is away each
     /// batch fails at once with the reason, so publishers get an answer instead of a wait.
-    func writeUntilClosed(_ first: PostgresConnection) async {
-        var connection: PostgresConnection? = first
+    func writeUntilClosed(_ first: WatchedConnection) async {
+        var connection: WatchedConnection? = first
         while let batch = await queue.next() {
             do {
                 if connection?.isClosed ?? true { connection = try await connect() }
@@ -67,13 +67,13 @@ extension PostgresEventLog {
                 for request in batch { request.completion(.failure(failure)) }
             }
         }
-        try? await connection?.close()
+        await connection?.close()
         transition(.closed)
     }
 
     /// Commits the batch in one transaction; if that fails and the batch has more than one
     /// request, each is tried alone so that one bad request fails by itself.
-    private func commit(_ batch: [PostgresAppendQueue.Request], on connection: PostgresConnection) async {
+    private func commit(_ batch: [PostgresAppendQueue.Request], on connection: WatchedConnection) async {
         do {
             for (request, outcome) in zip(batch, try await write(batch, on: connection)) { request.completion(.success(outcome)) }
         } catch {
@@ -102,55 +102,72 @@ extension PostgresEventLog {
     /// One transaction: the events get ids head+1…, and the gate gets them after the commit,
     /// with any other node's events it has not seen yet in front (read under the same lock, so
     /// this node's subscribers get them in id order without waiting for the feed).
-    private func write(_ requests: [PostgresAppendQueue.Request], on connection: PostgresConnection) async throws -> [AppendOutcome] {
+    private func write(_ requests: [PostgresAppendQueue.Request], on watched: WatchedConnection) async throws -> [AppendOutcome] {
         let semantics = options.semantics
         let needed = semantics.rowsNeeded(for: requests.flatMap(\.drafts), acknowledging: requests.compactMap(\.acknowledge))
-        let (batch, outcomes, newChannels) = try await connection.withTransaction(logger: logger) { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.LockKey.append))", logger: self.logger)
-            let head = try await self.head(connection)
-            var ledger = try await PostgresMQTTLedger.load(for: requests.compactMap(\.dedupe), in: connection, logger: self.logger)
-            var rows = try await PrefetchedStateRows.load(needed, in: connection, logger: self.logger)
-            var next = head + 1
-            func insert(_ draft: EventDraft) -> StoredEvent {
-                defer { next += 1 }
-                return StoredEvent(id: next, draft: draft)
+        // The deadline gives up on a transaction the server stopped answering (closing the
+        // connection rolls it back); a healthy one takes milliseconds, even behind other nodes.
+        let (batch, outcomes, newChannels) = try await watched.run(deadline: Self.transactionDeadline) { connection in
+            try await connection.withTransaction(logger: self.logger) { connection in
+                try await self.transaction(requests, needed: needed, on: connection)
             }
-            var stored: [StoredEvent] = []
-            var outcomes: [AppendOutcome] = []
-            for request in requests {
-                if let dedupe = request.dedupe {
-                    if ledger.isDuplicate(dedupe) {
-                        outcomes.append(.duplicate)
-                        continue
-                    }
-                    ledger.stored(dedupe)
-                }
-                var events: [StoredEvent] = []
-                if let alertId = request.acknowledge {
-                    events.append(try semantics.acknowledge(alertId, at: Clock.nowMilliseconds(), rows: &rows, insert: insert))
-                }
-                for draft in request.drafts { events += try semantics.store(draft, rows: &rows, insert: insert) }
-                stored += events
-                outcomes.append(.stored(events))
-            }
-            guard !stored.isEmpty else { return (PublishGate.Batch(after: head, events: [], through: head), outcomes, Set<String>()) }
-            let newChannels = self.channelsWritten.withLock { known in Set(stored.map(\.channel)).subtracting(known) }
-            if !newChannels.isEmpty {
-                try await connection.query("""
-                    INSERT INTO channels(name) SELECT unnest(\(Array(newChannels))::text[]) ON CONFLICT DO NOTHING
-                    """, logger: self.logger)
-            }
-            try await connection.query(Self.insert(stored), logger: self.logger)
-            try await ledger.write(in: connection, logger: self.logger)
-            try await rows.write(in: connection, logger: self.logger)
-            let through = next - 1
-            try await connection.query("UPDATE head SET id = \(through)", logger: self.logger)
-            try await connection.query("SELECT pg_notify(\(PostgresSchema.notifyChannel), \(String(through)))", logger: self.logger)
-            return (try await self.withUnseen(stored, after: head, through: through, in: connection), outcomes, newChannels)
         }
         channelsWritten.withLock { $0.formUnion(newChannels) }
         if !batch.events.isEmpty { gate.offer(batch) }
         return outcomes
+    }
+
+    /// The statements of one append, inside its transaction.
+    private func transaction(_ requests: [PostgresAppendQueue.Request], needed: EventSemantics.RowsNeeded,
+                             on connection: PostgresConnection) async throws -> (PublishGate.Batch, [AppendOutcome], Set<String>) {
+        let semantics = options.semantics
+        try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.LockKey.append))", logger: logger)
+        let head = try await head(connection)
+        var ledger = try await PostgresMQTTLedger.load(for: requests.compactMap(\.dedupe), in: connection, logger: logger)
+        var rows = try await PrefetchedStateRows.load(needed, in: connection, logger: logger)
+        var next = head + 1
+        func insert(_ draft: EventDraft) -> StoredEvent {
+            defer { next += 1 }
+            return StoredEvent(id: next, draft: draft)
+        }
+        var stored: [StoredEvent] = []
+        var outcomes: [AppendOutcome] = []
+        for request in requests {
+            if !request.effects.isEmpty {
+                // Applied for a duplicate too, as on SQLite: the sources may know more of the
+                // message now, and device state is an idempotent upsert.
+                try await PostgresDeviceBook.apply(request.effects, at: request.drafts.first?.time ?? Clock.nowMilliseconds(),
+                                                   in: connection, logger: logger)
+            }
+            if let dedupe = request.dedupe {
+                if ledger.isDuplicate(dedupe) {
+                    outcomes.append(.duplicate)
+                    continue
+                }
+                ledger.stored(dedupe)
+            }
+            var events: [StoredEvent] = []
+            if let alertId = request.acknowledge {
+                events.append(try semantics.acknowledge(alertId, at: Clock.nowMilliseconds(), rows: &rows, insert: insert))
+            }
+            for draft in request.drafts { events += try semantics.store(draft, rows: &rows, insert: insert) }
+            stored += events
+            outcomes.append(.stored(events))
+        }
+        guard !stored.isEmpty else { return (PublishGate.Batch(after: head, events: [], through: head), outcomes, Set<String>()) }
+        let newChannels = channelsWritten.withLock { known in Set(stored.map(\.channel)).subtracting(known) }
+        if !newChannels.isEmpty {
+            try await connection.query("""
+                INSERT INTO channels(name) SELECT unnest(\(Array(newChannels))::text[]) ON CONFLICT DO NOTHING
+                """, logger: logger)
+        }
+        try await connection.query(Self.insert(stored), logger: logger)
+        try await ledger.write(in: connection, logger: logger)
+        try await rows.write(in: connection, logger: logger)
+        let through = next - 1
+        try await connection.query("UPDATE head SET id = \(through)", logger: logger)
+        try await connection.query("SELECT pg_notify(\(PostgresSchema.notifyChannel), \(String(through)))", logger: logger)
+        return (try await withUnseen(stored, after: head, through: through, in: connection), outcomes, newChannels)
     }
 
     /// The batch for the gate: this node's events, led by the committed ones between what the
@@ -164,6 +181,9 @@ extension PostgresEventLog {
         guard unseen.count <= Self.catchUpLimit else { return PublishGate.Batch(after: head, events: stored, through: through) }
         return PublishGate.Batch(after: published, events: unseen + stored, through: through)
     }
+
+    /// Longest an append transaction may take before the writer gives up on its connection.
+    static let transactionDeadline: Duration = .seconds(30)
 
     /// Most events read in one go to fill in other nodes' commits.
     static let catchUpLimit = 1_000

@@ -10,25 +10,30 @@ extension PostgresEventLog {
     /// Up to `limit` events with id > `after` that match, ascending, and the head as of the
     /// same snapshot.
     public func events(after: Int64, matching filter: EventFilter, limit: Int) async throws -> EventLog.Page {
-        try await read { connection in
+        try await pooled { connection in
             try await self.inSnapshot(connection) { connection in
-                let head = try await self.head(connection)
-                let channels = try await self.channels(matching: filter, in: connection)
-                guard !channels.isEmpty else { return (head, []) }
-                let rows = try await connection.query("""
-                    SELECT \(unescaped: Self.columns) FROM events
-                    WHERE id > \(after) AND id <= \(head) AND channel = ANY(\(channels)::text[])
-                      AND (\(filter.key)::text IS NULL OR key = \(filter.key))
-                    ORDER BY id LIMIT \(limit)
-                    """, logger: self.logger)
-                return (head, try await Self.decode(rows))
+                try await self.page(after: after, head: try await self.head(connection), matching: filter, limit: limit, in: connection)
             }
         }
     }
 
+    /// A page of events in (after, head], in the caller's snapshot (which read `head`).
+    func page(after: Int64, head: Int64, matching filter: EventFilter, limit: Int,
+              in connection: PostgresConnection) async throws -> EventLog.Page {
+        let channels = try await channels(matching: filter, in: connection)
+        guard !channels.isEmpty else { return (head, []) }
+        let rows = try await connection.query("""
+            SELECT \(unescaped: Self.columns) FROM events
+            WHERE id > \(after) AND id <= \(head) AND channel = ANY(\(channels)::text[])
+              AND (\(filter.key)::text IS NULL OR key = \(filter.key))
+            ORDER BY id LIMIT \(limit)
+            """, logger: logger)
+        return (head, try await Self.decode(rows))
+    }
+
     /// Jobs: unfinished first (newest update first), then finished ones; as on SQLite.
     public func jobs(channel: String? = nil, key: String? = nil) async throws -> [JobRecord] {
-        try await read { connection in
+        try await pooled { connection in
             let rows = try await connection.query("""
                 SELECT \(unescaped: JobRecord.columns) FROM jobs
                 WHERE (\(channel)::text IS NULL OR channel = \(channel)) AND (\(key)::text IS NULL OR key = \(key))
@@ -42,7 +47,7 @@ extension PostgresEventLog {
 
     /// Alerts that are raised, most severe and newest first; with `all`, cleared ones too.
     public func alerts(all: Bool = false) async throws -> [AlertRecord] {
-        try await read { connection in
+        try await pooled { connection in
             let rows = try await connection.query("""
                 SELECT \(unescaped: AlertRecord.columns) FROM alerts WHERE \(all) OR state = 'raised'
                 ORDER BY state = 'raised' DESC, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
@@ -60,19 +65,27 @@ extension PostgresEventLog {
         return try await jobs(key: key).first { $0.terminalEventId != nil && filter.matches(channel: $0.channel) }?.terminalEventId
     }
 
-    /// A read on a pooled connection, refused before the log is ready, failures in words.
-    private func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    /// Work on a pooled connection (every read, and the writes that take no event id: sessions),
+    /// refused before the log is ready, failures in words.
+    func pooled<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try requireReady()
         do {
-            return try await client.withConnection { try await body($0) }
+            // A deadline, as on Herald's own connections (`WatchedConnection`): a read the library
+            // leaves waiting fails instead of holding its caller for ever.
+            return try await GuardedOutcome<T>().run(deadline: Self.pooledDeadline, endpoint: endpoint, giveUp: {}) {
+                try await self.client.withConnection { try await body($0) }
+            }
         } catch {
             throw PostgresFailure.from(error, endpoint: endpoint)
         }
     }
 
+    /// Longest pooled work may wait for its connection and its answers.
+    static let pooledDeadline: Duration = .seconds(30)
+
     /// The last id committed, or 0 for an empty log.
     public func headId() async throws -> Int64 {
-        try await read { try await self.head($0) }
+        try await pooled { try await self.head($0) }
     }
 
     /// Every event in (after, through], with an optional key, ascending: the feed's catch-up
@@ -90,7 +103,7 @@ extension PostgresEventLog {
     /// The names of the channels the filter takes, read in the caller's snapshot (a channel is
     /// recorded in the transaction of its first event, so none is missing). Matched here, not
     /// in SQL, so that selectors mean exactly what they mean to the hub (`#` skips `$status`).
-    private func channels(matching filter: EventFilter, in connection: PostgresConnection) async throws -> [String] {
+    func channels(matching filter: EventFilter, in connection: PostgresConnection) async throws -> [String] {
         var names: [String] = []
         for try await name in try await connection.query("SELECT name FROM channels", logger: logger).decode(String.self)
         where filter.matches(channel: name) {
@@ -100,7 +113,7 @@ extension PostgresEventLog {
     }
 
     /// Runs `body` in one read-only REPEATABLE READ transaction: its statements share a snapshot.
-    private func inSnapshot<T: Sendable>(_ connection: PostgresConnection,
+    func inSnapshot<T: Sendable>(_ connection: PostgresConnection,
                                          _ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
         do {

@@ -95,24 +95,21 @@ public final class PostgresEventLog: Sendable, Service {
     public func close() { queue.close() }
 
     /// Connects the writer's connection and migrates through it; returns the connection.
-    private func startUp() async throws -> PostgresConnection {
+    private func startUp() async throws -> WatchedConnection {
         var backoff: Duration = .milliseconds(100)
         while true {
             do {
                 let connection = try await connect()
                 let head: Int64
                 do {
-                    // A query does not end when its task is cancelled (the migration waits for
-                    // another node's lock): closing the connection ends it, so a stop during
-                    // start-up does not wait for the database.
-                    head = try await withTaskCancellationHandler {
-                        try await PostgresSchema.migrate(connection, location: options.location, logger: logger)
+                    // A stop during start-up (the migration may wait for another node's lock)
+                    // closes the connection, which ends the wait.
+                    head = try await connection.run { connection in
+                        try await PostgresSchema.migrate(connection, location: self.options.location, logger: self.logger)
                         return try await self.head(connection)
-                    } onCancel: {
-                        (connection.close() as EventLoopFuture<Void>).whenComplete { _ in }
                     }
                 } catch {
-                    try? await connection.close()
+                    await connection.close()
                     throw error
                 }
                 gate.begin(after: head)
@@ -130,20 +127,29 @@ public final class PostgresEventLog: Sendable, Service {
         }
     }
 
-    /// A connection of Herald's own (the writer's, the feed's), outside the read pool: it fails
-    /// at once with the server's reason where the pool would wait for one.
+    /// A connection of Herald's own (the writer's, the feed's, the lease's), outside the read
+    /// pool: it fails at once with the server's reason where the pool would wait for one.
     ///
-    /// The connect runs in a task of its own, which a cancellation does not reach: a connect
-    /// cancelled at the wrong moment was seen never to finish. It ends by itself within the
-    /// connect timeout (10 s), at once when refused.
-    func connect() async throws -> PostgresConnection {
+    /// The connect runs in a task of its own, which a cancellation does not reach (a connect
+    /// cancelled at the wrong moment was seen never to finish); a deadline bounds it instead,
+    /// past the connect timeout, for a server that accepts and then never answers. A connection
+    /// that arrives after its caller gave up is closed (and awaited: postgres-nio requires a
+    /// connection to be closed before its last reference goes).
+    func connect() async throws -> WatchedConnection {
         let id = connectionIds.wrappingAdd(1, ordering: .relaxed).oldValue
         let configuration = try options.location.connectionConfiguration()
         let logger = logger
-        return try await Task {
+        let endpoint = endpoint
+        let raw = try await GuardedOutcome<PostgresConnection>().run(
+            deadline: Self.connectDeadline, endpoint: endpoint, giveUp: {}, late: { try? await $0.close() }
+        ) {
             try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
-        }.value
+        }
+        return WatchedConnection(raw, endpoint: endpoint)
     }
+
+    /// Longest wait for a connection to be ready, TLS and login included.
+    static let connectDeadline: Duration = .seconds(20)
 
     func requireReady() throws {
         switch phase {

@@ -87,6 +87,25 @@ enum PostgresSchema {
             )
             """,
         ]),
+        Migration(name: "v4-sessions-devices", sql: [
+            // As on SQLite (DESIGN §5a, §8): only a hash of the cookie, bound to its token's digest.
+            "CREATE TABLE sessions(id_sha256 text PRIMARY KEY, token_sha256 text NOT NULL, expires_at bigint NOT NULL)",
+            """
+            CREATE TABLE devices(
+                id text PRIMARY KEY,
+                source text NOT NULL,
+                channel text NOT NULL,
+                name text NOT NULL,
+                model text,
+                vendor text,
+                readings text NOT NULL DEFAULT '{}',
+                availability text NOT NULL DEFAULT 'unknown',
+                availability_since bigint,
+                updated_at bigint NOT NULL
+            )
+            """,
+            "CREATE TABLE source_memory(source text NOT NULL, name text NOT NULL, value text NOT NULL, PRIMARY KEY (source, name))",
+        ]),
     ]
 
     /// Applies what is missing, or refuses a database that a newer Herald migrated, leaving it as

@@ -1,0 +1,25 @@
+/// Cookie sessions (`POST /api/session`), on SQLite (`EventLog`) and on PostgreSQL
+/// (`PostgresEventLog`) alike: only a hash of the cookie is stored, bound to its token's digest.
+public protocol SessionStore: Sendable {
+    /// Stores a session, and drops the expired ones on the way.
+    func createSession(idHash: String, tokenDigest: String, expiresAt: Int64) async throws
+    /// The SHA-256 of the token a session live at `now` was made from.
+    func sessionTokenDigest(idHash: String, now: Int64) async throws -> String?
+    func deleteSession(idHash: String) async throws
+    /// Ends the sessions of tokens no longer configured (at start-up); returns how many.
+    @discardableResult
+    func deleteSessions(exceptFor digests: [String]) async throws -> Int
+}
+
+/// What sources know about devices (DESIGN §5a), written with the events they came with.
+public protocol DeviceStore: Sendable {
+    /// Every device with its latest readings, by id.
+    func devices() async throws -> [DeviceRecord]
+    func device(id: String) async throws -> DeviceRecord?
+    /// Every device without its readings' values: what the sources and watchers start from.
+    func deviceStates() async throws -> [DeviceRecord]
+    /// What each of `sources` remembered (`DeviceEffect.remember`), in one read.
+    func sourceMemories(_ sources: [String]) async throws -> [String: [String: String]]
+}
+
+extension EventLog: SessionStore, DeviceStore {}
