@@ -35,7 +35,7 @@ test: deps test-venv
 .PHONY: test-postgres
 test-postgres: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --no-parallel --filter 'Postgres|NodeLease|WatchedConnection'
+	$(SWIFT) test --skip-build --no-parallel --filter 'Postgres|NodeLease|WatchedConnection|Parity'
 
 # The dashboard's pure modules (Web/js: formatting, bucketing, reducers) under Node's own test
 # runner: Debian's nodejs, no npm packages.

@@ -34,7 +34,7 @@ struct HubService: Service {
 
 /// Runs retention every `interval`.
 struct RetentionService: Service {
-    let log: EventLog
+    let log: any EventRetention
     let policy: EventLog.RetentionPolicy
     let interval: Duration
     let logger: Logger
@@ -42,7 +42,7 @@ struct RetentionService: Service {
     func run() async throws {
         while true {
             do {
-                let deleted = try await log.prune(policy)
+                let deleted = try await log.prune(policy, now: Clock.nowMilliseconds(), batch: 1_000)
                 if deleted > 0 { logger.info("retention pruned events", metadata: ["count": "\(deleted)"]) }
             } catch {
                 logger.error("retention failed", metadata: ["error": "\(error)"])

@@ -42,9 +42,10 @@ extension EventLog {
                     guard let highest = ids.last else { return 0 }
                     try db.execute(sql: "DELETE FROM events WHERE id IN (\(ids.map(String.init).joined(separator: ",")))")
                     // A resume from below this id may have missed deleted events: it gets `$reset` (evicted).
+                    // Both sides are cast: meta.value is TEXT, and SQLite's max() ranks text above any integer.
                     try db.execute(sql: """
                         INSERT INTO meta(name, value) VALUES ('pruned_through', ?)
-                        ON CONFLICT(name) DO UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)
+                        ON CONFLICT(name) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))
                         """, arguments: [highest])
                     self.options.onPrune(highest)
                     return ids.count

@@ -89,6 +89,51 @@ import Testing
         await server.stop()
     }
 
+    /// Retention deletes the same events on both stores (by count, by age, never a key's latest,
+    /// a recent terminal job event or alert), and a resume from below what it deleted is reset.
+    @Test func retentionPrunesAlikeAndResetsAResumeFromBelowIt() async throws {
+        let server = try await PostgresServer()
+        let node = try PostgresNode(url: try await server.makeDatabase(), semantics: Self.semantics)
+        try await node.waitUntilReady()
+        try await withSQLiteLog(semantics: Self.semantics) { sqlite in
+            var drafts = Self.drafts
+            let now = Self.start + 10 * 86_400_000
+            // Alerts: one old, one recent, which stays past the count limit.
+            drafts.append(EventDraft(channel: "alerts", type: "alert", key: "hot", time: Self.start, data: #"{"state":"raised"}"#))
+            drafts.append(EventDraft(channel: "alerts", type: "alert", key: "hot", time: now - 1_000, data: #"{"state":"cleared"}"#))
+            for n in 0..<40 {
+                drafts.append(EventDraft(channel: "sensors/a", key: "k\(n % 3)", time: now - Int64(40 - n) * 60_000, data: "{\"m\":\(n)}"))
+            }
+            #expect(try await node.log.append(drafts).map(\.id) == (try await sqlite.append(drafts)).map(\.id))
+            let both: [any EventRetention & EventHistory] = [sqlite, node.log]
+            let policy = EventLog.RetentionPolicy(maxEventsPerChannel: 8, maxAgeMilliseconds: 86_400_000,
+                                                  keepTerminalMilliseconds: 86_400_000)
+            let deleted = try await expectAlike(both, "events pruned") { try await $0.prune(policy, now: now, batch: 7) }
+            #expect(deleted > 0)
+            try await expectAlike(both, "channels after pruning") { try await $0.channelStats() }
+            let everything = EventFilter(selectors: SelectorSet([try Selector("#"), try Selector("$status")]))
+            let kept = try await expectAlike(both, "events kept") {
+                try await $0.events(after: 0, matching: everything, limit: 1_000).events.map(\.id)
+            }
+            let keptKeys = Set(try await node.log.events(after: 0, matching: everything, limit: 1_000).events.map { "\($0.channel) \($0.key ?? "")" })
+            #expect(keptKeys.count == Set(drafts.map { "\($0.channel) \($0.key ?? "")" }).count, "every key keeps its latest event")
+            // Nothing more to delete under the same policy.
+            try await expectAlike(both, "a second pruning") { try await $0.prune(policy, now: now, batch: 7) }
+            for after: Int64 in [0, kept[kept.count / 2], kept.last!] {
+                try await expectAlike(both, "resume(after: \(after)) after pruning") {
+                    let (status, page) = try await $0.resume(after: after, matching: everything, limit: 1_000)
+                    return ResumeAnswer(status: status, page: page.map(Answer.init))
+                }
+            }
+            guard case .reset(.evicted, _) = try await node.log.resume(after: 0, matching: everything, limit: 10).status else {
+                Issue.record("a resume from before the pruned events is reset as evicted")
+                return
+            }
+        }
+        await node.stop()
+        await server.stop()
+    }
+
     /// A page as a comparable value (pages are tuples).
     private struct Answer: Equatable {
         var head: Int64

@@ -5,14 +5,15 @@ import PostgresNIO
 extension PostgresEventLog: EventHistory {
     /// On PostgreSQL no id is ever lost: an append is acknowledged and published only after its
     /// commit, which is durable (synchronous_commit on, PostgreSQL's default), and ids continue
-    /// from the committed head. Nothing is pruned here yet, so the only reset is an id from the
-    /// future (a client of another database, or of a log that was replaced).
+    /// from the committed head. So a resume is reset only for an id from the future (a client of
+    /// another database, or of a log that was replaced) or one below what retention deleted.
     public func resume(after lastId: Int64, matching filter: EventFilter,
                        limit: Int) async throws -> (status: ResumeStatus, firstPage: EventLog.Page?) {
         try await pooled { connection in
             try await self.inSnapshot(connection) { connection in
                 let (head, oldest) = try await self.bounds(connection)
                 if lastId > head { return (.reset(.future, (oldestId: oldest, headId: head)), nil) }
+                if lastId < (try await self.prunedThrough(connection)) { return (.reset(.evicted, (oldestId: oldest, headId: head)), nil) }
                 return (.exact, try await self.page(after: lastId, head: head, matching: filter, limit: limit, in: connection))
             }
         }

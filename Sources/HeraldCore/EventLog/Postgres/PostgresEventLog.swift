@@ -19,6 +19,8 @@ public final class PostgresEventLog: Sendable, Service {
         public var semantics = EventSemantics()
         /// The longest wait between two tries to reach the database at start.
         public var maxBackoff: Duration = .seconds(5)
+        /// Called with the highest id retention deleted on this node.
+        public var onPrune: @Sendable (Int64) -> Void = { _ in }
 
         public init(location: PostgresLocation) { self.location = location }
     }

@@ -106,6 +106,11 @@ enum PostgresSchema {
             """,
             "CREATE TABLE source_memory(source text NOT NULL, name text NOT NULL, value text NOT NULL, PRIMARY KEY (source, name))",
         ]),
+        Migration(name: "v5-retention", sql: [
+            // `pruned_through`: the highest id retention deleted; a resume from below it may have
+            // missed events and is told so (`$reset`, evicted).
+            "CREATE TABLE meta(name text PRIMARY KEY, value bigint NOT NULL)",
+        ]),
     ]
 
     /// Applies what is missing, or refuses a database that a newer Herald migrated, leaving it as

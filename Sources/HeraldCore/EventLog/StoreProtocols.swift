@@ -22,4 +22,11 @@ public protocol DeviceStore: Sendable {
     func sourceMemories(_ sources: [String]) async throws -> [String: [String: String]]
 }
 
-extension EventLog: SessionStore, DeviceStore {}
+/// Retention (`EventLog.RetentionPolicy`): what `RetentionService` runs on either store.
+public protocol EventRetention: Sendable {
+    /// Deletes at most `batch` events per transaction; returns how many were deleted in all.
+    @discardableResult
+    func prune(_ policy: EventLog.RetentionPolicy, now: Int64, batch: Int) async throws -> Int
+}
+
+extension EventLog: SessionStore, DeviceStore, EventRetention {}
