@@ -23,6 +23,31 @@ public struct Series: Sendable, Equatable {
     public var unit: String?
 }
 
+extension Series {
+    /// The spans of a state that opens and closes (stale, offline) within the query's range:
+    /// open at its start or not, then each change in time order, as (opens, time); one still
+    /// open at the end closes at `to`.
+    static func spans(openAtStart: Bool, changes: [(opens: Bool, time: Int64)], query: SeriesQuery) -> [(Int64, Int64)] {
+        var openSince: Int64? = openAtStart ? query.from : nil
+        var spans: [(Int64, Int64)] = []
+        for change in changes {
+            if change.opens {
+                if openSince == nil { openSince = change.time }
+            } else if let since = openSince {
+                spans.append((since, change.time))
+                openSince = nil
+            }
+        }
+        if let since = openSince { spans.append((since, query.to)) }
+        return spans
+    }
+
+    /// Whether an `availability` event's data says the device went offline.
+    static func isOffline(_ data: String) -> Bool {
+        (try? JSONText(validating: Array(data.utf8)))?.value(at: "availability")?.stringValue == "offline"
+    }
+}
+
 public struct SeriesQuery: Sendable {
     public var channel: String
     public var key: String
@@ -82,7 +107,7 @@ extension EventLog {
             SELECT id, channel FROM devices WHERE substr(?, 1, length(id) + 1) = id || '/' ORDER BY length(id) DESC LIMIT 1
             """, arguments: [query.key]) {
             gaps += try spans(channel: device[1], key: device[0], types: ["availability"], query: query, in: db) { _, data in
-                (try? JSONText(validating: Array(data.utf8)))?.value(at: "availability")?.stringValue == "offline"
+                Series.isOffline(data)
             }.map { Series.Gap(from: $0.0, to: $0.1, reason: .offline) }
         }
         return gaps.sorted { ($0.from, $0.to) < ($1.from, $1.to) }
@@ -101,19 +126,8 @@ extension EventLog {
             SELECT type, data, time FROM events WHERE channel = ? AND key = ? AND time >= ? AND time < ? AND \(stateChangeTypes)
             AND type IN (\(typeList)) ORDER BY time, id
             """, arguments: [channel, key, query.from, query.to])
-        var openSince: Int64? = before.map { opens($0[0], $0[1]) } == true ? query.from : nil
-        var spans: [(Int64, Int64)] = []
-        for change in changes {
-            let time: Int64 = change[2]
-            if opens(change[0], change[1]) {
-                if openSince == nil { openSince = time }
-            } else if let since = openSince {
-                spans.append((since, time))
-                openSince = nil
-            }
-        }
-        if let since = openSince { spans.append((since, query.to)) }
-        return spans
+        return Series.spans(openAtStart: before.map { opens($0[0], $0[1]) } == true,
+                            changes: changes.map { (opens($0[0], $0[1]), $0[2]) }, query: query)
     }
 
     /// The unit of the newest event in the range that names one.

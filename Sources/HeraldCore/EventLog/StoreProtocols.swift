@@ -29,4 +29,11 @@ public protocol EventRetention: Sendable {
     func prune(_ policy: EventLog.RetentionPolicy, now: Int64, batch: Int) async throws -> Int
 }
 
-extension EventLog: SessionStore, DeviceStore, EventRetention {}
+/// Reads for the dashboard's plots and first paint: a reading's downsampled history, and the
+/// snapshot with jobs, alerts and devices.
+public protocol SeriesStore: Sendable {
+    func series(_ query: SeriesQuery) async throws -> Series
+    func fullSnapshot(matching filter: EventFilter) async throws -> Snapshot
+}
+
+extension EventLog: SessionStore, DeviceStore, EventRetention, SeriesStore {}

@@ -66,6 +66,30 @@ import Testing
             #expect(memory["homeassistant"]?["homeassistant/sensor/livingroom/living_room_temperature/config"] == Self.esphomeTemperature)
             #expect(memory["tasmota"] == [:])
 
+            // The temperature went stale for a while, as the stale watcher would record it.
+            let temperature = "zigbee2mqtt/living_room/climate/temperature"
+            let staleness = [EventDraft(channel: "sensors", type: "stale", key: temperature, time: 1_700_000_002_500, data: #"{"stale":true}"#),
+                             EventDraft(channel: "sensors", type: "fresh", key: temperature, time: 1_700_000_002_800, data: #"{"stale":false}"#)]
+            #expect(try await node.log.append(staleness).map(\.id) == (try await sqlite.append(staleness)).map(\.id))
+            let series: [any SeriesStore] = [sqlite, node.log]
+            for (key, field) in [(temperature, "value"), ("homeassistant/livingroom/living_room_temperature", "value"),
+                                 ("zigbee2mqtt/living_room/climate/humidity", "unit"), ("zigbee2mqtt/nowhere", "value")] {
+                for points in [1, 3, 100] {
+                    let query = SeriesQuery(channel: "sensors", key: key, field: field, from: 1_700_000_000_000, to: 1_700_000_010_000, points: points)
+                    try await expectAlike(series, "series of \(key).\(field) in \(points) points") { try await $0.series(query) }
+                }
+            }
+            let whole = SeriesQuery(channel: "sensors", key: temperature, from: 1_700_000_000_000, to: 1_700_000_010_000, points: 1)
+            let temperatures = try await node.log.series(whole)
+            #expect(temperatures.buckets.first?.count == 2 && temperatures.unit == "°C")
+            #expect(temperatures.gaps.map(\.reason) == [.stale])
+            let esphome = try await node.log.series(SeriesQuery(channel: "sensors", key: "homeassistant/livingroom/living_room_temperature",
+                                                                from: 1_700_000_000_000, to: 1_700_000_010_000, points: 10))
+            #expect(esphome.gaps.map(\.reason) == [.offline], "the node went offline at the end")
+            for filter in [EventFilter(selectors: .all), EventFilter(selectors: SelectorSet([try Selector("sensors")]))] {
+                try await expectAlike(series, "the full snapshot of \(filter.selectors)") { try await $0.fullSnapshot(matching: filter).json }
+            }
+
             // A restarted source remembers its discovery config from either store alike.
             let restored = SourcesConfig().makeSourceSet()
             try await restored.restore(from: node.log)

@@ -32,23 +32,26 @@ extension PostgresEventLog: DeviceStore {
     /// one query for every device rather than one per reading: a round trip each would add up.
     private func devices(id: String?, withReadings: Bool) async throws -> [DeviceRecord] {
         try await pooled { connection in
-            try await self.inSnapshot(connection) { connection in
-                let rows = try await connection.query("""
-                    SELECT id, name, source, channel, model, vendor, readings, availability, availability_since, updated_at
-                    FROM devices WHERE \(id)::text IS NULL OR id = \(id) ORDER BY id LIMIT 10000
-                    """, logger: self.logger)
-                var records: [DeviceRecord] = []
-                for try await (id, name, source, channel, model, vendor, readings, availability, since, updatedAt)
-                    in rows.decode((String, String, String, String, String?, String?, String, String, Int64?, Int64).self) {
-                    let description = DeviceDescription(id: id, name: name, source: source, channel: channel, model: model,
-                                                        vendor: vendor, readings: ReadingSpec.parse(readings))
-                    records.append(DeviceRecord(description: description, availability: Availability(rawValue: availability) ?? .unknown,
-                                                availabilitySince: since, updatedAt: updatedAt))
-                }
-                guard withReadings else { return records }
-                return try await self.withLatestReadings(records, in: connection)
-            }
+            try await self.inSnapshot(connection) { try await self.devices(id: id, withReadings: withReadings, in: $0) }
         }
+    }
+
+    /// The same, in the caller's snapshot.
+    func devices(id: String?, withReadings: Bool, in connection: PostgresConnection) async throws -> [DeviceRecord] {
+        let rows = try await connection.query("""
+            SELECT id, name, source, channel, model, vendor, readings, availability, availability_since, updated_at
+            FROM devices WHERE \(id)::text IS NULL OR id = \(id) ORDER BY id LIMIT 10000
+            """, logger: self.logger)
+        var records: [DeviceRecord] = []
+        for try await (id, name, source, channel, model, vendor, readings, availability, since, updatedAt)
+            in rows.decode((String, String, String, String, String?, String?, String, String, Int64?, Int64).self) {
+            let description = DeviceDescription(id: id, name: name, source: source, channel: channel, model: model,
+                                                vendor: vendor, readings: ReadingSpec.parse(readings))
+            records.append(DeviceRecord(description: description, availability: Availability(rawValue: availability) ?? .unknown,
+                                        availabilitySince: since, updatedAt: updatedAt))
+        }
+        guard withReadings else { return records }
+        return try await self.withLatestReadings(records, in: connection)
     }
 
     private func withLatestReadings(_ records: [DeviceRecord], in connection: PostgresConnection) async throws -> [DeviceRecord] {

@@ -59,16 +59,37 @@ extension PostgresEventLog: EventHistory {
         try await pooled { connection in
             try await self.inSnapshot(connection) { connection in
                 let head = try await self.head(connection)
-                let channels = try await self.channels(matching: filter, in: connection)
-                guard !channels.isEmpty else { return (head, []) }
-                let rows = try await connection.query("""
-                    SELECT DISTINCT ON (channel, key) \(unescaped: Self.columns) FROM events
-                    WHERE id <= \(head) AND channel = ANY(\(channels)::text[]) AND (\(filter.key)::text IS NULL OR key = \(filter.key))
-                    ORDER BY channel, key, id DESC
-                    """, logger: self.logger)
-                return (head, try await Self.decode(rows).sorted { $0.id < $1.id })
+                return (head, try await self.latestPerKey(matching: filter, head: head, in: connection))
             }
         }
+    }
+
+    /// The snapshot with unfinished jobs, raised alerts and devices, all from one snapshot.
+    public func fullSnapshot(matching filter: EventFilter) async throws -> Snapshot {
+        try await pooled { connection in
+            try await self.inSnapshot(connection) { connection in
+                let head = try await self.head(connection)
+                var snapshot = Snapshot(lastEventId: head, events: try await self.latestPerKey(matching: filter, head: head, in: connection),
+                                        jobs: [], alerts: [])
+                snapshot.jobs = try await self.jobs(unfinishedOnly: true, in: connection).filter { filter.matches(channel: $0.channel) }
+                snapshot.alerts = try await self.alerts(in: connection).filter { filter.matches(channel: $0.channel) }
+                snapshot.devices = try await self.devices(id: nil, withReadings: true, in: connection)
+                    .filter { filter.matches(channel: $0.description.channel) }
+                return snapshot
+            }
+        }
+    }
+
+    /// The latest event of every (channel, key) the filter takes, in id order, in the caller's snapshot.
+    private func latestPerKey(matching filter: EventFilter, head: Int64, in connection: PostgresConnection) async throws -> [StoredEvent] {
+        let channels = try await channels(matching: filter, in: connection)
+        guard !channels.isEmpty else { return [] }
+        let rows = try await connection.query("""
+            SELECT DISTINCT ON (channel, key) \(unescaped: Self.columns) FROM events
+            WHERE id <= \(head) AND channel = ANY(\(channels)::text[]) AND (\(filter.key)::text IS NULL OR key = \(filter.key))
+            ORDER BY channel, key, id DESC
+            """, logger: logger)
+        return try await Self.decode(rows).sorted { $0.id < $1.id }
     }
 
     /// Every channel with its count, first and last id and newest time, by name.

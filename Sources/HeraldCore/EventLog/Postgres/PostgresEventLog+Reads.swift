@@ -33,29 +33,51 @@ extension PostgresEventLog {
 
     /// Jobs: unfinished first (newest update first), then finished ones; as on SQLite.
     public func jobs(channel: String? = nil, key: String? = nil) async throws -> [JobRecord] {
-        try await pooled { connection in
-            let rows = try await connection.query("""
-                SELECT \(unescaped: JobRecord.columns) FROM jobs
-                WHERE (\(channel)::text IS NULL OR channel = \(channel)) AND (\(key)::text IS NULL OR key = \(key))
-                ORDER BY terminal_event_id IS NOT NULL, updated_at DESC LIMIT 1000
-                """, logger: self.logger)
-            var jobs: [JobRecord] = []
-            for try await row in rows { jobs.append(try JobRecord(postgres: row)) }
-            return jobs
-        }
+        try await pooled { try await self.jobs(channel: channel, key: key, in: $0) }
+    }
+
+    func jobs(channel: String? = nil, key: String? = nil, unfinishedOnly: Bool = false,
+              in connection: PostgresConnection) async throws -> [JobRecord] {
+        let rows = try await connection.query("""
+            SELECT \(unescaped: JobRecord.columns) FROM jobs
+            WHERE (\(channel)::text IS NULL OR channel = \(channel)) AND (\(key)::text IS NULL OR key = \(key))
+              AND (NOT \(unfinishedOnly) OR terminal_event_id IS NULL)
+            ORDER BY terminal_event_id IS NOT NULL, updated_at DESC LIMIT 1000
+            """, logger: logger)
+        var jobs: [JobRecord] = []
+        for try await row in rows { jobs.append(try JobRecord(postgres: row)) }
+        return jobs
     }
 
     /// Alerts that are raised, most severe and newest first; with `all`, cleared ones too.
     public func alerts(all: Bool = false) async throws -> [AlertRecord] {
-        try await pooled { connection in
-            let rows = try await connection.query("""
-                SELECT \(unescaped: AlertRecord.columns) FROM alerts WHERE \(all) OR state = 'raised'
-                ORDER BY state = 'raised' DESC, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
-                         last_event_id DESC LIMIT 1000
-                """, logger: self.logger)
-            var alerts: [AlertRecord] = []
-            for try await row in rows { alerts.append(try AlertRecord(postgres: row)) }
-            return alerts
+        try await pooled { try await self.alerts(all: all, in: $0) }
+    }
+
+    func alerts(all: Bool = false, in connection: PostgresConnection) async throws -> [AlertRecord] {
+        let rows = try await connection.query("""
+            SELECT \(unescaped: AlertRecord.columns) FROM alerts WHERE \(all) OR state = 'raised'
+            ORDER BY state = 'raised' DESC, CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END,
+                     last_event_id DESC LIMIT 1000
+            """, logger: logger)
+        var alerts: [AlertRecord] = []
+        for try await row in rows { alerts.append(try AlertRecord(postgres: row)) }
+        return alerts
+    }
+
+    /// Whether an append could be stored now: the server answers and takes writes (a standby
+    /// in recovery, or a database set read-only, does not). Asked by `/readyz`.
+    public func isWritable() async -> Bool {
+        do {
+            return try await pooled { connection in
+                let rows = try await connection.query("""
+                    SELECT NOT pg_is_in_recovery() AND current_setting('default_transaction_read_only') = 'off'
+                    """, logger: self.logger)
+                for try await writable in rows.decode(Bool.self) { return writable }
+                return false
+            }
+        } catch {
+            return false
         }
     }
 

@@ -111,6 +111,10 @@ enum PostgresSchema {
             // missed events and is told so (`$reset`, evicted).
             "CREATE TABLE meta(name text PRIMARY KEY, value bigint NOT NULL)",
         ]),
+        Migration(name: "v6-events-by-key-time", sql: [
+            // `/api/series` reads one key's readings between two times: a range scan on this index.
+            "CREATE INDEX events_by_channel_key_time ON events(channel, key, time)",
+        ]),
     ]
 
     /// Applies what is missing, or refuses a database that a newer Herald migrated, leaving it as
