@@ -10,7 +10,7 @@ struct Serve: AsyncParsableCommand {
     var config: String?
     @Option(help: "Listen address HOST:PORT (overrides server.listen; port 0 picks a free one).")
     var listen: String?
-    @Option(help: "SQLite database path (overrides store.path).")
+    @Option(help: "SQLite database file, or postgres://USER@HOST:PORT/DB (overrides store.path).")
     var db: String?
     @Option(help: "Broker URL mqtt://HOST:PORT (overrides mqtt.url), or 'none' to run without MQTT.")
     var mqtt: String?
@@ -78,7 +78,7 @@ struct CheckConfig: ParsableCommand {
         do {
             let config = try ConfigLoader.load(path: file)
             try HeraldServer.checkListenAddress(config)
-            try HeraldRuntime.checkStore(config.store)
+            try HeraldRuntime.checkStore(config)
             let sources = config.sources.sourceNames
             print("\(file): OK (listen \(config.server.listen), database \(config.store.path), \(config.routes.count) routes, "
                   + (sources.isEmpty ? "no sources" : "sources \(sources.joined(separator: ", "))")

@@ -87,19 +87,24 @@ import Testing
         #expect(throws: Never.self) { try HeraldServer.checkListenAddress(config) }
     }
 
-    /// Serving needs everything the SQLite store holds, so a PostgreSQL URL is refused in words
-    /// that name the server, and a malformed one with what is wrong, instead of becoming a file name.
-    @Test func aPostgresStoreIsRefusedForServingNamingTheServer() throws {
-        var store = HeraldConfig().store
-        store.path = "postgres://herald:secret@127.0.0.1:5433/events"
-        let refused = #expect(throws: HeraldServer.StartupError.self) { try HeraldRuntime.checkStore(store) }
+    /// On PostgreSQL, what it does not hold yet (the MQTT session, the notification outbox) is
+    /// refused in words that name the server and not the password; a malformed URL says what is
+    /// wrong instead of becoming a file name.
+    @Test func aPostgresStoreRefusesWhatItDoesNotHoldYetNamingTheServer() throws {
+        var config = HeraldConfig()
+        config.store.path = "postgres://herald:secret@127.0.0.1:5433/events"
+        let refused = #expect(throws: HeraldServer.StartupError.self) { try HeraldRuntime.checkStore(config) }
         #expect(refused?.description.contains("127.0.0.1:5433/events") == true)
+        #expect(refused?.description.contains("MQTT") == true)
         #expect(refused?.description.contains("secret") == false)
-        store.path = "postgres://127.0.0.1/events"
-        let malformed = #expect(throws: HeraldServer.StartupError.self) { try HeraldRuntime.checkStore(store) }
+        config.mqtt.enabled = false
+        #expect(throws: Never.self) { try HeraldRuntime.checkStore(config) }
+        config.store.path = "postgres://127.0.0.1/events"
+        let malformed = #expect(throws: HeraldServer.StartupError.self) { try HeraldRuntime.checkStore(config) }
         #expect(malformed?.description.contains("names no user") == true)
-        store.path = "/var/lib/herald/herald.sqlite"
-        #expect(throws: Never.self) { try HeraldRuntime.checkStore(store) }
+        config.store.path = "/var/lib/herald/herald.sqlite"
+        config.mqtt.enabled = true
+        #expect(throws: Never.self) { try HeraldRuntime.checkStore(config) }
     }
 
     /// A session is bound to its token, and logs name tokens: one name or one digest may not

@@ -1,13 +1,17 @@
 import Logging
+import ServiceLifecycle
 import Prometheus
 import Synchronization
 
 /// The long-lived parts that request handlers and services share.
 public final class HeraldRuntime: Sendable {
     public let config: HeraldConfig
-    public let log: EventLog
-    /// What streams and history queries read (`EventHistory`): the event log, on either store.
-    public var history: any EventHistory { log }
+    /// The store every request and service reads and writes: SQLite, or PostgreSQL shared by
+    /// several nodes (`store.path` a postgres:// URL).
+    public let store: any HeraldStore
+    let backend: Backend
+    /// Jobs, alerts and rules, as the store applies them.
+    public let semantics: EventSemantics
     public let hub: Hub
     public let staleWatcher: StaleWatcher
     public let offlineWatcher: OfflineWatcher
@@ -20,8 +24,14 @@ public final class HeraldRuntime: Sendable {
     /// for them to end before the server closes its connections.
     let streamBudget: ConnectionLimits
 
+    enum Backend: Sendable {
+        case sqlite(EventLog)
+        /// The log and its feed of other nodes' commits.
+        case postgres(PostgresEventLog, PostgresEventFeed)
+    }
+
     public init(config: HeraldConfig, logger: Logger, metrics: PrometheusCollectorRegistry) throws {
-        try Self.checkStore(config.store)
+        try Self.checkStore(config)
         self.config = config
         self.logger = logger
         self.metrics = metrics
@@ -30,41 +40,84 @@ public final class HeraldRuntime: Sendable {
         let hub = Hub(queueCapacity: config.server.subscriberQueue,
                       coalescing: .milliseconds(Int64(config.server.coalesceMilliseconds)), logger: logger)
         self.hub = hub
-        var options = EventLog.Options(path: config.store.path)
-        options.synchronousFull = config.store.synchronousFull
-        options.semantics = EventSemantics(routes: config.routes, rules: config.alertRules)
-        if !config.sources.isEmpty { options.semantics.jobChannels.insert(config.sources.jobsChannel) }
-        options.notify = NotifyRouting(targets: config.notify, semantics: options.semantics)
-        options.onPrune = { hub.recent.forget(through: $0) }
-        let notify = NotifyCenter(targets: config.notify, routing: options.notify)
+        var semantics = EventSemantics(routes: config.routes, rules: config.alertRules)
+        if !config.sources.isEmpty { semantics.jobChannels.insert(config.sources.jobsChannel) }
+        self.semantics = semantics
+        let routing = NotifyRouting(targets: config.notify, semantics: semantics)
+        let notify = NotifyCenter(targets: config.notify, routing: routing)
         self.notify = notify
         let staleWatcher = StaleWatcher(routes: config.routes)
         self.staleWatcher = staleWatcher
         let offlineWatcher = OfflineWatcher(rules: config.alertRules)
         self.offlineWatcher = offlineWatcher
-        self.log = try EventLog(options: options, logger: logger, onCommit: { events in
+        let committed: @Sendable ([StoredEvent]) -> Void = { events in
             hub.publish(events)
             staleWatcher.observe(events)
             offlineWatcher.observe(events)
             notify.committed(events)
-        })
+        }
+        if PostgresLocation.isURL(config.store.path) {
+            var options = PostgresEventLog.Options(location: try PostgresLocation(url: config.store.path))
+            options.semantics = semantics
+            options.onPrune = { hub.recent.forget(through: $0) }
+            // Every node's commits, this one's and the others', reach the hub through the gate in id order.
+            let log = PostgresEventLog(options: options, gate: PublishGate(startingAfter: 0, deliver: committed), logger: logger)
+            backend = .postgres(log, PostgresEventFeed(log: log))
+            store = log
+            // A session of a token no longer configured gives no access (`Authenticator` maps the
+            // digest to a configured token); on PostgreSQL its row goes when it expires.
+            return
+        }
+        var options = EventLog.Options(path: config.store.path)
+        options.synchronousFull = config.store.synchronousFull
+        options.semantics = semantics
+        options.notify = routing
+        options.onPrune = { hub.recent.forget(through: $0) }
+        let log = try EventLog(options: options, logger: logger, onCommit: committed)
+        backend = .sqlite(log)
+        store = log
         // Sessions die with their token: one changed or removed from the configuration signs them out.
         let ended = try log.deleteSessions(exceptFor: TokenAuthority(config.tokens).digests)
         if ended > 0 { logger.notice("sessions ended: their token is no longer configured", metadata: ["sessions": "\(ended)"]) }
     }
 
-    /// A server keeps devices, sessions, the notification outbox and series beside its events,
-    /// and only the SQLite store holds all of them so far: a PostgreSQL URL is refused in words
-    /// (a wrong one with what is wrong) rather than taken for the name of a file.
-    public static func checkStore(_ store: HeraldConfig.Store) throws {
-        guard PostgresLocation.isURL(store.path) else { return }
+    /// The SQLite event log, for what only it holds so far: the MQTT bridge's ingest and the
+    /// notification outbox. `checkStore` refuses MQTT and notify targets on PostgreSQL, so this
+    /// throws only if that check and the callers disagree.
+    func sqliteLog(for what: String) throws -> EventLog {
+        guard case .sqlite(let log) = backend else {
+            throw HeraldServer.StartupError(description: "\(what) needs the SQLite store (store.path a file)")
+        }
+        return log
+    }
+
+    /// The store's own services: the SQLite writer, or the PostgreSQL log and its feed.
+    var storeServices: [any Service] {
+        switch backend {
+        case .sqlite(let log): [log]
+        case .postgres(let log, let feed): [log, feed]
+        }
+    }
+
+    /// On PostgreSQL, what a server keeps beside its events must be there too. The events,
+    /// jobs, alerts, devices, sessions, series and retention are; the MQTT session (one node
+    /// holds it, under a lease) and the notification outbox (one delivery across nodes) are
+    /// not yet, so a configuration that needs them is refused in words. A PostgreSQL URL that
+    /// does not parse is refused with what is wrong, and the password is never repeated.
+    public static func checkStore(_ config: HeraldConfig) throws {
+        guard PostgresLocation.isURL(config.store.path) else { return }
         let location: PostgresLocation
-        do { location = try PostgresLocation(url: store.path) } catch {
+        do { location = try PostgresLocation(url: config.store.path) } catch {
             throw HeraldServer.StartupError(description: "\(error)")
         }
-        throw HeraldServer.StartupError(description: """
-            store.path names PostgreSQL (\(location)): this Herald serves from an SQLite file only; \
-            on PostgreSQL, the event log runs in `herald-bench store` so far. Set store.path (or --db) to a file.
-            """)
+        var missing: [String] = []
+        if config.mqtt.enabled { missing.append("MQTT (set mqtt.enabled: false, or --mqtt none)") }
+        if !config.notify.isEmpty { missing.append("notify targets (\(config.notify.map(\.name).joined(separator: ", ")))") }
+        guard missing.isEmpty else {
+            throw HeraldServer.StartupError(description: """
+                store.path names PostgreSQL (\(location)), where Herald does not run \(missing.joined(separator: " or ")) yet; \
+                use an SQLite file for those.
+                """)
+        }
     }
 }

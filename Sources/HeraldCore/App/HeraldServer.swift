@@ -51,13 +51,13 @@ public enum HeraldServer {
         if let problem = WebRoot.problem(with: config.server.webRoot) { throw StartupError(description: problem) }
         raiseFileLimit(logger: logger)
         let runtime = try HeraldRuntime(config: config, logger: logger, metrics: metrics)
-        var services: [any Service] = [runtime.log]
+        var services: [any Service] = runtime.storeServices
         if config.mqtt.enabled {
             services.append(try MQTTBridge(runtime: runtime))
         }
         let days = config.store.maxAgeDays
         services.append(RetentionService(
-            log: runtime.log,
+            log: runtime.store,
             policy: .init(maxEventsPerChannel: config.store.maxEvents,
                           maxAgeMilliseconds: days > 0 ? Int64(days * 86_400_000) : nil,
                           keepTerminalMilliseconds: Int64(config.store.keepTerminalDays * 86_400_000)),
@@ -82,8 +82,12 @@ public enum HeraldServer {
         if config.server.releaseStartUpPages {
             services.append(StartUpPagesService(listening: hearListening(), settle: .seconds(3), logger: logger))
         }
-        services.append(StaleWatcher.Runner(watcher: runtime.staleWatcher, log: runtime.log, logger: logger))
-        services.append(OfflineWatcher.Runner(watcher: runtime.offlineWatcher, log: runtime.log, logger: logger))
+        if case .sqlite(let log) = runtime.backend {
+            // On PostgreSQL every node sees every commit, so each would raise the same stale and
+            // offline events: these belong with the MQTT session's holder, which is not built yet.
+            services.append(StaleWatcher.Runner(watcher: runtime.staleWatcher, log: log, logger: logger))
+            services.append(OfflineWatcher.Runner(watcher: runtime.offlineWatcher, log: log, logger: logger))
+        }
         services.append(try makeApplication(runtime: runtime, onListening: onListening))
         services.append(HubService(hub: runtime.hub, interval: .milliseconds(Int64(config.server.keepaliveSeconds * 1000)),
                                    streams: runtime.streamBudget))

@@ -88,7 +88,7 @@ struct SystemdNotifyService: Service {
         let time = ContinuousClock.now
 
         init(_ runtime: HeraldRuntime) async throws {
-            head = try await runtime.log.headId()
+            head = try await runtime.store.headId()
             clients = runtime.hub.subscriberCount
             mqtt = runtime.mqttConnected.withLock { $0 }
         }

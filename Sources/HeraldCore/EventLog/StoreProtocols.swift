@@ -36,4 +36,19 @@ public protocol SeriesStore: Sendable {
     func fullSnapshot(matching filter: EventFilter) async throws -> Snapshot
 }
 
-extension EventLog: SessionStore, DeviceStore, EventRetention, SeriesStore {}
+
+/// Everything a server asks of its store, on SQLite (`EventLog`) or PostgreSQL
+/// (`PostgresEventLog`); `HeraldRuntime.store` is one of the two.
+public protocol HeraldStore: EventHistory, SessionStore, DeviceStore, EventRetention, SeriesStore {
+    /// Appends the events as one all-or-nothing request; returns them with their ids once committed.
+    func append(_ drafts: [EventDraft]) async throws -> [StoredEvent]
+    /// Acknowledges an alert; returns the acknowledgement event. Throws `AlertNotFound`.
+    func acknowledgeAlert(_ id: String) async throws -> StoredEvent
+    func jobs(channel: String?, key: String?) async throws -> [JobRecord]
+    func alerts(all: Bool) async throws -> [AlertRecord]
+    /// Whether an append could be stored now (`/readyz`).
+    func isWritable() async -> Bool
+}
+
+extension EventLog: HeraldStore {}
+extension PostgresEventLog: HeraldStore {}

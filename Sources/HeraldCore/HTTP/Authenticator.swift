@@ -8,7 +8,7 @@ import Metrics
 /// (`FrontDoor`).
 struct Authenticator: Sendable {
     let authority: TokenAuthority
-    let log: EventLog
+    let sessions: any SessionStore
     let allowQueryToken: Bool
     let forgery: ForgeryCheck
 
@@ -45,7 +45,7 @@ struct Authenticator: Sendable {
         }
         if let session = request.cookies[Self.cookieName]?.value, !session.isEmpty {
             let idHash = TokenAuthority.sha256Hex(session)
-            guard let digest = try await log.sessionTokenDigest(idHash: idHash),
+            guard let digest = try await sessions.sessionTokenDigest(idHash: idHash, now: Clock.nowMilliseconds()),
                   var access = authority.access(forDigest: digest) else { return nil }
             access.session = idHash
             return access

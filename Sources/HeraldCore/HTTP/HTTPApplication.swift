@@ -38,7 +38,7 @@ extension HeraldServer {
             // Static files need no token (the page shows its own sign-in); no-cache makes browsers
             // revalidate (ETag), so an upgraded app.js is picked up at once.
             staticFiles: StaticFiles(root: server.webRoot, routes: scratch.routes.map(\.path.description), logger: runtime.logger),
-            authenticator: Authenticator(authority: authority, log: runtime.log, allowQueryToken: server.allowQueryToken,
+            authenticator: Authenticator(authority: authority, sessions: runtime.store, allowQueryToken: server.allowQueryToken,
                                          forgery: ForgeryCheck(allowed: allowed,
                                                                scheme: server.tlsCertificate == nil ? "http" : "https")),
             logger: runtime.logger))

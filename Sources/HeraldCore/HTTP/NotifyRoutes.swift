@@ -8,8 +8,10 @@ struct NotifyRoutes {
     func register(on router: Router<HeraldRequestContext>) {
         router.get("/api/notify") { _, context in
             try context.requireAdmin()
-            let summaries = try await runtime.log.outboxSummaries()
-            let subscriptions = try await runtime.log.pushSubscriptionCount()
+            guard !runtime.notify.targets.isEmpty else { return jsonResponse("{\"targets\":[]}") }
+            let outbox = try runtime.sqliteLog(for: "notify")
+            let summaries = try await outbox.outboxSummaries()
+            let subscriptions = try await outbox.pushSubscriptionCount()
             let now = Clock.nowMilliseconds()
             let targets = runtime.notify.targets.map { target in
                 Self.json(target, summary: summaries[target.name] ?? OutboxSummary(), subscriptions: subscriptions, now: now)

@@ -51,7 +51,7 @@ struct PublishRoutes {
 
     private func append(_ drafts: [EventDraft]) async throws -> [StoredEvent] {
         do {
-            return try await runtime.log.append(drafts)
+            return try await runtime.store.append(drafts)
         } catch {
             runtime.logger.warning("publish not stored", metadata: ["error": "\(error)"])
             throw APIError.from(appendError: error)

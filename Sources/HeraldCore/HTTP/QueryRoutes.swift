@@ -6,7 +6,7 @@ struct QueryRoutes {
 
     func register(on router: Router<HeraldRequestContext>) {
         router.get("/api/channels") { _, context in
-            let stats = try await runtime.history.channelStats().filter { context.access.canRead($0.name) }
+            let stats = try await runtime.store.channelStats().filter { context.access.canRead($0.name) }
             let items = stats.map { stat in
                 "{\"name\":\(JSONText.quoted(stat.name)),\"count\":\(stat.count),\"firstId\":\(stat.firstId)"
                     + ",\"lastId\":\(stat.lastId),\"lastTime\":\"\(Clock.iso8601(milliseconds: stat.lastTime))\""
@@ -20,10 +20,10 @@ struct QueryRoutes {
             let events: [StoredEvent]
             if let afterText = request.queryValue("after") {
                 guard let after = Int64(afterText), after >= 0 else { throw APIError.badRequest("after must be an event id ≥ 0") }
-                events = try await runtime.history.events(after: after, matching: filter, limit: limit).events
+                events = try await runtime.store.events(after: after, matching: filter, limit: limit).events
             } else {
                 // Without a cursor, the newest `limit` events: what a plot or `herald tail` shows first.
-                events = try await runtime.history.recentEvents(matching: filter, count: limit).events
+                events = try await runtime.store.recentEvents(matching: filter, count: limit).events
             }
             return jsonResponse("{\"events\":[" + events.map(\.envelope).joined(separator: ",") + "]}")
         }
@@ -37,7 +37,7 @@ struct HealthRoutes {
     func register(on router: Router<HeraldRequestContext>) {
         router.get("/healthz") { _, _ in jsonResponse("{\"status\":\"ok\"}") }
         router.get("/readyz") { _, _ in
-            let storeOK = await runtime.log.isWritable()
+            let storeOK = await runtime.store.isWritable()
             let mqtt = runtime.mqttConnected.withLock { $0 }
             let ready = storeOK && mqtt != false
             let mqttText = mqtt.map { $0 ? "\"connected\"" : "\"disconnected\"" } ?? "\"disabled\""

@@ -11,7 +11,7 @@ struct SeriesRoutes {
         router.get("/api/series") { request, context in
             let query = try Self.query(from: request, now: Clock.nowMilliseconds())
             try context.requireRead(query.channel)
-            return jsonResponse(Self.json(of: try await runtime.log.series(query), for: query))
+            return jsonResponse(Self.json(of: try await runtime.store.series(query), for: query))
         }
     }
 

@@ -22,7 +22,7 @@ struct SessionRoutes {
             }
             let session = TokenAuthority.newToken()
             let lifetime = runtime.config.server.sessionHours * 3600
-            try await runtime.log.createSession(idHash: TokenAuthority.sha256Hex(session), tokenDigest: TokenAuthority.sha256Hex(token),
+            try await runtime.store.createSession(idHash: TokenAuthority.sha256Hex(session), tokenDigest: TokenAuthority.sha256Hex(token),
                                                 expiresAt: Clock.nowMilliseconds() + Int64(lifetime * 1000))
             var response = jsonResponse("{\"session\":true,\"name\":\(JSONText.quoted(name)),\"admin\":\(access.admin)}")
             response.setCookie(Cookie(name: Authenticator.cookieName, value: session, maxAge: Int(lifetime), path: "/",
@@ -32,7 +32,7 @@ struct SessionRoutes {
         router.delete("/api/session") { request, _ in
             if let session = request.cookies[Authenticator.cookieName]?.value {
                 let idHash = TokenAuthority.sha256Hex(session)
-                try await runtime.log.deleteSession(idHash: idHash)
+                try await runtime.store.deleteSession(idHash: idHash)
                 runtime.hub.endStreams(ofSession: idHash)
             }
             var response = jsonResponse("{\"session\":false}")

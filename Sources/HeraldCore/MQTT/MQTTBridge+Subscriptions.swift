@@ -23,7 +23,7 @@ extension MQTTBridge {
     /// source turned off, a route removed) would go on delivering, into $deadletter. So the last
     /// set is kept in the store, and what left it is unsubscribed on connect.
     private func forgetOldSubscriptions(keeping current: [String], sessionPresent: Bool, client: MosquittoClient) {
-        let memory = (try? runtime.log.sourceMemory(Self.subscriptionMemory.source))?[Self.subscriptionMemory.name]
+        let memory = (try? log.sourceMemory(Self.subscriptionMemory.source))?[Self.subscriptionMemory.name]
         let previous = memory.flatMap { try? JSONText(validating: Array($0.utf8)).arrayElements().compactMap(\.stringValue) } ?? []
         let keep = Set(current)
         for filter in previous where sessionPresent && !keep.contains(filter) {
@@ -34,7 +34,7 @@ extension MQTTBridge {
         let text = "[" + current.map(JSONText.quoted).joined(separator: ",") + "]"
         let item = AppendItem(drafts: [], effects: [.remember(source: Self.subscriptionMemory.source, name: Self.subscriptionMemory.name, value: text)])
         // Waiting is fine here: this runs on the network thread, before any message is read.
-        if case .failure(let error) = runtime.log.submit([item]).wait()[0] {
+        if case .failure(let error) = log.submit([item]).wait()[0] {
             runtime.logger.warning("mqtt subscriptions not recorded", metadata: ["error": "\(error)"])
         }
     }

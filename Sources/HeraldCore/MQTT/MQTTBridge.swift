@@ -33,10 +33,13 @@ final class MQTTBridge: Service, Sendable {
     let sources: SourceSet
     /// The connect's subscriptions not yet acknowledged: ready once it is empty.
     let pendingSubscriptions = Mutex<Set<Int32>>([])
+    /// Where messages are stored: the SQLite log, whose writer the network thread hands them to.
+    let log: EventLog
 
     init(runtime: HeraldRuntime, crashHooks: CrashHooks = .fromEnvironment()) throws {
         let config = runtime.config.mqtt
         self.runtime = runtime
+        log = try runtime.sqliteLog(for: "MQTT")
         self.qos = config.qos
         let sources = runtime.config.sources.makeSourceSet()
         self.sources = sources
@@ -47,13 +50,13 @@ final class MQTTBridge: Service, Sendable {
         heartbeatTopic = "herald/heartbeat/" + options.clientID
         drafter = MessageDrafter(router: TopicRouter(runtime.config.routes), sources: sources, payloadLimit: config.maxPayloadBytes,
                                  logger: runtime.logger, onceAMinute: onceAMinute)
-        ingest = MessageIngest(log: runtime.log, logger: runtime.logger, crashHooks: crashHooks)
-        statusWriter = BrokerStatusWriter(log: runtime.log, logger: runtime.logger, broker: "\(options.host):\(options.port)")
+        ingest = MessageIngest(log: log, logger: runtime.logger, crashHooks: crashHooks)
+        statusWriter = BrokerStatusWriter(log: log, logger: runtime.logger, broker: "\(options.host):\(options.port)")
         broker = SharedBrokerState(signals: .live(runtime: runtime, writer: statusWriter))
     }
 
     func run() async throws {
-        try await sources.restore(from: runtime.log)  // before the first message
+        try await sources.restore(from: log)  // before the first message
         broker.handle(.started)
         let handlers = MosquittoHandlers(
             onConnect: { [self] code, sessionPresent in connected(code: code, sessionPresent: sessionPresent) },

@@ -27,9 +27,11 @@ public final class NotifyCenter: Sendable {
     /// One delivery service per target, and the start-up pass that gives up the rows of targets
     /// no longer configured (also when none is left).
     func services(runtime: HeraldRuntime) throws -> [any Service] {
-        var services: [any Service] = [OrphanSweep(log: runtime.log, targets: Set(targets.map(\.name)), logger: runtime.logger)]
+        // The outbox is SQLite's alone so far; PostgreSQL runs with no targets (`checkStore`).
+        guard case .sqlite(let log) = runtime.backend else { return [] }
+        var services: [any Service] = [OrphanSweep(log: log, targets: Set(targets.map(\.name)), logger: runtime.logger)]
         for target in targets {
-            services.append(NotifyDelivery(target: target, sender: try sender(for: target, runtime: runtime), log: runtime.log,
+            services.append(NotifyDelivery(target: target, sender: try sender(for: target, runtime: runtime), log: log,
                                            wake: wakes[target.name]!, alertChannels: routing.alertChannels, logger: runtime.logger))
         }
         return services
@@ -47,7 +49,7 @@ public final class NotifyCenter: Sendable {
             return try MQTTAlertSender(target: mqtt, rules: runtime.config.alertRules.map(\.name).filter { rule in
                 target.filter.rules?.contains { $0.matches(rule) } ?? true
             }, options: MosquittoOptions(config, clientID: config.clientID + "-notify"), timeout: .seconds(target.timeoutSeconds),
-               log: runtime.log, logger: runtime.logger)
+               log: try runtime.sqliteLog(for: "notify"), logger: runtime.logger)
         case .email(let email):
             do {
                 let server = try email.server(timeout: .seconds(target.timeoutSeconds))
@@ -57,7 +59,7 @@ public final class NotifyCenter: Sendable {
             }
         case .webpush(let subject):
             // The push service keeps a message for an offline browser as long as it is worth retrying.
-            return WebPushSender(subject: subject, keys: vapidKeys, log: runtime.log, post: post,
+            return WebPushSender(subject: subject, keys: vapidKeys, log: try runtime.sqliteLog(for: "web push"), post: post,
                                  ttlSeconds: Int(min(target.maxAgeSeconds, 28 * 86_400)))
         }
     }

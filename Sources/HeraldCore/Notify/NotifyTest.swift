@@ -28,12 +28,12 @@ public enum NotifyTest {
         let data = "{\"alertId\":\"herald-test\",\"rule\":\"herald-test\",\"severity\":\"info\""
             + ",\"message\":\(JSONText.quoted("A test notification from Herald: target \(name) works."))"
             + ",\"value\":null,\"threshold\":null,\"state\":\"raised\",\"sensorKey\":null,\"ackedAt\":null}"
-        let event = StoredEvent(id: 0, draft: EventDraft(channel: runtime.log.options.semantics.alertsChannel, type: "raised", key: "herald-test", time: now, data: data,
+        let event = StoredEvent(id: 0, draft: EventDraft(channel: runtime.semantics.alertsChannel, type: "raised", key: "herald-test", time: now, data: data,
                                                          source: "{\"notify\":{\"test\":true}}"))
         guard let notice = Notice(event, alertChannels: [event.channel]) else {
             throw HeraldServer.StartupError(description: "the test alert is not an alert")
         }
-        let lanes = target.kind.isWebPush ? try await runtime.log.pushSubscriptionEndpoints() : [""]
+        let lanes = target.kind.isWebPush ? try await runtime.sqliteLog(for: "web push").pushSubscriptionEndpoints() : [""]
         guard !lanes.isEmpty else { return Outcome(sent: false, detail: "no browser has subscribed yet (the dashboard's Notify me switch)") }
         var details: [String] = []
         var allSent = true

@@ -25,7 +25,7 @@ struct EventStream {
         self.runtime = runtime
         self.request = request
         self.directLane = directLane
-        self.terminalId = try await runtime.history.terminalEventId(matching: request.filter)
+        self.terminalId = try await runtime.store.terminalEventId(matching: request.filter)
     }
 
     /// Thrown out of a history read or the live loop when the job's last event has been sent.
@@ -55,7 +55,7 @@ struct EventStream {
     /// lives: one signed out between the request's check and now is not subscribed.
     private func subscribe() async throws -> Hub.Subscription {
         let subscription = runtime.hub.subscribe(request.filter, session: request.session)
-        if let session = request.session, try await runtime.log.sessionTokenDigest(idHash: session) == nil {
+        if let session = request.session, try await runtime.store.sessionTokenDigest(idHash: session, now: Clock.nowMilliseconds()) == nil {
             subscription.close()
             throw SubscriptionEnded()
         }
@@ -120,12 +120,12 @@ struct EventStream {
         case .none:
             return .start(reset: nil)
         case .invalid:
-            return .start(reset: ResetNotice(reason: .invalid, oldest: nil, head: try await runtime.history.headId()))
+            return .start(reset: ResetNotice(reason: .invalid, oldest: nil, head: try await runtime.store.headId()))
         case .after(let lastId):
             if let (head, frames) = runtime.hub.recent.after(lastId, matching: request.filter) {
                 return .after(lastId, reset: nil, firstPage: .recent(head: head, frames: frames))
             }
-            switch try await runtime.history.resume(after: lastId, matching: request.filter, limit: Self.page) {
+            switch try await runtime.store.resume(after: lastId, matching: request.filter, limit: Self.page) {
             case (.exact, let page):
                 return .after(lastId, reset: nil, firstPage: page.map(HistoryPage.stored))
             case (.reset(.future, let bounds), _), (.reset(.invalid, let bounds), _):
@@ -143,11 +143,11 @@ struct EventStream {
     /// carries the id the stream continues after, so ids on the wire only grow.
     private func start(adding pending: inout ByteBuffer, reset: ResetNotice?, to writer: StreamWriter) async throws -> Int64 {
         guard request.snapshot else {
-            let cursor = try await runtime.history.recentStart(matching: request.filter, count: request.replay)
+            let cursor = try await runtime.store.recentStart(matching: request.filter, count: request.replay)
             if let reset { pending.writeString(reset.frame(id: cursor)) }
             return cursor
         }
-        let (head, events) = try await runtime.history.snapshot(matching: request.filter)
+        let (head, events) = try await runtime.store.snapshot(matching: request.filter)
         if let reset {
             let continuesAfter = events.first.map { $0.id - 1 } ?? head
             pending.writeString(reset.frame(id: continuesAfter))
@@ -185,7 +185,7 @@ struct EventStream {
         while true {
             let page: HistoryPage
             if let readAlready { page = readAlready } else {
-                page = .stored(try await runtime.history.events(after: cursor, matching: request.filter, limit: Self.page))
+                page = .stored(try await runtime.store.events(after: cursor, matching: request.filter, limit: Self.page))
             }
             readAlready = nil
             var buffer = prefix

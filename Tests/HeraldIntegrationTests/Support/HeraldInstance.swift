@@ -13,10 +13,12 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
     var baseURL: String { "http://127.0.0.1:\(port)" }
     var database: String { dir.file("herald.sqlite") }
 
-    init(dir: TempDir, config: String? = nil, mqttPort: Int? = nil, environment: [String: String] = [:]) async throws {
+    /// `store`: an SQLite file in `dir` unless given (a postgres:// URL, say).
+    init(dir: TempDir, config: String? = nil, mqttPort: Int? = nil, store: String? = nil,
+         environment: [String: String] = [:]) async throws {
         self.dir = dir
         self.port = try freePort()
-        var arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--db", dir.file("herald.sqlite"),
+        var arguments = ["serve", "--listen", "127.0.0.1:\(port)", "--db", store ?? dir.file("herald.sqlite"),
                          "--mqtt", mqttPort.map { "mqtt://127.0.0.1:\($0)" } ?? "none"]
         if let config {
             try config.write(toFile: dir.file("herald.yaml"), atomically: true, encoding: .utf8)
@@ -40,6 +42,13 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
             // The temporary folder goes with the test: what the process said is kept in the failure.
             let state = process.isRunning ? "still running" : "exited"
             throw TestFailure("\(error) — herald on port \(port) \(state); its log:\n\(process.log.suffix(4000))")
+        }
+    }
+
+    /// Waits until `/readyz` answers 200: on PostgreSQL, once the database is reached and migrated.
+    func waitUntilReady() async throws {
+        try await eventually("herald on port \(port) to answer /readyz with 200") {
+            try await self.get("/readyz", timeout: .seconds(5)).status == 200
         }
     }
 
