@@ -87,23 +87,26 @@ import Testing
         #expect(throws: Never.self) { try HeraldServer.checkListenAddress(config) }
     }
 
-    /// On PostgreSQL, what it does not hold yet (the MQTT session, the notification outbox) is
-    /// refused in words that name the server and not the password; a malformed URL says what is
-    /// wrong instead of becoming a file name.
+    /// On PostgreSQL, what it does not hold yet (the notification outbox) is refused in words
+    /// that name the server and not the password; a malformed URL says what is wrong instead of
+    /// becoming a file name.
     @Test func aPostgresStoreRefusesWhatItDoesNotHoldYetNamingTheServer() throws {
-        var config = HeraldConfig()
-        config.store.path = "postgres://herald:secret@127.0.0.1:5433/events"
+        var config = try ConfigLoader.parse("""
+            store: { path: "postgres://herald:secret@127.0.0.1:5433/events" }
+            notify:
+              - name: phone
+                ntfy: { url: "https://ntfy.sh/herald-alerts" }
+            """)
         let refused = #expect(throws: HeraldServer.StartupError.self) { try HeraldRuntime.checkStore(config) }
         #expect(refused?.description.contains("127.0.0.1:5433/events") == true)
-        #expect(refused?.description.contains("MQTT") == true)
+        #expect(refused?.description.contains("notify targets (phone)") == true)
         #expect(refused?.description.contains("secret") == false)
-        config.mqtt.enabled = false
+        config.notify = []
         #expect(throws: Never.self) { try HeraldRuntime.checkStore(config) }
         config.store.path = "postgres://127.0.0.1/events"
         let malformed = #expect(throws: HeraldServer.StartupError.self) { try HeraldRuntime.checkStore(config) }
         #expect(malformed?.description.contains("names no user") == true)
         config.store.path = "/var/lib/herald/herald.sqlite"
-        config.mqtt.enabled = true
         #expect(throws: Never.self) { try HeraldRuntime.checkStore(config) }
     }
 

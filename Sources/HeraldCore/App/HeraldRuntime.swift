@@ -18,11 +18,17 @@ public final class HeraldRuntime: Sendable {
     public let notify: NotifyCenter
     public let logger: Logger
     public let metrics: PrometheusCollectorRegistry
-    /// nil while MQTT is disabled; otherwise whether the bridge is connected.
-    let mqttConnected = Mutex<Bool?>(nil)
+    /// The MQTT link as `/readyz` and the systemd status line tell it.
+    let mqttLink: Mutex<MQTTLink>
     /// The streams open now, against `max_streams` (`FrontDoor`); at shutdown `HubService` waits
     /// for them to end before the server closes its connections.
     let streamBudget: ConnectionLimits
+
+    enum MQTTLink: String, Sendable {
+        case disabled, connected, disconnected
+        /// On PostgreSQL, another node holds the broker session (`MQTTSessionLease`).
+        case standby
+    }
 
     enum Backend: Sendable {
         case sqlite(EventLog)
@@ -35,6 +41,7 @@ public final class HeraldRuntime: Sendable {
         self.config = config
         self.logger = logger
         self.metrics = metrics
+        mqttLink = Mutex(config.mqtt.enabled ? .disconnected : .disabled)
         streamBudget = ConnectionLimits(kind: "streams", maxTotal: config.server.maxStreams,
                                         maxPerClient: config.server.maxStreamsPerClient)
         let hub = Hub(queueCapacity: config.server.subscriberQueue,
@@ -81,9 +88,17 @@ public final class HeraldRuntime: Sendable {
         if ended > 0 { logger.notice("sessions ended: their token is no longer configured", metadata: ["sessions": "\(ended)"]) }
     }
 
-    /// The SQLite event log, for what only it holds so far: the MQTT bridge's ingest and the
-    /// notification outbox. `checkStore` refuses MQTT and notify targets on PostgreSQL, so this
-    /// throws only if that check and the callers disagree.
+    /// Where the MQTT bridge stores messages.
+    var mqttStore: any MQTTStore {
+        switch backend {
+        case .sqlite(let log): log
+        case .postgres(let log, _): log
+        }
+    }
+
+    /// The SQLite event log, for what only it holds so far: the notification outbox.
+    /// `checkStore` refuses notify targets on PostgreSQL, so this throws only if that check and
+    /// the callers disagree.
     func sqliteLog(for what: String) throws -> EventLog {
         guard case .sqlite(let log) = backend else {
             throw HeraldServer.StartupError(description: "\(what) needs the SQLite store (store.path a file)")
@@ -100,9 +115,9 @@ public final class HeraldRuntime: Sendable {
     }
 
     /// On PostgreSQL, what a server keeps beside its events must be there too. The events,
-    /// jobs, alerts, devices, sessions, series and retention are; the MQTT session (one node
-    /// holds it, under a lease) and the notification outbox (one delivery across nodes) are
-    /// not yet, so a configuration that needs them is refused in words. A PostgreSQL URL that
+    /// jobs, alerts, devices, sessions, series, retention and the MQTT session's duplicate check
+    /// are; the notification outbox (one delivery across nodes) is not yet, so a configuration
+    /// with notify targets is refused in words. A PostgreSQL URL that
     /// does not parse is refused with what is wrong, and the password is never repeated.
     public static func checkStore(_ config: HeraldConfig) throws {
         guard PostgresLocation.isURL(config.store.path) else { return }
@@ -111,7 +126,6 @@ public final class HeraldRuntime: Sendable {
             throw HeraldServer.StartupError(description: "\(error)")
         }
         var missing: [String] = []
-        if config.mqtt.enabled { missing.append("MQTT (set mqtt.enabled: false, or --mqtt none)") }
         if !config.notify.isEmpty { missing.append("notify targets (\(config.notify.map(\.name).joined(separator: ", ")))") }
         guard missing.isEmpty else {
             throw HeraldServer.StartupError(description: """

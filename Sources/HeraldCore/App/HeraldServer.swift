@@ -53,7 +53,10 @@ public enum HeraldServer {
         let runtime = try HeraldRuntime(config: config, logger: logger, metrics: metrics)
         var services: [any Service] = runtime.storeServices
         if config.mqtt.enabled {
-            services.append(try MQTTBridge(runtime: runtime))
+            switch runtime.backend {
+            case .sqlite: services.append(try MQTTBridge(runtime: runtime))
+            case .postgres(let log, _): services.append(MQTTSessionLease(runtime: runtime, log: log))
+            }
         }
         let days = config.store.maxAgeDays
         services.append(RetentionService(

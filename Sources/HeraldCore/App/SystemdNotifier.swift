@@ -84,13 +84,13 @@ struct SystemdNotifyService: Service {
     struct Sample {
         let head: Int64
         let clients: Int
-        let mqtt: Bool?
+        let mqtt: HeraldRuntime.MQTTLink
         let time = ContinuousClock.now
 
         init(_ runtime: HeraldRuntime) async throws {
             head = try await runtime.store.headId()
             clients = runtime.hub.subscriberCount
-            mqtt = runtime.mqttConnected.withLock { $0 }
+            mqtt = runtime.mqttLink.withLock { $0 }
         }
 
         /// `3 clients, 12.5 events/s, broker connected`; the rate is over the last interval.
@@ -101,7 +101,12 @@ struct SystemdNotifyService: Service {
                 let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
                 if seconds > 0 { rate = Double(head - previous.head) / seconds }
             }
-            let broker = mqtt.map { $0 ? "broker connected" : "broker disconnected" } ?? "MQTT disabled"
+            let broker = switch mqtt {
+            case .connected: "broker connected"
+            case .disconnected: "broker disconnected"
+            case .standby: "MQTT on standby"
+            case .disabled: "MQTT disabled"
+            }
             let clientsText = clients == 1 ? "1 client" : "\(clients) clients"
             return "\(clientsText), \(String(format: "%.1f", rate)) events/s, \(broker)"
         }

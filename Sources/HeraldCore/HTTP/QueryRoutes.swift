@@ -38,10 +38,10 @@ struct HealthRoutes {
         router.get("/healthz") { _, _ in jsonResponse("{\"status\":\"ok\"}") }
         router.get("/readyz") { _, _ in
             let storeOK = await runtime.store.isWritable()
-            let mqtt = runtime.mqttConnected.withLock { $0 }
-            let ready = storeOK && mqtt != false
-            let mqttText = mqtt.map { $0 ? "\"connected\"" : "\"disconnected\"" } ?? "\"disabled\""
-            return jsonResponse("{\"ready\":\(ready),\"store\":\(storeOK ? "\"writable\"" : "\"unavailable\""),\"mqtt\":\(mqttText)}",
+            let mqtt = runtime.mqttLink.withLock { $0 }
+            // A standby serves streams and publishes; only a holder without its broker is not ready.
+            let ready = storeOK && mqtt != .disconnected
+            return jsonResponse("{\"ready\":\(ready),\"store\":\(storeOK ? "\"writable\"" : "\"unavailable\""),\"mqtt\":\"\(mqtt.rawValue)\"}",
                                 status: ready ? .ok : .serviceUnavailable)
         }
         router.get("/metrics") { _, context in

@@ -5,14 +5,14 @@ import Logging
 /// heartbeat task, and a task must not block the cooperative pool waiting for a commit. `run`
 /// awaits the event log's async append instead.
 final class BrokerStatusWriter: Sendable {
-    private let log: EventLog
+    private let log: any MQTTStore
     private let logger: Logger
     /// `host:port`, named in every `connected` report.
     private let broker: String
     private let drafts: AsyncStream<EventDraft>
     private let continuation: AsyncStream<EventDraft>.Continuation
 
-    init(log: EventLog, logger: Logger, broker: String) {
+    init(log: any MQTTStore, logger: Logger, broker: String) {
         self.log = log
         self.logger = logger
         self.broker = broker
@@ -73,7 +73,7 @@ extension BrokerReport {
 extension BrokerSignals {
     /// Readiness for `/readyz` and the systemd status line, the gauge, and `$status` through `writer`.
     static func live(runtime: HeraldRuntime, writer: BrokerStatusWriter) -> BrokerSignals {
-        BrokerSignals(readiness: { ready in runtime.mqttConnected.withLock { $0 = ready } },
+        BrokerSignals(readiness: { ready in runtime.mqttLink.withLock { $0 = ready ? .connected : .disconnected } },
                       gauge: { BridgeMetrics.connected.record($0) },
                       status: { writer.report($0) })
     }

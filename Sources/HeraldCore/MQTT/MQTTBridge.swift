@@ -33,13 +33,13 @@ final class MQTTBridge: Service, Sendable {
     let sources: SourceSet
     /// The connect's subscriptions not yet acknowledged: ready once it is empty.
     let pendingSubscriptions = Mutex<Set<Int32>>([])
-    /// Where messages are stored: the SQLite log, whose writer the network thread hands them to.
-    let log: EventLog
+    /// Where messages are stored: the store's writer, which the network thread hands them to.
+    let log: any MQTTStore
 
     init(runtime: HeraldRuntime, crashHooks: CrashHooks = .fromEnvironment()) throws {
         let config = runtime.config.mqtt
         self.runtime = runtime
-        log = try runtime.sqliteLog(for: "MQTT")
+        log = runtime.mqttStore
         self.qos = config.qos
         let sources = runtime.config.sources.makeSourceSet()
         self.sources = sources
@@ -56,6 +56,11 @@ final class MQTTBridge: Service, Sendable {
     }
 
     func run() async throws {
+        try await run(until: { try? await gracefulShutdown() })
+    }
+
+    /// Runs until `stop` returns: a graceful shutdown, or on PostgreSQL the session lease lost.
+    func run(until stop: @Sendable () async -> Void) async throws {
         try await sources.restore(from: log)  // before the first message
         broker.handle(.started)
         let handlers = MosquittoHandlers(
@@ -72,7 +77,7 @@ final class MQTTBridge: Service, Sendable {
         async let statusStored: Void = statusWriter.run()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.heartbeat(client) }
-            try? await gracefulShutdown()
+            await stop()
             ingest.beginStopping()
             group.cancelAll()
         }

@@ -7,7 +7,7 @@ import Synchronization
 /// (DESIGN §5). The thread hands slices over without waiting (`submit`), so the writer commits while
 /// it reads on; `settle` waits for them all at the end of the burst.
 final class MessageIngest: Sendable {
-    private let log: EventLog
+    private let log: any MQTTStore
     private let logger: Logger
     private let crashHooks: CrashHooks
     /// Set when Herald begins to stop: a message the store refuses is then left unacknowledged.
@@ -25,7 +25,7 @@ final class MessageIngest: Sendable {
     /// Only the network thread touches it; the Mutex is for the compiler, never contended.
     private let inFlight = Mutex<[InFlight]>([])
 
-    init(log: EventLog, logger: Logger, crashHooks: CrashHooks) {
+    init(log: any MQTTStore, logger: Logger, crashHooks: CrashHooks) {
         self.log = log
         self.logger = logger
         self.crashHooks = crashHooks

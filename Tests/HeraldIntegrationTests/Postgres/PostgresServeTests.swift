@@ -60,6 +60,60 @@ import Testing
         await server.stop()
     }
 
+    /// One node holds the broker session and the other stands by; the holder is killed while
+    /// QoS 1 messages flow, the other takes the session, and every message is stored once.
+    @Test func theMQTTSessionFailsOverToTheOtherNodeByAKillWithEveryMessageOnce() async throws {
+        let server = try await PostgresServer()
+        let url = try await server.makeDatabase()
+        let broker = try await MosquittoBroker(dir: try TempDir())
+        let config = "mqtt: { client_id: herald-cluster, keepalive_seconds: 5 }\n"
+        let nodes = [try await HeraldInstance(dir: try TempDir(), config: config, mqttPort: broker.port, store: url),
+                     try await HeraldInstance(dir: try TempDir(), config: config, mqttPort: broker.port, store: url)]
+        func links() async throws -> [String] {
+            var links: [String] = []
+            for node in nodes {
+                let answer = try await node.get("/readyz", timeout: .seconds(5))
+                links.append((try? JSONText(validating: Array(answer.body.utf8)))?.value(at: "mqtt")?.stringValue ?? "?")
+            }
+            return links
+        }
+        var seen: [String] = []
+        try await eventually("one node to hold the MQTT session and the other to stand by (last: \(seen))") {
+            seen = try await links()
+            return seen.sorted() == ["connected", "standby"]
+        }
+        let holder = seen[0] == "connected" ? 0 : 1
+        let standby = 1 - holder
+
+        let batches = 30, perBatch = 10
+        let flow = Task {
+            for batch in 0..<batches {
+                try await broker.publish("sensors/cluster/m", lines: (0..<perBatch).map { "{\"m\":\(batch * perBatch + $0)}" })
+                try await Task.sleep(for: .milliseconds(40))
+            }
+        }
+        try await eventually("some messages stored before the kill") {
+            try await nodes[standby].allEvents(channel: "sensors").count >= 50
+        }
+        await nodes[holder].process.stop(SIGKILL)
+        try await eventually("the standby to take the MQTT session after the holder's kill") {
+            try await nodes[standby].get("/readyz", timeout: .seconds(5)).body.contains("\"mqtt\":\"connected\"")
+        }
+        try await flow.value
+        let total = batches * perBatch
+        try await eventually("every message stored (QoS 1, kept for the session while no node held it)") {
+            try await nodes[standby].allEvents(channel: "sensors").count >= total
+        }
+        try await Task.sleep(for: .milliseconds(500))  // a duplicate, if any, would be stored by now
+        let stored = try await nodes[standby].allEvents(channel: "sensors").map(\.data)
+        #expect(Set(stored) == Set((0..<total).map { "{\"m\":\($0)}" }), "every message is stored")
+        #expect(stored.count == total, "\(stored.count) events for \(total) messages: each exactly once")
+
+        await nodes[standby].process.stop()
+        await broker.stop(SIGKILL)
+        await server.stop()
+    }
+
     @Test func aNodeWaitsForTheDatabaseNotReadyUntilItIsThere() async throws {
         let server = try await PostgresServer()
         let url = try await server.makeDatabase()
