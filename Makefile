@@ -1,7 +1,7 @@
 # Herald: `make run` shows it working with a demo feed, `make test` runs every test.
 SWIFT ?= swift
 APT_PACKAGES := libmosquitto-dev libsqlite3-dev mosquitto mosquitto-clients pkg-config \
-	chromium chromium-driver python3-venv systemd openssl sqlite3 binutils nginx nodejs postgresql
+	chromium chromium-driver python3-venv systemd openssl sqlite3 binutils nginx nodejs postgresql haproxy
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build release run test clean

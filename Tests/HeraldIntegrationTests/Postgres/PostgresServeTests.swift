@@ -1,5 +1,7 @@
+import AsyncHTTPClient
 import Foundation
 import HeraldCore
+import NIOCore
 import Testing
 
 /// `herald serve` on PostgreSQL, as processes: several nodes on one database, publishes spread
@@ -58,6 +60,80 @@ import Testing
         await a.process.stop()
         await b.process.stop()
         await server.stop()
+    }
+
+    /// The shipped HAProxy configuration (Systemd/haproxy.cfg, only its ports changed) in front of
+    /// two nodes: a client that follows a stream as EventSource does keeps every event, once and
+    /// in order, when the node serving it is killed, and publishes through the front go on.
+    @Test func behindTheShippedHAProxyConfigAStreamSurvivesTheKillOfItsNode() async throws {
+        let server = try await PostgresServer()
+        let url = try await server.makeDatabase()
+        let nodes = [try await HeraldInstance(dir: try TempDir(), store: url),
+                     try await HeraldInstance(dir: try TempDir(), store: url)]
+        for node in nodes { try await node.waitUntilReady() }
+        let dir = try TempDir()
+        let front = try freePort()
+        let config = try String(contentsOfFile: repositoryRoot + "/Systemd/haproxy.cfg", encoding: .utf8)
+            .replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:\(front)")
+            .replacingOccurrences(of: "127.0.0.1:8081", with: "127.0.0.1:\(nodes[0].port)")
+            .replacingOccurrences(of: "127.0.0.1:8082", with: "127.0.0.1:\(nodes[1].port)")
+        try config.write(toFile: dir.file("haproxy.cfg"), atomically: true, encoding: .utf8)
+        let haproxy = try ChildProcess(executable: "/usr/sbin/haproxy", arguments: ["-db", "-f", dir.file("haproxy.cfg")],
+                                       logPath: dir.file("haproxy.log"))
+        let base = "http://127.0.0.1:\(front)"
+        var published: [Int64] = []
+        func publish(_ count: Int) async throws {
+            for _ in 0..<count {
+                let data = "{\"data\":{\"n\":\(published.count)}}"
+                var id: Int64?
+                // A publish that meets the killed node before HAProxy marks it down is refused, not stored: try again.
+                try await eventually("a publish through HAProxy to be stored (haproxy log: \(dir.file("haproxy.log")))") {
+                    id = try? await Self.publishOnce(to: base, "sensors/front", data)
+                    return id != nil
+                }
+                published.append(id!)
+            }
+        }
+        try await publish(10)
+
+        let seen = Collected()
+        let follower = Task {
+            var client = SSEClient(url: base + Self.path, lastEventId: "0", httpClient: testHTTPClient)
+            try? await client.follow { seen.append($0) }
+        }
+        try await eventually("the follower to read the first 10 events") { seen.events.count >= 10 }
+        var serving: HeraldInstance?
+        try await eventually("to find the node that serves the follower's stream") {
+            for node in nodes where try await node.get("/api/channels").body.contains("\"subscribers\":1") { serving = node }
+            return serving != nil
+        }
+        await serving!.process.stop(SIGKILL)
+        try await publish(10)
+        let last = String(published.last!)
+        try await eventually("the follower to reconnect through HAProxy and read every event (\(seen.events.count) so far)") {
+            seen.events.last?.id == last
+        }
+        follower.cancel()
+        _ = await follower.result
+        let events = seen.events
+        #expect(!events.contains { $0.type == "$reset" }, "the resume through HAProxy was not exact")
+        #expect(events.compactMap { Int64($0.id) } == published, "every event once, in order, across the node's kill")
+
+        await haproxy.stop()
+        for node in nodes { await node.process.stop() }
+        await server.stop()
+    }
+
+    /// One POST, never retried: a retry after a kill could store the event twice.
+    private static func publishOnce(to base: String, _ channel: String, _ body: String) async throws -> Int64 {
+        var request = HTTPClientRequest(url: base + "/api/channels/\(channel)/events")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await testHTTPClient.execute(request, timeout: .seconds(5))
+        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
+        guard response.status.code == 200, let id = Envelope.int(text, "id") else { throw TestFailure("publish answered \(response.status): \(text)") }
+        return id
     }
 
     /// One node holds the broker session and the other stands by; the holder is killed while
