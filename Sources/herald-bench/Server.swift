@@ -15,6 +15,10 @@ struct ServerOptions: ParsableArguments {
     @Option(help: "Base URL (loopback only).")
     var url = "http://127.0.0.1:8080"
 
+    @Option(name: .customLong("publish-url"),
+            help: "Publish to this base URL instead of --url: another Herald node on the same PostgreSQL database (loopback only).")
+    var publishURL: String?
+
     @Option(help: "Channel to publish to and subscribe to.")
     var channel = "bench"
 
@@ -26,6 +30,12 @@ struct ServerOptions: ParsableArguments {
     }
 
     func endpoint() throws -> Endpoint {
+        var endpoint = try Self.endpoint(url, kind: server, channel: channel)
+        if let publishURL { endpoint.publishBase = try Self.endpoint(publishURL, kind: server, channel: channel).base }
+        return endpoint
+    }
+
+    private static func endpoint(_ url: String, kind server: ServerKind, channel: String) throws -> Endpoint {
         var rest = Substring(url)
         guard rest.hasPrefix("http://") else { throw ValidationError("--url must start with http://") }
         rest = rest.dropFirst("http://".count)
@@ -49,6 +59,8 @@ struct Endpoint: Sendable {
     var channel: String
 
     var base: String { "http://\(host):\(port)" }
+    /// Where events are published: `base` unless `--publish-url` names another node.
+    var publishBase: String?
 
     /// The SSE stream of `channel`, starting at the live head (no recent events first).
     var subscribePath: String {
@@ -60,8 +72,8 @@ struct Endpoint: Sendable {
 
     var publishURL: String {
         switch kind {
-        case .herald: "\(base)/api/channels/\(channel)/events"
-        case .nchan: "\(base)/pub/\(channel)"
+        case .herald: "\(publishBase ?? base)/api/channels/\(channel)/events"
+        case .nchan: "\(publishBase ?? base)/pub/\(channel)"
         }
     }
 

@@ -62,6 +62,86 @@ import Testing
         await server.stop()
     }
 
+    /// Three nodes; publishes go to whichever node answers, and a follower per node moves to the
+    /// next node whenever its own dies, resuming with Last-Event-ID. Nodes are SIGKILLed and
+    /// started again three times; every follower ends with every stored event, once and in order.
+    @Test func followersOnEveryNodeResumeThroughKillsOfNodesWithEveryEventOnceInOrder() async throws {
+        let server = try await PostgresServer()
+        let url = try await server.makeDatabase()
+        var nodes: [HeraldInstance] = []
+        for _ in 0..<3 { nodes.append(try await HeraldInstance(dir: try TempDir(), store: url)) }
+        for node in nodes { try await node.waitUntilReady() }
+        let bases = nodes.map(\.baseURL)
+        let stop = Flag()
+        let acknowledged = Gathered<Int64>()
+
+        let publisher = Task {
+            // A node that refused is left alone for a second (the HTTP client spends its whole
+            // deadline retrying a refused connect), as a load balancer would mark it down.
+            var downUntil = bases.map { _ in ContinuousClock.now }
+            var n = 0
+            while !stop.isSet, n < 100_000 {
+                let index = n % bases.count
+                n += 1
+                guard downUntil[index] <= .now else { continue }
+                // Never retried: a publish cut by a kill may or may not be stored, and the log says which.
+                do {
+                    acknowledged.append(try await Self.publishOnce(to: bases[index], "sensors/loop", "{\"data\":{\"n\":\(n)}}"))
+                } catch {
+                    downUntil[index] = .now + .seconds(1)
+                }
+            }
+        }
+        let seen = bases.map { _ in Gathered<Int64>() }
+        let resets = Gathered<Int>()
+        let followers = bases.indices.map { start in
+            Task {
+                var node = start
+                while !Task.isCancelled {
+                    let after = String(seen[start].all.last ?? 0)
+                    var client = SSEClient(url: bases[node] + Self.path, lastEventId: after, httpClient: testHTTPClient)
+                    do {
+                        _ = try await client.connectOnce(timeout: .seconds(30)) { event in
+                            if event.type == "$reset" { resets.append(start) } else if let id = Int64(event.id) { seen[start].append(id) }
+                        }
+                    } catch {}
+                    node = (node + 1) % bases.count  // its node went away (or ended the stream): the next one
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
+            }
+        }
+
+        for round in 0..<3 {
+            try await Task.sleep(for: .milliseconds(Int.random(in: 400...1_000)))
+            let before = acknowledged.count
+            let victim = nodes[round % nodes.count]
+            await victim.process.stop(SIGKILL)
+            try await eventually("publishes answered by the other nodes after kill \(round)") { acknowledged.count > before + 5 }
+            try await victim.restart()
+            try await victim.waitUntilReady()
+        }
+        try await eventually("more publishes after the last restart") { acknowledged.count > 50 }
+        let survivor = nodes[1]
+        let headBefore = try await survivor.allEvents(channel: "sensors/loop").last?.id ?? 0
+        try await eventually("publishes to pass id \(headBefore)") { (acknowledged.all.max() ?? 0) > headBefore }
+        stop.set()
+        await publisher.value
+        let stored = try await survivor.allEvents(channel: "sensors/loop").map(\.id)
+        #expect(Set(acknowledged.all).isSubset(of: Set(stored)), "every acknowledged publish is stored")
+        #expect(stored == stored.sorted() && Set(stored).count == stored.count)
+        for (index, follower) in seen.enumerated() {
+            try await eventually("follower \(index) to reach id \(stored.last ?? 0) (at \(follower.all.last ?? 0))") {
+                follower.all.last == stored.last
+            }
+            #expect(follower.all == stored, "follower \(index): every event once, in order, through the kills")
+        }
+        for follower in followers { follower.cancel() }
+        for follower in followers { await follower.value }
+        #expect(resets.all.isEmpty, "a resume was not exact: followers \(resets.all) got $reset")
+        for node in nodes { await node.process.stop() }
+        await server.stop()
+    }
+
     /// The shipped HAProxy configuration (Systemd/haproxy.cfg, only its ports changed) in front of
     /// two nodes: a client that follows a stream as EventSource does keeps every event, once and
     /// in order, when the node serving it is killed, and publishes through the front go on.
