@@ -34,10 +34,11 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 pid=""
 nodes=()
 stop_nodes() { for n in "${nodes[@]}"; do kill "$n" 2>/dev/null || true; done; for n in "${nodes[@]}"; do wait "$n" 2>/dev/null || true; done; nodes=(); }
-cleanup() {
+cleanup() {  # every step on its own: one that fails (a process already gone) must not skip the rest
+    set +e
     stop_nodes
     [ -n "${broker_pid:-}" ] && kill "$broker_pid" 2>/dev/null
-    [ -n "$pid" ] && kill -INT "$pid" 2>/dev/null && while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+    if [ -n "$pid" ] && kill -INT "$pid" 2>/dev/null; then while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; fi
     rm -rf "$dir"
 }
 trap cleanup EXIT
@@ -78,13 +79,13 @@ batch_ingest() {  # events stored per second through HTTP batches of 100, to eve
 import http.client, json, sys, threading, time
 ports = [int(p) for p in sys.argv[1:]]
 requests, size, threads = 400, 100, 8
-body = json.dumps([{"data": {"n": n, "temperature": 21.5}} for n in range(size)])
+body = json.dumps([{"channel": "bench-batch", "data": {"n": n, "temperature": 21.5}} for n in range(size)])
 failed = []
 def worker(k):
     conns = {p: http.client.HTTPConnection("127.0.0.1", p, timeout=30) for p in ports}
     for r in range(k, requests, threads):
         c = conns[ports[r % len(ports)]]
-        c.request("POST", "/api/channels/bench-batch/events", body, {"Content-Type": "application/json"})
+        c.request("POST", "/api/events", body, {"Content-Type": "application/json"})
         answer = c.getresponse(); answer.read()
         if answer.status != 200: failed.append(answer.status)
 start = time.monotonic()
@@ -112,11 +113,11 @@ for setup in "${setups[@]}"; do
     start_nodes "$db" "$count"
     batches=$(batch_ingest "${ports[@]}")
     subscriber=${ports[$((count - 1))]} publisher=${ports[0]}
-    ingest=$(timeout 300 "$bench" ingest --url "http://127.0.0.1:$subscriber" --mqtt "mqtt://127.0.0.1:$mport" \
-        --messages 20000 --timeout 240 2>&1 | field committed_per_s)
     pids_args=(); for p in "${nodes[@]}"; do pids_args+=(--server-pid "$p"); done
     fanout=$(timeout 300 "$bench" fanout --url "http://127.0.0.1:$subscriber" --publish-url "http://127.0.0.1:$publisher" \
         --clients 200 --events 1000 --rate 100 --timeout 240 "${pids_args[@]}" 2>&1 | tail -n 1)
+    ingest=$(timeout 300 "$bench" ingest --url "http://127.0.0.1:$subscriber" --mqtt "mqtt://127.0.0.1:$mport" \
+        --messages 20000 --timeout 240 2>&1 | field committed_per_s)
     p50=$(echo "$fanout" | field latency_ms_p50) p99=$(echo "$fanout" | field latency_ms_p99)
     cpu=$(echo "$fanout" | field cpu_us_per_delivery)
     echo "| $kind | $count | $batches | $ingest | $p50 | $p99 | $cpu |"

@@ -14,18 +14,9 @@ import Testing
         return (broker, herald)
     }
 
-    /// One POST, never sent twice: `HeraldInstance.publish` retries on a closed connection, and a
-    /// request Herald committed just before it was killed would then be stored again (Herald has no
-    /// idempotency key), which is the client's doing, not Herald's.
+    /// One POST, never sent twice (`publishOnce(to:)`), with a short deadline for the crash loop.
     static func publishOnce(_ herald: HeraldInstance, _ channel: String, _ json: String) async throws -> Int64 {
-        var request = HTTPClientRequest(url: herald.baseURL + "/api/channels/\(channel)/events")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: json))
-        let response = try await testHTTPClient.execute(request, timeout: .seconds(2))
-        let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
-        guard response.status.code == 200, let id = Envelope.int(body, "id") else { throw TestFailure("publish answered \(response.status): \(body)") }
-        return id
+        try await HeraldIntegrationTests.publishOnce(to: herald.baseURL, channel, json, timeout: .seconds(2))
     }
 
     // MARK: Crash loop

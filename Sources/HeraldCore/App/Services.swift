@@ -41,14 +41,16 @@ struct RetentionService: Service {
 
     func run() async throws {
         while true {
+            // The first pruning waits an interval too: nothing about it is urgent, and on
+            // PostgreSQL the database may not have been reached yet at start.
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
+            if Task.isShuttingDownGracefully { return }
             do {
                 let deleted = try await log.prune(policy, now: Clock.nowMilliseconds(), batch: 1_000)
                 if deleted > 0 { logger.info("retention pruned events", metadata: ["count": "\(deleted)"]) }
             } catch {
                 logger.error("retention failed", metadata: ["error": "\(error)"])
             }
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) } } catch { return }
-            if Task.isShuttingDownGracefully { return }
         }
     }
 }

@@ -86,7 +86,7 @@ import Testing
                 guard downUntil[index] <= .now else { continue }
                 // Never retried: a publish cut by a kill may or may not be stored, and the log says which.
                 do {
-                    acknowledged.append(try await Self.publishOnce(to: bases[index], "sensors/loop", "{\"data\":{\"n\":\(n)}}"))
+                    acknowledged.append(try await publishOnce(to: bases[index], "sensors/loop", "{\"data\":{\"n\":\(n)}}"))
                 } catch {
                     downUntil[index] = .now + .seconds(1)
                 }
@@ -168,7 +168,7 @@ import Testing
                 var id: Int64?
                 // A publish that meets the killed node before HAProxy marks it down is refused, not stored: try again.
                 try await eventually("a publish through HAProxy to be stored (haproxy log: \(dir.file("haproxy.log")))") {
-                    id = try? await Self.publishOnce(to: base, "sensors/front", data)
+                    id = try? await publishOnce(to: base, "sensors/front", data)
                     return id != nil
                 }
                 published.append(id!)
@@ -202,18 +202,6 @@ import Testing
         await haproxy.stop()
         for node in nodes { await node.process.stop() }
         await server.stop()
-    }
-
-    /// One POST, never retried: a retry after a kill could store the event twice.
-    private static func publishOnce(to base: String, _ channel: String, _ body: String) async throws -> Int64 {
-        var request = HTTPClientRequest(url: base + "/api/channels/\(channel)/events")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: body))
-        let response = try await testHTTPClient.execute(request, timeout: .seconds(5))
-        let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-        guard response.status.code == 200, let id = Envelope.int(text, "id") else { throw TestFailure("publish answered \(response.status): \(text)") }
-        return id
     }
 
     /// One node holds the broker session and the other stands by; the holder is killed while

@@ -125,6 +125,19 @@ final class HeraldInstance: @unchecked Sendable {  // `process` is replaced only
     }
 }
 
+/// One POST to `base`, never sent twice: a request Herald committed just before it was killed
+/// would be stored again if retried (Herald has no idempotency key), which is the client's doing.
+func publishOnce(to base: String, _ channel: String, _ json: String, timeout: TimeAmount = .seconds(5)) async throws -> Int64 {
+    var request = HTTPClientRequest(url: base + "/api/channels/\(channel)/events")
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: "application/json")
+    request.body = .bytes(ByteBuffer(string: json))
+    let response = try await testHTTPClient.execute(request, timeout: timeout)
+    let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
+    guard response.status.code == 200, let id = Envelope.int(body, "id") else { throw TestFailure("publish answered \(response.status): \(body)") }
+    return id
+}
+
 /// Herald closes a connection after a stream ends; a pooled connection can be picked just as that
 /// close arrives. Like a browser, try such a request once more on a new connection.
 func executeRetryingClosedConnection(_ request: HTTPClientRequest, timeout: TimeAmount = .seconds(30)) async throws -> HTTPClientResponse {

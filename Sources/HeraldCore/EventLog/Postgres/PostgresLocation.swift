@@ -83,8 +83,15 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         var configuration = PostgresConnection.Configuration(
             host: host, port: port, username: user, password: password, database: database, tls: connectionTLS)
         configuration.options.connectTimeout = .seconds(10)
+        configuration.options.additionalStartupParameters = Self.sessionSettings
         return configuration
     }
+
+    /// Set on every connection at its start, whatever the server's or database's defaults say.
+    /// A commit acknowledged with synchronous_commit off can be lost in a crash of PostgreSQL, and
+    /// with it the head row: ids a client already holds would be handed out again for other
+    /// events. Herald promises they never are, so its commits always wait for the WAL flush.
+    static let sessionSettings = [("synchronous_commit", "on")]
 
     /// postgres-nio's configuration for the pool that serves reads.
     func clientConfiguration() -> PostgresClient.Configuration {
@@ -99,6 +106,7 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
         configuration.options.connectTimeout = .seconds(10)
         configuration.options.maximumConnections = 8
         configuration.options.keepAliveBehavior = .init(frequency: .seconds(10))
+        configuration.options.additionalStartupParameters = Self.sessionSettings
         return configuration
     }
 
