@@ -23,8 +23,13 @@ import Testing
         }
         let own = try await node.log.connect()
         let onOwn = try await own.run { try await show($0) }
+        let jit = try await own.run { connection in
+            for try await value in try await connection.query("SHOW jit", logger: logger).decode(String.self) { return value }
+            return "nothing"
+        }
         await own.close()
         #expect(onOwn == "on", "the writer's, the feed's and the lease's connections")
+        #expect(jit == "off", "no JIT compilation for Herald's short statements")
         #expect(try await node.log.pooled { try await show($0) } == "on", "the pool's connections")
         #expect(try await node.log.append([EventDraft(channel: "c", data: "{}")]).map(\.id) == [1])
         await node.stop()
