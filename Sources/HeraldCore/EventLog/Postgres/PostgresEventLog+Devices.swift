@@ -31,9 +31,7 @@ extension PostgresEventLog: DeviceStore {
     /// The devices (all, or one), and with `withReadings` each reading's latest event, found in
     /// one query for every device rather than one per reading: a round trip each would add up.
     private func devices(id: String?, withReadings: Bool) async throws -> [DeviceRecord] {
-        try await pooled { connection in
-            try await self.inSnapshot(connection) { try await self.devices(id: id, withReadings: withReadings, in: $0) }
-        }
+        try await snapshotRead { try await self.devices(id: id, withReadings: withReadings, in: $0) }
     }
 
     /// The same, in the caller's snapshot.

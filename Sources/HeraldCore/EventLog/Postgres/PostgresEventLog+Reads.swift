@@ -10,10 +10,8 @@ extension PostgresEventLog {
     /// Up to `limit` events with id > `after` that match, ascending, and the head as of the
     /// same snapshot.
     public func events(after: Int64, matching filter: EventFilter, limit: Int) async throws -> EventLog.Page {
-        try await pooled { connection in
-            try await self.inSnapshot(connection) { connection in
-                try await self.page(after: after, head: try await self.head(connection), matching: filter, limit: limit, in: connection)
-            }
+        try await snapshotRead { connection in
+            try await self.page(after: after, head: try await self.head(connection), matching: filter, limit: limit, in: connection)
         }
     }
 
@@ -132,6 +130,11 @@ extension PostgresEventLog {
             names.append(name)
         }
         return names
+    }
+
+    /// `body` on a pooled connection, in one read-only snapshot: how every read that names a head starts.
+    func snapshotRead<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await pooled { connection in try await self.inSnapshot(connection, body) }
     }
 
     /// Runs `body` in one read-only REPEATABLE READ transaction: its statements share a snapshot.

@@ -4,11 +4,9 @@ import PostgresNIO
 /// (`EventLog+Series.swift`): event data is JSON text, read here as `jsonb`.
 extension PostgresEventLog: SeriesStore {
     public func series(_ query: SeriesQuery) async throws -> Series {
-        try await pooled { connection in
-            try await self.inSnapshot(connection) { connection in
-                Series(buckets: try await self.buckets(query, in: connection), gaps: try await self.gaps(query, in: connection),
-                       unit: try await self.unit(query, in: connection))
-            }
+        try await snapshotRead { connection in
+            Series(buckets: try await self.buckets(query, in: connection), gaps: try await self.gaps(query, in: connection),
+                   unit: try await self.unit(query, in: connection))
         }
     }
 
