@@ -121,8 +121,16 @@ public struct PostgresLocation: Sendable, Equatable, CustomStringConvertible {
 
     /// The URL with its password hidden, for an error about the URL itself.
     static func redacted(_ text: String) -> String {
-        guard var parts = URLComponents(string: text), parts.password != nil else { return text }
-        parts.password = "****"
-        return parts.string ?? "the URL"
+        if var parts = URLComponents(string: text) {
+            guard parts.password != nil else { return text }
+            parts.password = "****"
+            return parts.string ?? "the URL"
+        }
+        // Not a URL to Foundation (a port that is not a number, say): the password goes by hand,
+        // from the first ':' of the user part to the '@' that ends it.
+        guard let scheme = text.range(of: "://") else { return text }
+        let authority = text[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" }
+        guard let at = authority.lastIndex(of: "@"), let colon = authority[..<at].firstIndex(of: ":") else { return text }
+        return String(text[..<text.index(after: colon)]) + "****" + String(text[at...])
     }
 }
