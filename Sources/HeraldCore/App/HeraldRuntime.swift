@@ -30,6 +30,16 @@ public final class HeraldRuntime: Sendable {
         case standby
     }
 
+    /// Whether this node runs the duties one node runs for all (`duties()`), as `/readyz` tells it.
+    enum DutiesState: String, Sendable {
+        case running
+        /// On PostgreSQL, another node holds the duties lease (`LeasedDuties`).
+        case standby
+    }
+
+    /// Always running on SQLite; on PostgreSQL, running on the node holding the duties lease.
+    let dutiesState: Mutex<DutiesState>
+
     enum Backend: Sendable {
         case sqlite(EventLog)
         /// The log and its feed of other nodes' commits.
@@ -42,6 +52,7 @@ public final class HeraldRuntime: Sendable {
         self.logger = logger
         self.metrics = metrics
         mqttLink = Mutex(config.mqtt.enabled ? .disconnected : .disabled)
+        dutiesState = Mutex(PostgresLocation.isURL(config.store.path) ? .standby : .running)
         streamBudget = ConnectionLimits(kind: "streams", maxTotal: config.server.maxStreams,
                                         maxPerClient: config.server.maxStreamsPerClient)
         let hub = Hub(queueCapacity: config.server.subscriberQueue,
@@ -66,6 +77,7 @@ public final class HeraldRuntime: Sendable {
         if PostgresLocation.isURL(config.store.path) {
             var options = PostgresEventLog.Options(location: try PostgresLocation(url: config.store.path))
             options.semantics = semantics
+            options.notify = routing
             options.onPrune = { hub.recent.forget(through: $0) }
             // Every node's commits, this one's and the others', reach the hub through the gate in id order.
             let log = PostgresEventLog(options: options, gate: PublishGate(startingAfter: 0, deliver: committed), logger: logger)
@@ -96,14 +108,40 @@ public final class HeraldRuntime: Sendable {
         }
     }
 
-    /// The SQLite event log, for what only it holds so far: the notification outbox.
-    /// `checkStore` refuses notify targets on PostgreSQL, so this throws only if that check and
-    /// the callers disagree.
-    func sqliteLog(for what: String) throws -> EventLog {
-        guard case .sqlite(let log) = backend else {
-            throw HeraldServer.StartupError(description: "\(what) needs the SQLite store (store.path a file)")
+    /// Where the notification outbox and the Web Push subscriptions are.
+    var notifyStore: any NotifyStore {
+        switch backend {
+        case .sqlite(let log): log
+        case .postgres(let log, _): log
         }
-        return log
+    }
+
+    /// What one node does for all: a delivery service per notify target, and the stale and
+    /// offline watchers. On SQLite they run as services; on PostgreSQL on the node holding the
+    /// duties lease, made again for each term (`LeasedDuties`).
+    func duties() throws -> [any Service] {
+        try notify.services(runtime: self) + [
+            StaleWatcher.Runner(watcher: staleWatcher, store: store, logger: logger),
+            OfflineWatcher.Runner(watcher: offlineWatcher, store: store, logger: logger),
+        ]
+    }
+
+    /// Runs `body` with the store open: for a command that is not a server (`herald notify
+    /// test`). PostgreSQL's log runs for the while, once it has reached the database.
+    func withStoreRunning<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        guard case .postgres(let log, _) = backend else { return try await body() }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await log.run(); return nil }
+            defer { log.close() }
+            while log.phase != .ready {
+                if case .failed(let failure) = log.phase { throw failure }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let value = try await body()
+            log.close()
+            try await group.waitForAll()
+            return value
+        }
     }
 
     /// The store's own services: the SQLite writer, or the PostgreSQL log and its feed.
@@ -114,24 +152,12 @@ public final class HeraldRuntime: Sendable {
         }
     }
 
-    /// On PostgreSQL, what a server keeps beside its events must be there too. The events,
-    /// jobs, alerts, devices, sessions, series, retention and the MQTT session's duplicate check
-    /// are; the notification outbox (one delivery across nodes) is not yet, so a configuration
-    /// with notify targets is refused in words. A PostgreSQL URL that
-    /// does not parse is refused with what is wrong, and the password is never repeated.
+    /// A PostgreSQL URL that does not parse is refused with what is wrong, and the password is
+    /// never repeated.
     public static func checkStore(_ config: HeraldConfig) throws {
         guard PostgresLocation.isURL(config.store.path) else { return }
-        let location: PostgresLocation
-        do { location = try PostgresLocation(url: config.store.path) } catch {
+        do { _ = try PostgresLocation(url: config.store.path) } catch {
             throw HeraldServer.StartupError(description: "\(error)")
-        }
-        var missing: [String] = []
-        if !config.notify.isEmpty { missing.append("notify targets (\(config.notify.map(\.name).joined(separator: ", ")))") }
-        guard missing.isEmpty else {
-            throw HeraldServer.StartupError(description: """
-                store.path names PostgreSQL (\(location)), where Herald does not run \(missing.joined(separator: " or ")) yet; \
-                use an SQLite file for those.
-                """)
         }
     }
 }

@@ -66,7 +66,10 @@ public enum HeraldServer {
                           keepTerminalMilliseconds: Int64(config.store.keepTerminalDays * 86_400_000)),
             interval: .milliseconds(Int64(config.store.retentionInterval * 1000)),
             logger: logger))
-        services += try runtime.notify.services(runtime: runtime)
+        switch runtime.backend {
+        case .sqlite: services += try runtime.duties()
+        case .postgres(let log, _): services.append(LeasedDuties(runtime: runtime, log: log))
+        }
         // Under systemd (Type=notify) the notifier hears of the listening port; it comes last, so a
         // shutdown reaches it first and STOPPING=1 goes out before the drain.
         var notify: SystemdNotifyService?
@@ -84,12 +87,6 @@ public enum HeraldServer {
         }
         if config.server.releaseStartUpPages {
             services.append(StartUpPagesService(listening: hearListening(), settle: .seconds(3), logger: logger))
-        }
-        if case .sqlite(let log) = runtime.backend {
-            // On PostgreSQL every node sees every commit, so each would raise the same stale and
-            // offline events: these belong with the MQTT session's holder, which is not built yet.
-            services.append(StaleWatcher.Runner(watcher: runtime.staleWatcher, log: log, logger: logger))
-            services.append(OfflineWatcher.Runner(watcher: runtime.offlineWatcher, log: log, logger: logger))
         }
         services.append(try makeApplication(runtime: runtime, onListening: onListening))
         services.append(HubService(hub: runtime.hub, interval: .milliseconds(Int64(config.server.keepaliveSeconds * 1000)),

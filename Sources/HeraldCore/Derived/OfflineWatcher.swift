@@ -60,11 +60,12 @@ public final class OfflineWatcher: Sendable {
         }
     }
 
-    /// Starts from the store: devices offline now, since when.
-    func seed(from log: EventLog) async throws {
-        let devices = try await log.deviceStates()
+    /// Starts from the store: devices offline now, since when. A spell already known (observed,
+    /// or from an earlier term on PostgreSQL) keeps what it reported.
+    func seed(from store: any HeraldStore) async throws {
+        let devices = try await store.deviceStates()
         offline.withLock { offline in
-            for device in devices where device.availability == .offline {
+            for device in devices where device.availability == .offline && offline[device.description.id] == nil {
                 offline[device.description.id] = Offline(channel: device.description.channel, since: device.availabilitySince ?? now())
             }
         }
@@ -73,13 +74,13 @@ public final class OfflineWatcher: Sendable {
     /// The service: checks every second.
     struct Runner: Service {
         let watcher: OfflineWatcher
-        let log: EventLog
+        let store: any HeraldStore
         let logger: Logger
 
         func run() async throws {
             guard watcher.isEnabled else { return try await gracefulShutdown() }
-            try await watcher.seed(from: log)
-            await WatcherAppends.everySecond(to: log, logger: logger, what: "offline") { watcher.check(at: watcher.now()) }
+            try await watcher.seed(from: store)
+            await WatcherAppends.everySecond(to: store, logger: logger, what: "offline") { watcher.check(at: watcher.now()) }
         }
     }
 }

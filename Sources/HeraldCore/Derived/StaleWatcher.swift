@@ -6,7 +6,9 @@ import Synchronization
 /// Herald emits a `stale` event for it, and `fresh` when it speaks again.
 ///
 /// `observe` runs on the writer thread after each commit and only records; the events it causes
-/// are appended by `run`, so the writer never waits on itself. The clock is injected for tests.
+/// are appended by `Runner`, so the writer never waits on itself. On PostgreSQL every node
+/// observes every commit, and only the node holding the duties lease runs a `Runner`
+/// (`LeasedDuties`), one term at a time. The clock is injected for tests.
 public final class StaleWatcher: Sendable {
     struct Key: Hashable, Sendable {
         var channel: String
@@ -22,8 +24,10 @@ public final class StaleWatcher: Sendable {
     let limits: [String: Int64]
     let now: @Sendable () -> Int64
     private let seen = Mutex<[Key: Seen]>([:])
-    private let freshEvents: AsyncStream<EventDraft>
-    private let freshContinuation: AsyncStream<EventDraft>.Continuation
+    /// `fresh` events observed and not yet appended; the oldest are kept if the runner falls behind.
+    private let pendingFresh = Mutex<[EventDraft]>([])
+    private let freshWake = NotifyWake()
+    static let pendingLimit = 10_000
 
     public init(routes: [RouteConfig], now: @escaping @Sendable () -> Int64 = Clock.nowMilliseconds) {
         var limits: [String: Int64] = [:]
@@ -32,20 +36,31 @@ public final class StaleWatcher: Sendable {
         }
         self.limits = limits
         self.now = now
-        (freshEvents, freshContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingOldest(10_000))
     }
 
     public var isEnabled: Bool { !limits.isEmpty }
 
     /// Records activity from committed events; a key that was stale gets its `fresh` event queued.
+    /// The `stale` and `fresh` events themselves are followed too, whoever appended them: on
+    /// PostgreSQL a standby knows from them what the holder found, and drops a `fresh` it queued
+    /// once it sees the holder's, so it can take over without repeating or missing one.
     public func observe(_ events: [StoredEvent]) {
         guard isEnabled else { return }
         var fresh: [EventDraft] = []
+        var appended: [(Key, Int64)] = []
         seen.withLock { seen in
             for event in events {
                 guard limits[event.channel] != nil, let key = event.key else { continue }
                 let id = Key(channel: event.channel, key: key)
-                if event.type == "stale" || event.type == "fresh" { continue }
+                if event.type == "stale" {
+                    seen[id, default: Seen(lastSeen: event.draft.time, stale: true)].stale = true
+                    continue
+                }
+                if event.type == "fresh" {
+                    seen[id]?.stale = false
+                    appended.append((id, event.draft.time))
+                    continue
+                }
                 if let previous = seen[id], previous.stale {
                     let silent = Double(event.draft.time - previous.lastSeen) / 1000
                     fresh.append(EventDraft(channel: event.channel, type: "fresh", key: key, time: event.draft.time,
@@ -54,7 +69,21 @@ public final class StaleWatcher: Sendable {
                 seen[id] = Seen(lastSeen: event.draft.time, stale: false)
             }
         }
-        for draft in fresh { freshContinuation.yield(draft) }
+        guard !fresh.isEmpty || !appended.isEmpty else { return }
+        pendingFresh.withLock { pending in
+            for (id, time) in appended {
+                pending.removeAll { $0.channel == id.channel && $0.key == id.key && $0.time <= time }
+            }
+            pending += fresh.prefix(Self.pendingLimit - pending.count)
+        }
+        if !fresh.isEmpty { freshWake.signal() }
+    }
+
+    private func takeFresh() -> [EventDraft] {
+        pendingFresh.withLock { pending in
+            defer { pending = [] }
+            return pending
+        }
     }
 
     /// Marks keys silent for longer than their limit as stale and returns their `stale` events.
@@ -72,36 +101,45 @@ public final class StaleWatcher: Sendable {
         }
     }
 
-    /// Starts from the log: the latest event of every key of the watched channels.
-    func seed(from log: EventLog) async throws {
+    /// Starts from the store: the latest event of every key of the watched channels, for the
+    /// keys not observed since this process started (what was observed is newer, and complete).
+    func seed(from store: any HeraldStore) async throws {
         let selectors = try limits.keys.map { try Selector($0) }
-        let latest = try await log.snapshot(matching: EventFilter(selectors: SelectorSet(selectors))).events
+        let latest = try await store.snapshot(matching: EventFilter(selectors: SelectorSet(selectors))).events
         seen.withLock { seen in
             for event in latest {
                 guard let key = event.key else { continue }
-                seen[Key(channel: event.channel, key: key)] = Seen(lastSeen: event.draft.time, stale: event.type == "stale")
+                let id = Key(channel: event.channel, key: key)
+                guard seen[id] == nil else { continue }
+                seen[id] = Seen(lastSeen: event.draft.time, stale: event.type == "stale")
             }
         }
     }
 
-    /// The service: appends `fresh` events as they are observed and checks for silence every second.
+    /// The service: appends `fresh` events as they are observed and checks for silence every
+    /// second, until shutdown or (on PostgreSQL) until its task is cancelled at the end of a term.
     struct Runner: Service {
         let watcher: StaleWatcher
-        let log: EventLog
+        let store: any HeraldStore
         let logger: Logger
 
         func run() async throws {
             // A service that returns early would stop the whole group, so an idle one waits for shutdown.
             guard watcher.isEnabled else { return try await gracefulShutdown() }
-            try await watcher.seed(from: log)
+            try await watcher.seed(from: store)
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    for await draft in watcher.freshEvents.cancelOnGracefulShutdown() {
-                        await WatcherAppends.append([draft], to: log, logger: logger, what: "fresh")
+                    await withGracefulShutdownHandler {
+                        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                            await WatcherAppends.append(watcher.takeFresh(), to: store, logger: logger, what: "fresh")
+                            await watcher.freshWake.wait(upTo: .seconds(1))
+                        }
+                    } onGracefulShutdown: {
+                        watcher.freshWake.signal()
                     }
                 }
                 group.addTask {
-                    await WatcherAppends.everySecond(to: log, logger: logger, what: "stale") { watcher.check(at: watcher.now()) }
+                    await WatcherAppends.everySecond(to: store, logger: logger, what: "stale") { watcher.check(at: watcher.now()) }
                 }
             }
         }

@@ -14,10 +14,12 @@ struct OutboxItem: Sendable, Equatable {
     var lastError: String?
 
     static let columns = "seq, target, lane, event_id, subject, envelope, created_at, attempts, next_at, last_error"
+}
 
+extension OutboxItem {
     init(row: Row) {
-        seq = row[0]; target = row[1]; lane = row[2]; eventId = row[3]; subject = row[4]; envelope = row[5]
-        createdAt = row[6]; attempts = row[7]; nextAt = row[8]; lastError = row[9]
+        self.init(seq: row[0], target: row[1], lane: row[2], eventId: row[3], subject: row[4], envelope: row[5],
+                  createdAt: row[6], attempts: row[7], nextAt: row[8], lastError: row[9])
     }
 }
 
@@ -28,8 +30,8 @@ public struct OutboxSummary: Sendable, Equatable {
     public var lastError: String?
 }
 
-/// The notification outbox (DESIGN §12): rows are written by the writer with their events
-/// (`NotifyRouting`) and taken here by the delivery services, on GRDB's threads.
+/// The notification outbox on SQLite (`NotifyStore`): rows are written by the writer with their
+/// events (`NotifyRouting`) and taken here by the delivery services, on GRDB's threads.
 extension EventLog {
     /// Up to `perLane` rows of each of `target`'s lanes, in order, leaving out the rows a rate
     /// limit holds back (never tried, not due): one read for a run of deliveries, not one each.
@@ -119,7 +121,7 @@ extension EventLog {
     }
 
     /// Per target, or for `only` that one (a delivery service's gauges).
-    public func outboxSummaries(only: String? = nil) async throws -> [String: OutboxSummary] {
+    func outboxSummaries(only: String?) async throws -> [String: OutboxSummary] {
         try await pool.read { db in
             var summaries: [String: OutboxSummary] = [:]
             for row in try Row.fetchAll(db, sql: """
@@ -134,8 +136,6 @@ extension EventLog {
     }
 
     // MARK: Web Push subscriptions
-
-    enum PushSubscriptionSaved { case created, replaced, full }
 
     /// Stores (or replaces) a browser's subscription; `json` is what it sent, re-serialized. A
     /// new one beyond `limit` is refused, in the same transaction that counts them.
@@ -174,7 +174,7 @@ extension EventLog {
 
     /// Oldest first: the order the writer gives their lanes (`NotifyRouting`).
     static func pushEndpoints(in db: Database) throws -> [String] {
-        try String.fetchAll(db, sql: "SELECT endpoint FROM push_subscriptions ORDER BY created_at")
+        try String.fetchAll(db, sql: "SELECT endpoint FROM push_subscriptions ORDER BY created_at, endpoint")
     }
 
     func pushSubscriptionCount() async throws -> Int {
@@ -182,7 +182,7 @@ extension EventLog {
     }
 
     /// A value kept in `meta` (the VAPID key), made by `make` the first time it is asked for.
-    func metaValue(_ name: String, orMake make: @Sendable () -> String) async throws -> String {
+    func keptValue(_ name: String, orMake make: @Sendable () -> String) async throws -> String {
         try await pool.write { db in
             if let value = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE name = ?", arguments: [name]) { return value }
             let value = make()

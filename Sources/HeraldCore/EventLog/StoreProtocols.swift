@@ -52,3 +52,55 @@ public protocol HeraldStore: EventHistory, SessionStore, DeviceStore, EventReten
 
 extension EventLog: HeraldStore {}
 extension PostgresEventLog: HeraldStore {}
+
+/// The notification outbox (DESIGN §12) and what Web Push keeps, on either store. Rows are
+/// written with their events (`NotifyRouting`) and taken by the delivery services, which store
+/// a `$deadletter` event for what they give up.
+protocol NotifyStore: Sendable {
+    /// Up to `perLane` rows of each of `target`'s lanes, in order, leaving out the rows a rate
+    /// limit holds back (never tried, not due).
+    func outboxPage(target: String, now: Int64, perLane: Int) async throws -> [[OutboxItem]]
+    /// When the next row of `target` a rate limit holds back comes due, if any.
+    func outboxNextHeld(target: String, now: Int64) async throws -> Int64?
+    /// The newest row of the same alert in the same lane, and how many older ones it stands for.
+    func outboxLatest(of item: OutboxItem) async throws -> (OutboxItem, folded: Int)
+    /// When `subject` last went out to `target`.
+    func lastSent(target: String, subject: String) async throws -> Int64?
+    /// Sent: the row and the older rows of its alert it folded are no longer owed.
+    func outboxDelivered(_ item: OutboxItem, at time: Int64) async throws
+    /// Tried and failed for now (`error`), or held by a rate limit (no error): tried at `nextAt`.
+    func outboxReschedule(_ item: OutboxItem, nextAt: Int64, error: String?) async throws
+    /// Given up: no longer owed, nor are the older rows of its alert it stood for.
+    func outboxRemove(_ item: OutboxItem) async throws
+    /// Rows of targets not in `targets`, oldest first.
+    func outboxOrphans(keeping targets: Set<String>) async throws -> [OutboxItem]
+    /// Per target, or for `only` that one.
+    func outboxSummaries(only: String?) async throws -> [String: OutboxSummary]
+
+    /// Stores (or replaces) a browser's subscription; a new one beyond `limit` is refused.
+    func savePushSubscription(endpoint: String, json: String, limit: Int) async throws -> PushSubscriptionSaved
+    /// Removes a subscription and what its lane was owed; returns whether there was one.
+    @discardableResult
+    func deletePushSubscription(endpoint: String) async throws -> Bool
+    func pushSubscription(endpoint: String) async throws -> String?
+    /// Oldest first: the order the writer gives their lanes.
+    func pushSubscriptionEndpoints() async throws -> [String]
+    func pushSubscriptionCount() async throws -> Int
+    /// A text kept in the store (the VAPID key), made by `make` the first time it is asked for;
+    /// on several nodes the first one made is the one every node gets.
+    func keptValue(_ name: String, orMake make: @Sendable () -> String) async throws -> String
+
+    /// For the dead letters of what is given up.
+    func append(_ drafts: [EventDraft]) async throws -> [StoredEvent]
+    /// What an MQTT alert target republishes at start.
+    func alerts(all: Bool) async throws -> [AlertRecord]
+}
+
+enum PushSubscriptionSaved { case created, replaced, full }
+
+extension NotifyStore {
+    func outboxSummaries() async throws -> [String: OutboxSummary] { try await outboxSummaries(only: nil) }
+}
+
+extension EventLog: NotifyStore {}
+extension PostgresEventLog: NotifyStore {}

@@ -9,7 +9,7 @@ struct NotifyRoutes {
         router.get("/api/notify") { _, context in
             try context.requireAdmin()
             guard !runtime.notify.targets.isEmpty else { return jsonResponse("{\"targets\":[]}") }
-            let outbox = try runtime.sqliteLog(for: "notify")
+            let outbox = runtime.notifyStore
             let summaries = try await outbox.outboxSummaries()
             let subscriptions = try await outbox.pushSubscriptionCount()
             let now = Clock.nowMilliseconds()

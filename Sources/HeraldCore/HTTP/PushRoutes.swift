@@ -12,7 +12,7 @@ struct PushRoutes {
     func register(on router: Router<HeraldRequestContext>) {
         router.get("/api/push/key") { _, context in
             try requireWebPush(context)
-            let key = try await runtime.notify.vapidKeys.key(from: try runtime.sqliteLog(for: "web push"))
+            let key = try await runtime.notify.vapidKeys.key(from: runtime.notifyStore)
             return jsonResponse("{\"publicKey\":\(JSONText.quoted(key.publicKeyBase64URL))}")
         }
         router.post("/api/push/subscriptions") { request, context in
@@ -24,7 +24,7 @@ struct PushRoutes {
                 throw APIError.badRequest("not a push subscription: \(error.description)")
             }
             try Self.checkEndpoint(subscription.endpoint)
-            let saved = try await runtime.sqliteLog(for: "web push").savePushSubscription(endpoint: subscription.endpoint, json: subscription.json, limit: limit)
+            let saved = try await runtime.notifyStore.savePushSubscription(endpoint: subscription.endpoint, json: subscription.json, limit: limit)
             if saved == .full {
                 throw APIError(.conflict, "too many subscriptions", detail: "Herald keeps at most \(limit) push subscriptions")
             }
@@ -36,7 +36,7 @@ struct PushRoutes {
             guard let json = try? JSONText(validating: body), let endpoint = json.value(at: "endpoint")?.stringValue else {
                 throw APIError.badRequest("send {\"endpoint\": \"…\"}, the subscription's endpoint")
             }
-            guard try await runtime.sqliteLog(for: "web push").deletePushSubscription(endpoint: endpoint) else {
+            guard try await runtime.notifyStore.deletePushSubscription(endpoint: endpoint) else {
                 throw APIError.notFound("no push subscription with that endpoint")
             }
             return Response(status: .noContent)

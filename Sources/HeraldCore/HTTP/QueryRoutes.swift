@@ -41,7 +41,9 @@ struct HealthRoutes {
             let mqtt = runtime.mqttLink.withLock { $0 }
             // A standby serves streams and publishes; only a holder without its broker is not ready.
             let ready = storeOK && mqtt != .disconnected
-            return jsonResponse("{\"ready\":\(ready),\"store\":\(storeOK ? "\"writable\"" : "\"unavailable\""),\"mqtt\":\"\(mqtt.rawValue)\"}",
+            let duties = runtime.dutiesState.withLock { $0 }
+            return jsonResponse("{\"ready\":\(ready),\"store\":\(storeOK ? "\"writable\"" : "\"unavailable\""),\"mqtt\":\"\(mqtt.rawValue)\""
+                                + ",\"duties\":\"\(duties.rawValue)\"}",
                                 status: ready ? .ok : .serviceUnavailable)
         }
         router.get("/metrics") { _, context in

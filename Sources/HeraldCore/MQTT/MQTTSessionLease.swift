@@ -11,69 +11,18 @@ struct MQTTSessionLease: Service {
     let log: PostgresEventLog
 
     func run() async throws {
-        // The bridge reads the sources' memory from the store first: no term before it is ready.
-        while log.phase != .ready {
-            if case .failed = log.phase { return }  // the log's own service reports why
-            do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(100)) } } catch { return }
-        }
-        runtime.mqttLink.withLock { $0 = .standby }
-        // `NodeLease` reports each change once, alternating, so the stream holds one or two at most.
-        let (changes, changed) = AsyncStream.makeStream(of: Bool.self)
-        let lease = NodeLease(log: log) { changed.yield($0) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                defer { changed.finish() }
-                try await lease.run()
-            }
-            var term: Term?
-            for await holding in changes {
-                if holding {
-                    term = Term(runtime: runtime)
-                } else if let ending = term {
-                    await ending.end()
-                    term = nil
-                    runtime.mqttLink.withLock { $0 = .standby }
+        try await NodeLease.runTerms(log: log, role: .mqttSession, onStandby: { runtime.mqttLink.withLock { $0 = .standby } }) { ended in
+            // A bridge that fails (the database away while it restores the sources' memory, say)
+            // is made again until the term ends.
+            while !Task.isCancelled {
+                do {
+                    try await MQTTBridge(runtime: runtime).run(until: ended)
+                    return
+                } catch {
+                    runtime.logger.error("mqtt bridge failed; starting it again", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(1))
                 }
             }
-            await term?.end()
-            try await group.waitForAll()
-        }
-    }
-
-    /// The bridge while this node holds the lease; a bridge that fails (the database away while
-    /// it restores the sources' memory, say) is made again until the term ends.
-    private struct Term {
-        let task: Task<Void, Never>
-        let ending: AsyncStream<Void>.Continuation
-
-        init(runtime: HeraldRuntime) {
-            let (ended, ending) = AsyncStream.makeStream(of: Void.self)
-            self.ending = ending
-            let stop: @Sendable () async -> Void = {
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask { for await _ in ended {} }
-                    group.addTask { try? await gracefulShutdown() }
-                    await group.next()
-                    group.cancelAll()
-                }
-            }
-            task = Task {
-                while !Task.isCancelled {
-                    do {
-                        try await MQTTBridge(runtime: runtime).run(until: stop)
-                        return
-                    } catch {
-                        runtime.logger.error("mqtt bridge failed; starting it again", metadata: ["error": "\(error)"])
-                        try? await Task.sleep(for: .seconds(1))
-                    }
-                }
-            }
-        }
-
-        func end() async {
-            ending.finish()
-            task.cancel()
-            await task.value
         }
     }
 }

@@ -13,13 +13,13 @@ final class MQTTAlertSender: NotifySender, Sendable {
     let target: NotifyTarget.MQTTTarget
     let rules: [String]
     let timeout: Duration
-    let log: EventLog
+    let log: any NotifyStore
     let logger: Logger
     private let acks = PublishAcks()
     private let client: MosquittoClient
 
     init(target: NotifyTarget.MQTTTarget, rules: [String], options: MosquittoOptions, timeout: Duration,
-         log: EventLog, logger: Logger) throws {
+         log: any NotifyStore, logger: Logger) throws {
         self.target = target
         self.rules = rules
         self.timeout = timeout
@@ -84,7 +84,7 @@ final class MQTTAlertSender: NotifySender, Sendable {
     private func publishRuleState(_ rule: String) async -> DeliveryResult {
         let raised: [String]
         do {
-            raised = try await log.alerts().filter { $0.rule == rule && $0.state == "raised" }.compactMap(\.key).sorted()
+            raised = try await log.alerts(all: false).filter { $0.rule == rule && $0.state == "raised" }.compactMap(\.key).sorted()
         } catch {
             return .retry(reason: "alerts unreadable: \(error)", after: nil)
         }

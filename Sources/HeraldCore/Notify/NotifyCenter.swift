@@ -25,10 +25,10 @@ public final class NotifyCenter: Sendable {
     var webPushTarget: NotifyTarget? { targets.first { $0.kind.isWebPush } }
 
     /// One delivery service per target, and the start-up pass that gives up the rows of targets
-    /// no longer configured (also when none is left).
+    /// no longer configured (also when none is left). New ones each time: on PostgreSQL they run
+    /// for each term of the duties lease (`LeasedDuties`).
     func services(runtime: HeraldRuntime) throws -> [any Service] {
-        // The outbox is SQLite's alone so far; PostgreSQL runs with no targets (`checkStore`).
-        guard case .sqlite(let log) = runtime.backend else { return [] }
+        let log = runtime.notifyStore
         var services: [any Service] = [OrphanSweep(log: log, targets: Set(targets.map(\.name)), logger: runtime.logger)]
         for target in targets {
             services.append(NotifyDelivery(target: target, sender: try sender(for: target, runtime: runtime), log: log,
@@ -49,7 +49,7 @@ public final class NotifyCenter: Sendable {
             return try MQTTAlertSender(target: mqtt, rules: runtime.config.alertRules.map(\.name).filter { rule in
                 target.filter.rules?.contains { $0.matches(rule) } ?? true
             }, options: MosquittoOptions(config, clientID: config.clientID + "-notify"), timeout: .seconds(target.timeoutSeconds),
-               log: try runtime.sqliteLog(for: "notify"), logger: runtime.logger)
+               log: runtime.notifyStore, logger: runtime.logger)
         case .email(let email):
             do {
                 let server = try email.server(timeout: .seconds(target.timeoutSeconds))
@@ -59,7 +59,7 @@ public final class NotifyCenter: Sendable {
             }
         case .webpush(let subject):
             // The push service keeps a message for an offline browser as long as it is worth retrying.
-            return WebPushSender(subject: subject, keys: vapidKeys, log: try runtime.sqliteLog(for: "web push"), post: post,
+            return WebPushSender(subject: subject, keys: vapidKeys, log: runtime.notifyStore, post: post,
                                  ttlSeconds: Int(min(target.maxAgeSeconds, 28 * 86_400)))
         }
     }
@@ -67,7 +67,7 @@ public final class NotifyCenter: Sendable {
 
 /// Rows owed to targets that are no longer configured go to `$deadletter` once, at start.
 struct OrphanSweep: Service {
-    let log: EventLog
+    let log: any NotifyStore
     let targets: Set<String>
     let logger: Logger
 

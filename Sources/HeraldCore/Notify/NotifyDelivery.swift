@@ -11,14 +11,14 @@ import Synchronization
 final class NotifyDelivery: Service, Sendable {
     let target: NotifyTarget
     let sender: any NotifySender
-    let log: EventLog
+    let log: any NotifyStore
     let wake: NotifyWake
     let alertChannels: Set<String>
     let policy: RetryPolicy
     let logger: Logger
     let metrics: NotifyMetrics
 
-    init(target: NotifyTarget, sender: any NotifySender, log: EventLog, wake: NotifyWake, alertChannels: Set<String>,
+    init(target: NotifyTarget, sender: any NotifySender, log: any NotifyStore, wake: NotifyWake, alertChannels: Set<String>,
          policy: RetryPolicy = RetryPolicy(), logger: Logger) {
         self.target = target
         self.sender = sender
@@ -33,11 +33,13 @@ final class NotifyDelivery: Service, Sendable {
     func run() async throws {
         await sender.start()
         await withGracefulShutdownHandler {
-            while !Task.isShuttingDownGracefully {
+            // Cancelled when this node lets the duties lease go (`LeasedDuties`).
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let pause: Duration
                 do {
                     pause = try await deliverDue()
                 } catch {
+                    if Task.isCancelled { break }
                     logger.error("notify outbox unreadable", metadata: ["target": "\(target.name)", "error": "\(error)"])
                     pause = .seconds(5)
                 }
@@ -62,7 +64,7 @@ final class NotifyDelivery: Service, Sendable {
             var tried = false, started = 0
             for lane in due {
                 if started >= Self.lanesAtOnce, let one = try await group.next() { tried = tried || one }
-                guard !Task.isShuttingDownGracefully else { break }
+                guard !Task.isShuttingDownGracefully && !Task.isCancelled else { break }
                 group.addTask { try await self.deliver(lane, now: now) }
                 started += 1
             }
@@ -81,7 +83,7 @@ final class NotifyDelivery: Service, Sendable {
         // A delivery takes the older rows of its alert with it (a rate limit's fold): not again.
         var doneThrough: [String: Int64] = [:]
         for row in rows {
-            guard !Task.isShuttingDownGracefully else { break }
+            guard !Task.isShuttingDownGracefully && !Task.isCancelled else { break }
             if let done = doneThrough[row.subject], row.seq <= done { continue }
             switch try await attempt(row, now: now) {
             case .done(let through):

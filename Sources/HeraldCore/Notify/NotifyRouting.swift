@@ -22,26 +22,47 @@ public struct NotifyRouting: Sendable {
         alertChannels = semantics.alertRouteChannels.union([semantics.alertsChannel])
     }
 
-    func enqueue(_ events: [StoredEvent], in db: Database) throws {
-        guard !routes.isEmpty else { return }
-        var lanes: [String]?
+    /// One notification owed: what the outbox row holds when written.
+    struct Owed: Sendable, Equatable {
+        var target: String
+        var lane: String
+        var event: StoredEvent
+        var subject: String
+    }
+
+    /// What `events` owe, in order; `lanes` (the Web Push subscriptions, oldest first) is asked
+    /// for once, and only when a Web Push target takes one of them. Each store writes the rows in
+    /// the transaction that stores the events.
+    func owed(_ events: [StoredEvent], lanes: () throws -> [String]) rethrows -> [Owed] {
+        guard !routes.isEmpty else { return [] }
+        var owed: [Owed] = []
+        var known: [String]?
         for event in events {
             guard let notice = Notice(event, alertChannels: alertChannels) else { continue }
             for route in routes where route.filter.accepts(notice) {
                 if route.perSubscription {
-                    if lanes == nil { lanes = try EventLog.pushEndpoints(in: db) }
-                    for lane in lanes! { try Self.insert(event, notice: notice, target: route.target, lane: lane, in: db) }
+                    if known == nil { known = try lanes() }
+                    owed += known!.map { Owed(target: route.target, lane: $0, event: event, subject: notice.subject) }
                 } else {
-                    try Self.insert(event, notice: notice, target: route.target, lane: "", in: db)
+                    owed.append(Owed(target: route.target, lane: "", event: event, subject: notice.subject))
                 }
             }
         }
+        return owed
     }
 
-    static func insert(_ event: StoredEvent, notice: Notice, target: String, lane: String, in db: Database) throws {
+    /// Whether `events` may owe a Web Push lane: a store that reads the lanes ahead asks this first.
+    func mayNeedLanes(_ events: [StoredEvent]) -> Bool {
+        routes.contains(where: \.perSubscription) && events.contains { Notice.mayComeFrom($0.type) }
+    }
+
+    /// The SQLite writer's part, on its thread.
+    func enqueue(_ events: [StoredEvent], in db: Database) throws {
         let now = Clock.nowMilliseconds()
-        try db.cachedStatement(sql: """
-            INSERT INTO notify_outbox(target, lane, event_id, subject, envelope, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [target, lane, event.id, notice.subject, event.envelope, now, now])
+        for owed in try owed(events, lanes: { try EventLog.pushEndpoints(in: db) }) {
+            try db.cachedStatement(sql: """
+                INSERT INTO notify_outbox(target, lane, event_id, subject, envelope, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [owed.target, owed.lane, owed.event.id, owed.subject, owed.event.envelope, now, now])
+        }
     }
 }

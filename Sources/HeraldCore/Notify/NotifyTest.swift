@@ -15,11 +15,13 @@ public enum NotifyTest {
                                             + (names.isEmpty ? " (the configuration has none)" : " (known: \(names.joined(separator: ", ")))"))
         }
         let runtime = try HeraldRuntime(config: config, logger: logger, metrics: HeraldServer.metrics)
-        let sender = try runtime.notify.sender(for: target, runtime: runtime)
-        await sender.start()
-        let outcome = try await send(to: target, through: sender, runtime: runtime)
-        await sender.stop()
-        return outcome
+        return try await runtime.withStoreRunning {
+            let sender = try runtime.notify.sender(for: target, runtime: runtime)
+            await sender.start()
+            let outcome = try await send(to: target, through: sender, runtime: runtime)
+            await sender.stop()
+            return outcome
+        }
     }
 
     private static func send(to target: NotifyTarget, through sender: any NotifySender, runtime: HeraldRuntime) async throws -> Outcome {
@@ -33,7 +35,7 @@ public enum NotifyTest {
         guard let notice = Notice(event, alertChannels: [event.channel]) else {
             throw HeraldServer.StartupError(description: "the test alert is not an alert")
         }
-        let lanes = target.kind.isWebPush ? try await runtime.sqliteLog(for: "web push").pushSubscriptionEndpoints() : [""]
+        let lanes = target.kind.isWebPush ? try await runtime.notifyStore.pushSubscriptionEndpoints() : [""]
         guard !lanes.isEmpty else { return Outcome(sent: false, detail: "no browser has subscribed yet (the dashboard's Notify me switch)") }
         var details: [String] = []
         var allSent = true

@@ -7,7 +7,7 @@ import Synchronization
 struct WebPushSender: NotifySender {
     var subject: String
     var keys: VAPIDKeys
-    var log: EventLog
+    var log: any NotifyStore
     var post: HTTPPost
     /// How long the push service keeps a message for a browser that is offline.
     var ttlSeconds: Int
@@ -78,9 +78,9 @@ struct WebPushSender: NotifySender {
 final class VAPIDKeys: Sendable {
     private let cached = Mutex<VAPIDKey?>(nil)
 
-    func key(from log: EventLog) async throws -> VAPIDKey {
+    func key(from log: any NotifyStore) async throws -> VAPIDKey {
         if let key = cached.withLock({ $0 }) { return key }
-        let stored = try await log.metaValue("vapid_private_key") { VAPIDKey().privateKeyBase64URL }
+        let stored = try await log.keptValue("vapid_private_key") { VAPIDKey().privateKeyBase64URL }
         let key = try VAPIDKey(privateKeyBase64URL: stored)
         cached.withLock { $0 = key }
         return key

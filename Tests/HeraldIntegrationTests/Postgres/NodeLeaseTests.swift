@@ -18,7 +18,7 @@ import Testing
             let record = self.record
             var options = NodeLease.Options()
             options.interval = .milliseconds(200)
-            lease = NodeLease(log: node.log, options: options) { holding in record.changes.withLock { $0.append(holding) } }
+            lease = NodeLease(log: node.log, role: .mqttSession, options: options) { holding in record.changes.withLock { $0.append(holding) } }
             let lease = self.lease
             task = Task { try await lease.run() }
         }

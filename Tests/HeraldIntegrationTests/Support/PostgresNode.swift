@@ -12,13 +12,14 @@ final class PostgresNode: Sendable {
     private let handedOn = Recorder()
     private let task: Task<Void, any Error>
 
-    init(url: String, name: String = "node", semantics: EventSemantics = EventSemantics()) throws {
+    init(url: String, name: String = "node", semantics: EventSemantics = EventSemantics(), notify: NotifyRouting = NotifyRouting()) throws {
         let handedOn = self.handedOn
         gate = PublishGate(startingAfter: 0) { events in handedOn.events.withLock { $0 += events } }
         var logger = Logger(label: "herald.test.\(name)")
         logger.logLevel = .warning
         var options = PostgresEventLog.Options(location: try PostgresLocation(url: url))
         options.semantics = semantics
+        options.notify = notify
         let log = PostgresEventLog(options: options, gate: gate, logger: logger)
         self.log = log
         let feed = PostgresEventFeed(log: log)

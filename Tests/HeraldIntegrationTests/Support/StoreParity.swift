@@ -5,12 +5,14 @@ import Testing
 
 /// For tests that ask the SQLite and the PostgreSQL store the same question: an SQLite event
 /// log in a temporary folder, its writer running for the length of `body`.
-func withSQLiteLog(semantics: EventSemantics = EventSemantics(), _ body: (EventLog) async throws -> Void) async throws {
+func withSQLiteLog(semantics: EventSemantics = EventSemantics(), notify: NotifyRouting = NotifyRouting(),
+                   _ body: (EventLog) async throws -> Void) async throws {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("herald-parity-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
     var options = EventLog.Options(path: directory.appendingPathComponent("herald.sqlite").path)
     options.semantics = semantics
+    options.notify = notify
     let log = try EventLog(options: options, logger: Logger(label: "test.parity"), onCommit: { _ in })
     let writer = Task { try await log.run() }
     do { try await body(log) } catch {

@@ -3,7 +3,8 @@ import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
-/// Which node holds the MQTT session: the one whose connection holds a session-level advisory
+/// Which node holds a role among several (the MQTT session, or the duties one node runs for
+/// all): the one whose connection holds the role's session-level advisory
 /// lock. PostgreSQL releases the lock when that connection ends, so a holder that dies (SIGKILL,
 /// a crash, the machine) frees it at once, and the standbys, trying every `interval`, take it.
 ///
@@ -44,15 +45,32 @@ public final class NodeLease: Sendable, Service {
 
     enum Event { case acquired, notAcquired(String?), lost(String), stop }
 
+    /// What a lease is for; each has an advisory lock of its own.
+    public enum Role: String, Sendable {
+        /// The broker session (`MQTTSessionLease`).
+        case mqttSession = "MQTT session"
+        /// Notifications out and the stale and offline watchers (`LeasedDuties`).
+        case duties
+
+        var lockKey: Int64 {
+            switch self {
+            case .mqttSession: PostgresSchema.LockKey.mqttSession
+            case .duties: PostgresSchema.LockKey.duties
+            }
+        }
+    }
+
     let log: PostgresEventLog
+    let role: Role
     let options: Options
     private let state = Mutex(State.standby(lastFailure: nil))
     private let onChange: @Sendable (Bool) -> Void
 
     /// `onChange(true)` when this node takes the lease, `onChange(false)` when it lets it go;
     /// from the lease's task, in that order, never twice the same.
-    public init(log: PostgresEventLog, options: Options = Options(), onChange: @escaping @Sendable (Bool) -> Void) {
+    public init(log: PostgresEventLog, role: Role, options: Options = Options(), onChange: @escaping @Sendable (Bool) -> Void) {
         self.log = log
+        self.role = role
         self.options = options
         self.onChange = onChange
     }
@@ -84,7 +102,7 @@ public final class NodeLease: Sendable, Service {
                     try await check(connection!)
                 } else if try await tryLock(connection!) {
                     apply(.acquired)
-                    log.logger.notice("this node holds the MQTT session lease")
+                    log.logger.notice("this node holds the \(role.rawValue) lease")
                 } else {
                     apply(.notAcquired(nil))
                 }
@@ -92,7 +110,7 @@ public final class NodeLease: Sendable, Service {
                 let reason = String(describing: PostgresFailure.from(error, endpoint: log.endpoint))
                 if isHolding {
                     apply(.lost(reason))
-                    log.logger.warning("MQTT session lease lost; standing by", metadata: ["error": "\(reason)"])
+                    log.logger.warning("\(role.rawValue) lease lost; standing by", metadata: ["error": "\(reason)"])
                 } else {
                     apply(.notAcquired(reason))
                 }
@@ -134,7 +152,7 @@ public final class NodeLease: Sendable, Service {
     private func tryLock(_ connection: WatchedConnection) async throws -> Bool {
         let logger = log.logger
         return try await connection.run(deadline: options.checkTimeout) { connection in
-            for try await taken in try await connection.query("SELECT pg_try_advisory_lock(\(PostgresSchema.LockKey.mqttSession))", logger: logger).decode(Bool.self) {
+            for try await taken in try await connection.query("SELECT pg_try_advisory_lock(\(self.role.lockKey))", logger: logger).decode(Bool.self) {
                 return taken
             }
             return false

@@ -6,7 +6,7 @@ import PostgresNIO
 ///     BEGIN
 ///     pg_advisory_xact_lock(append)          -- one appender at a time, across every node
 ///     SELECT id FROM head                     -- ids continue from the last committed one
-///     INSERT events with ids head+1 … head+n
+///     INSERT events with ids head+1 … head+n, and the notifications they owe
 ///     UPDATE head; pg_notify(herald_events)   -- the wake-up other nodes' feeds listen for
 ///     COMMIT                                  -- the lock is released only after this
 ///
@@ -162,6 +162,7 @@ extension PostgresEventLog {
                 """, logger: logger)
         }
         try await connection.query(Self.insert(stored), logger: logger)
+        try await enqueueOwed(stored, in: connection)
         try await ledger.write(in: connection, logger: logger)
         try await rows.write(in: connection, logger: logger)
         let through = next - 1

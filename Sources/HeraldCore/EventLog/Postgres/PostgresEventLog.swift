@@ -17,6 +17,8 @@ public final class PostgresEventLog: Sendable, Service {
         public var maxBatch = 2_000
         /// Jobs, alerts and rules, applied as events are stored.
         public var semantics = EventSemantics()
+        /// The notifications each stored event owes, written with it (`NotifyRouting`).
+        public var notify = NotifyRouting()
         /// The longest wait between two tries to reach the database at start.
         public var maxBackoff: Duration = .seconds(5)
         /// Called with the highest id retention deleted on this node.

@@ -18,6 +18,9 @@ enum PostgresSchema {
         static let append: Int64 = 0x4852_4C44_0000_0002
         /// Held, session-level, by the node that holds the MQTT session (`NodeLease`).
         static let mqttSession: Int64 = 0x4852_4C44_0000_0003
+        /// Held, session-level, by the node that runs the duties one node runs for all: sending
+        /// notifications, watching for stale sensors and devices offline (`LeasedDuties`).
+        static let duties: Int64 = 0x4852_4C44_0000_0004
     }
 
     /// The channel NOTIFY wakes other nodes on; the payload is the new head id.
@@ -114,6 +117,31 @@ enum PostgresSchema {
         Migration(name: "v6-events-by-key-time", sql: [
             // `/api/series` reads one key's readings between two times: a range scan on this index.
             "CREATE INDEX events_by_channel_key_time ON events(channel, key, time)",
+        ]),
+        Migration(name: "v7-notify-outbox", sql: [
+            // Notifications owed (DESIGN §12), as on SQLite: written in the append transaction,
+            // deleted once sent or given up; `seq` is handed out under the append lock, so it
+            // follows commit order. Order is kept per target and lane (a Web Push subscription).
+            """
+            CREATE TABLE notify_outbox(
+                seq bigserial PRIMARY KEY,
+                target text NOT NULL,
+                lane text NOT NULL DEFAULT '',
+                event_id bigint NOT NULL,
+                subject text NOT NULL,
+                envelope text NOT NULL,
+                created_at bigint NOT NULL,
+                attempts integer NOT NULL DEFAULT 0,
+                next_at bigint NOT NULL,
+                last_error text
+            )
+            """,
+            "CREATE INDEX notify_outbox_by_lane ON notify_outbox(target, lane, seq)",
+            // When each alert last went out per target: the rate limit's memory, for every node.
+            "CREATE TABLE notify_sent(target text NOT NULL, subject text NOT NULL, sent_at bigint NOT NULL, PRIMARY KEY (target, subject))",
+            "CREATE TABLE push_subscriptions(endpoint text PRIMARY KEY, json text NOT NULL, created_at bigint NOT NULL)",
+            // Texts made once and shared by every node: the VAPID key pair.
+            "CREATE TABLE kept_values(name text PRIMARY KEY, value text NOT NULL)",
         ]),
     ]
 
