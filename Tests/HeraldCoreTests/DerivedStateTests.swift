@@ -102,6 +102,37 @@ import Testing
         watcher.observe([reading(3, "a/temp", at: 210)])
         #expect(watcher.check(at: 220_000).isEmpty)
         // The `fresh` event is queued for the service; a later silence makes it stale again.
+        #expect(watcher.takeFresh().map(\.type) == ["fresh"])
         #expect(watcher.check(at: 331_000).map(\.key) == ["a/temp"])
+    }
+
+    /// On PostgreSQL a standby observes every commit but checks nothing. It follows the holder's
+    /// `stale` and `fresh` events, so when it takes over it neither repeats a `fresh` the holder
+    /// stored nor misses one the holder died before storing.
+    @Test func aStandbyFollowsTheHoldersStaleAndFreshEvents() throws {
+        var route = RouteConfig(topic: try Selector("sensors/+/+"), channel: "sensors", key: "{1}/{2}")
+        route.staleAfter = 120
+        let holder = StaleWatcher(routes: [route], now: { 0 })
+        let standby = StaleWatcher(routes: [route], now: { 0 })
+        var next: Int64 = 1
+        func commit(_ drafts: [EventDraft]) {
+            let events = drafts.map { draft in defer { next += 1 }; return StoredEvent(id: next, draft: draft) }
+            for watcher in [holder, standby] { watcher.observe(events) }
+        }
+        func reading(at seconds: Int64) -> EventDraft {
+            EventDraft(channel: "sensors", type: "reading", key: "a/temp", time: seconds * 1000, data: "1")
+        }
+        commit([reading(at: 0)])
+        commit(holder.check(at: 130_000))
+        commit([reading(at: 200)])
+        // Both queued a fresh; the holder stores its own, and the standby drops the one it queued.
+        commit(holder.takeFresh())
+        #expect(standby.takeFresh().isEmpty, "the holder's fresh was observed")
+        #expect(standby.check(at: 250_000).isEmpty)
+        // Stale again; the holder dies before the next fresh is stored: the standby has it queued.
+        commit(holder.check(at: 330_000))
+        commit([reading(at: 400)])
+        #expect(standby.takeFresh().map(\.type) == ["fresh"])
+        #expect(standby.check(at: 450_000).isEmpty, "nothing stale twice")
     }
 }

@@ -39,6 +39,24 @@ import Testing
         }
     }
 
+    /// On PostgreSQL a standby observes every commit but checks nothing; when it takes over, a
+    /// threshold the holder reported (its `offline` event observed) is not reported again.
+    @Test func aStandbyThatTakesOverDoesNotReportWhatTheHolderReported() {
+        let holder = OfflineWatcher(rules: [rule], now: { 0 })
+        let standby = OfflineWatcher(rules: [rule], now: { 0 })
+        let start: Int64 = 1_000_000
+        var next: Int64 = 1
+        func commit(_ drafts: [EventDraft]) {
+            let events = drafts.map { draft in defer { next += 1 }; return StoredEvent(id: next, draft: draft) }
+            for watcher in [holder, standby] { watcher.observe(events) }
+        }
+        commit(availability("offline", at: start).drafts)
+        let due = holder.check(at: start + 600_000)
+        #expect(due.map(\.type) == ["offline"])
+        commit(due)
+        #expect(standby.check(at: start + 700_000).isEmpty, "the holder's offline event was observed: nothing more is due")
+    }
+
     @Test func offlineRulesAreReadFromConfig() throws {
         let config = try ConfigLoader.parse("""
             sources: { channel: devices }

@@ -1,3 +1,4 @@
+import Glibc
 import Logging
 import ServiceLifecycle
 import Prometheus
@@ -17,6 +18,8 @@ public final class HeraldRuntime: Sendable {
     public let offlineWatcher: OfflineWatcher
     public let notify: NotifyCenter
     public let logger: Logger
+    /// This node's name (`server.node_name`, or the host name and the listening port).
+    public let nodeName: String
     public let metrics: PrometheusCollectorRegistry
     /// The MQTT link as `/readyz` and the systemd status line tell it.
     let mqttLink: Mutex<MQTTLink>
@@ -51,6 +54,7 @@ public final class HeraldRuntime: Sendable {
         self.config = config
         self.logger = logger
         self.metrics = metrics
+        nodeName = config.server.nodeName ?? "\(Self.hostName()):\(config.server.listen.port)"
         mqttLink = Mutex(config.mqtt.enabled ? .disconnected : .disabled)
         dutiesState = Mutex(PostgresLocation.isURL(config.store.path) ? .standby : .running)
         streamBudget = ConnectionLimits(kind: "streams", maxTotal: config.server.maxStreams,
@@ -150,6 +154,13 @@ public final class HeraldRuntime: Sendable {
         case .sqlite(let log): [log]
         case .postgres(let log, let feed): [log, feed]
         }
+    }
+
+    /// gethostname(2): no lookup, so a gateway without DNS starts as fast as one with.
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "herald" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// A PostgreSQL URL that does not parse is refused with what is wrong, and the password is

@@ -90,12 +90,16 @@ struct ConfigReader {
                           "stall_timeout_seconds",
                           "session_hours", "tls", "max_header_bytes", "header_timeout_seconds",
                           "release_start_up_pages", "coalesce_ms",
-                          "send_buffer_bytes"]
+                          "send_buffer_bytes", "node_name"]
         for (key, value) in members(node, "server", known: known) {
             switch key {
             case "cors_origins": server.corsOrigins = strings(value, key)
             case "allow_query_token": server.allowQueryToken = bool(value, key) ?? server.allowQueryToken
             case "release_start_up_pages": server.releaseStartUpPages = bool(value, key) ?? server.releaseStartUpPages
+            case "node_name":
+                if let name = string(value, key) {
+                    if name.isEmpty || name.count > 100 { fail(value, "node_name must be 1 to 100 characters") } else { server.nodeName = name }
+                }
             case "max_streams", "max_connections": server.maxStreams = int(value, key, 1...1_000_000) ?? server.maxStreams
             case "max_streams_per_client", "max_connections_per_client":
                 server.maxStreamsPerClient = int(value, key, 1...1_000_000) ?? server.maxStreamsPerClient

@@ -50,6 +50,9 @@ public struct HeraldConfig: Sendable {
         public var tlsKey: String?
         /// Unmap start-up's code and read-only data once the server has settled (StartUpPages).
         public var releaseStartUpPages = true
+        /// This node's name in `$status` and `/readyz`, for telling nodes on one PostgreSQL
+        /// database apart; nil: the host name and the listening port.
+        public var nodeName: String?
     }
 
     public struct Store: Sendable {

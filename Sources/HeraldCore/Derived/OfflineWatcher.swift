@@ -29,9 +29,15 @@ public final class OfflineWatcher: Sendable {
 
     public var isEnabled: Bool { !thresholds.isEmpty }
 
+    /// Records availability; and the `offline` events themselves, whoever appended them, so that
+    /// on PostgreSQL a standby that takes over does not report a threshold the holder reported.
     public func observe(_ events: [StoredEvent]) {
         guard isEnabled else { return }
         offline.withLock { offline in
+            for event in events where event.type == "offline" {
+                guard let id = event.key, let spell = offline[id] else { continue }
+                offline[id]?.reported.formUnion(thresholds.filter { event.draft.time - spell.since >= $0 })
+            }
             for event in events where event.type == "availability" {
                 guard let id = event.key else { continue }
                 let state = (try? JSONText(validating: Array(event.draft.data.utf8)))?.value(at: "availability")?.stringValue

@@ -79,7 +79,7 @@ public final class StaleWatcher: Sendable {
         if !fresh.isEmpty { freshWake.signal() }
     }
 
-    private func takeFresh() -> [EventDraft] {
+    func takeFresh() -> [EventDraft] {
         pendingFresh.withLock { pending in
             defer { pending = [] }
             return pending

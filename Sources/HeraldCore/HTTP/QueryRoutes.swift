@@ -43,7 +43,7 @@ struct HealthRoutes {
             let ready = storeOK && mqtt != .disconnected
             let duties = runtime.dutiesState.withLock { $0 }
             return jsonResponse("{\"ready\":\(ready),\"store\":\(storeOK ? "\"writable\"" : "\"unavailable\""),\"mqtt\":\"\(mqtt.rawValue)\""
-                                + ",\"duties\":\"\(duties.rawValue)\"}",
+                                + ",\"duties\":\"\(duties.rawValue)\",\"node\":\(JSONText.quoted(runtime.nodeName))}",
                                 status: ready ? .ok : .serviceUnavailable)
         }
         router.get("/metrics") { _, context in

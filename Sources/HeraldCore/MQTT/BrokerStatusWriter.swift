@@ -9,20 +9,24 @@ final class BrokerStatusWriter: Sendable {
     private let logger: Logger
     /// `host:port`, named in every `connected` report.
     private let broker: String
+    /// This node (`HeraldRuntime.nodeName`), named in every report: on PostgreSQL the latest
+    /// `connected` says which node holds the broker session.
+    private let node: String
     private let drafts: AsyncStream<EventDraft>
     private let continuation: AsyncStream<EventDraft>.Continuation
 
-    init(log: any MQTTStore, logger: Logger, broker: String) {
+    init(log: any MQTTStore, logger: Logger, broker: String, node: String) {
         self.log = log
         self.logger = logger
         self.broker = broker
+        self.node = node
         // Unbounded: a report per change of the connection, and reconnects back off.
         (drafts, continuation) = AsyncStream.makeStream(of: EventDraft.self)
     }
 
     /// Made now, so the event's time is when it happened, not when it is stored.
     func report(_ report: BrokerReport) {
-        continuation.yield(EventDraft(channel: "$status", type: report.type, key: "mqtt", data: report.data(broker: broker)))
+        continuation.yield(EventDraft(channel: "$status", type: report.type, key: "mqtt", data: report.data(broker: broker, node: node)))
     }
 
     /// Stores reports until `finish`, then the rest.
@@ -58,14 +62,15 @@ extension BrokerReport {
         }
     }
 
-    func data(broker: String) -> String {
+    func data(broker: String, node: String) -> String {
+        let node = ",\"node\":\(JSONText.quoted(node))}"
         switch self {
         case .connected(let sessionPresent):
-            "{\"state\":\"connected\",\"broker\":\(JSONText.quoted(broker)),\"sessionPresent\":\(sessionPresent)}"
+            return "{\"state\":\"connected\",\"broker\":\(JSONText.quoted(broker)),\"sessionPresent\":\(sessionPresent)" + node
         case .answersAgain:
-            "{\"state\":\"connected\",\"reason\":\"the broker answers again\"}"
+            return "{\"state\":\"connected\",\"reason\":\"the broker answers again\"" + node
         case .disconnected(let reason):
-            "{\"state\":\"disconnected\",\"reason\":\(JSONText.quoted(reason))}"
+            return "{\"state\":\"disconnected\",\"reason\":\(JSONText.quoted(reason))" + node
         }
     }
 }

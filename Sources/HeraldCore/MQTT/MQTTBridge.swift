@@ -51,7 +51,8 @@ final class MQTTBridge: Service, Sendable {
         drafter = MessageDrafter(router: TopicRouter(runtime.config.routes), sources: sources, payloadLimit: config.maxPayloadBytes,
                                  logger: runtime.logger, onceAMinute: onceAMinute)
         ingest = MessageIngest(log: log, logger: runtime.logger, crashHooks: crashHooks)
-        statusWriter = BrokerStatusWriter(log: log, logger: runtime.logger, broker: "\(options.host):\(options.port)")
+        statusWriter = BrokerStatusWriter(log: log, logger: runtime.logger, broker: "\(options.host):\(options.port)",
+                                           node: runtime.nodeName)
         broker = SharedBrokerState(signals: .live(runtime: runtime, writer: statusWriter))
     }
 

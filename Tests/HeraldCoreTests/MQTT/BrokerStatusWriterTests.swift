@@ -7,7 +7,7 @@ import Testing
     @Test func reportsAreStoredInOrderOnceTheWriterRuns() async throws {
         let committed = Mutex<[StoredEvent]>([])
         try await withEventLog("status", onCommit: { events in committed.withLock { $0 += events } }) { log in
-            let writer = BrokerStatusWriter(log: log, logger: .init(label: "test"), broker: "localhost:1883")
+            let writer = BrokerStatusWriter(log: log, logger: .init(label: "test"), broker: "localhost:1883", node: "gw1:8080")
             writer.report(.connected(sessionPresent: false))
             writer.report(.disconnected(reason: "the broker has not answered for 31 s"))
             writer.report(.answersAgain)
@@ -19,9 +19,9 @@ import Testing
         #expect(events.map(\.draft.key) == ["mqtt", "mqtt", "mqtt"])
         #expect(events.map(\.draft.type) == ["connected", "disconnected", "connected"])
         #expect(events.map(\.draft.data) == [
-            #"{"state":"connected","broker":"localhost:1883","sessionPresent":false}"#,
-            #"{"state":"disconnected","reason":"the broker has not answered for 31 s"}"#,
-            #"{"state":"connected","reason":"the broker answers again"}"#,
+            #"{"state":"connected","broker":"localhost:1883","sessionPresent":false,"node":"gw1:8080"}"#,
+            #"{"state":"disconnected","reason":"the broker has not answered for 31 s","node":"gw1:8080"}"#,
+            #"{"state":"connected","reason":"the broker answers again","node":"gw1:8080"}"#,
         ])
     }
 }

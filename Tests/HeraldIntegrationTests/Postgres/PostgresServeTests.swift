@@ -206,13 +206,19 @@ import Testing
 
     /// One node holds the broker session and the other stands by; the holder is killed while
     /// QoS 1 messages flow, the other takes the session, and every message is stored once.
+    /// `$status` names the node that holds the session, before the kill and after it.
     @Test func theMQTTSessionFailsOverToTheOtherNodeByAKillWithEveryMessageOnce() async throws {
         let server = try await PostgresServer()
         let url = try await server.makeDatabase()
         let broker = try await MosquittoBroker(dir: try TempDir())
-        let config = "mqtt: { client_id: herald-cluster, keepalive_seconds: 5 }\n"
-        let nodes = [try await HeraldInstance(dir: try TempDir(), config: config, mqttPort: broker.port, store: url),
-                     try await HeraldInstance(dir: try TempDir(), config: config, mqttPort: broker.port, store: url)]
+        func config(_ n: Int) -> String { "mqtt: { client_id: herald-cluster, keepalive_seconds: 5 }\nserver: { node_name: node-\(n) }\n" }
+        let nodes = [try await HeraldInstance(dir: try TempDir(), config: config(0), mqttPort: broker.port, store: url),
+                     try await HeraldInstance(dir: try TempDir(), config: config(1), mqttPort: broker.port, store: url)]
+        /// The node the latest `$status` event says is connected, as any node reads it.
+        func connectedNode(on node: HeraldInstance) async throws -> String? {
+            guard let last = try await node.allEvents(channel: "%24status").last, last.type == "connected" else { return nil }
+            return (try? JSONText(validating: Array(last.data.utf8)))?.value(at: "node")?.stringValue
+        }
         func links() async throws -> [String] {
             var links: [String] = []
             for node in nodes {
@@ -228,6 +234,9 @@ import Testing
         }
         let holder = seen[0] == "connected" ? 0 : 1
         let standby = 1 - holder
+        try await eventually("$status to name node-\(holder) as connected, read on node-\(standby)") {
+            try await connectedNode(on: nodes[standby]) == "node-\(holder)"
+        }
 
         let batches = 30, perBatch = 10
         let flow = Task {
@@ -242,6 +251,9 @@ import Testing
         await nodes[holder].process.stop(SIGKILL)
         try await eventually("the standby to take the MQTT session after the holder's kill") {
             try await nodes[standby].get("/readyz", timeout: .seconds(5)).body.contains("\"mqtt\":\"connected\"")
+        }
+        try await eventually("$status to name node-\(standby) as connected after the takeover") {
+            try await connectedNode(on: nodes[standby]) == "node-\(standby)"
         }
         try await flow.value
         let total = batches * perBatch
