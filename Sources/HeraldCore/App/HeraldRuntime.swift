@@ -131,14 +131,18 @@ public final class HeraldRuntime: Sendable {
     }
 
     /// Runs `body` with the store open: for a command that is not a server (`herald notify
-    /// test`). PostgreSQL's log runs for the while, once it has reached the database.
-    func withStoreRunning<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    /// test`). PostgreSQL's log runs for the while, once it has reached the database; a database
+    /// not reached within `patience` is an error with the reason.
+    func withStoreRunning<T: Sendable>(patience: Duration = .seconds(15),
+                                       _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         guard case .postgres(let log, _) = backend else { return try await body() }
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await log.run(); return nil }
             defer { log.close() }
+            let deadline = ContinuousClock.now + patience
             while log.phase != .ready {
                 if case .failed(let failure) = log.phase { throw failure }
+                if ContinuousClock.now > deadline { try log.requireReady() }
                 try await Task.sleep(for: .milliseconds(50))
             }
             let value = try await body()

@@ -1,4 +1,6 @@
 import Foundation
+import HeraldCore
+import Logging
 import Testing
 
 /// What one node does for all on PostgreSQL (`LeasedDuties`): notifications out and the stale
@@ -103,5 +105,30 @@ import Testing
 
         await standby.process.stop()
         await server.stop()
+    }
+}
+
+/// `herald notify test` on PostgreSQL reads what it needs (the browsers subscribed) from the
+/// shared store, and says so when it cannot reach it.
+@Suite(.serialized) struct PostgresNotifyTestCommandTests {
+    static func config(store: String) throws -> HeraldConfig {
+        try ConfigLoader.parse("""
+            store: { path: "\(store)" }
+            notify:
+              - { name: browsers, webpush: { subject: "mailto:ops@example.com" } }
+            """)
+    }
+
+    @Test func notifyTestReadsTheSubscriptionsFromPostgresOrNamesTheServerItCannotReach() async throws {
+        let server = try await PostgresServer()
+        let url = try await server.makeDatabase()
+        let logger = Logger(label: "test.notify")
+        let outcome = try await NotifyTest.send(target: "browsers", config: try Self.config(store: url), logger: logger)
+        #expect(!outcome.sent && outcome.detail.contains("no browser has subscribed yet"), "\(outcome.detail)")
+        await server.stop()
+        let unreachable = await #expect(throws: (any Error).self) {
+            _ = try await NotifyTest.send(target: "browsers", config: try Self.config(store: url), logger: logger)
+        }
+        #expect(String(describing: unreachable).contains("127.0.0.1:\(server.port)"), "\(String(describing: unreachable))")
     }
 }
