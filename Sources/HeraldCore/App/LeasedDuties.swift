@@ -23,9 +23,17 @@ struct LeasedDuties: Service {
             await withTaskGroup(of: Void.self) { group in
                 for duty in duties {
                     group.addTask {
-                        do { try await duty.run() } catch where !Task.isCancelled {
-                            logger.error("duty failed", metadata: ["duty": "\(type(of: duty))", "error": "\(error)"])
-                        } catch {}
+                        // A duty that fails (a watcher's first read while the database is away)
+                        // runs again after a pause, for as long as the term lasts.
+                        while !Task.isCancelled {
+                            do {
+                                try await duty.run()
+                                return
+                            } catch where !Task.isCancelled {
+                                logger.error("duty failed; running it again", metadata: ["duty": "\(type(of: duty))", "error": "\(error)"])
+                                try? await Task.sleep(for: .seconds(1))
+                            } catch {}
+                        }
                     }
                 }
                 await ended()

@@ -122,7 +122,8 @@ import Testing
     @Test func notifyTestReadsTheSubscriptionsFromPostgresOrNamesTheServerItCannotReach() async throws {
         let server = try await PostgresServer()
         let url = try await server.makeDatabase()
-        let logger = Logger(label: "test.notify")
+        var logger = Logger(label: "test.notify")
+        logger.logLevel = .critical  // the waits for the stopped server are expected
         let outcome = try await NotifyTest.send(target: "browsers", config: try Self.config(store: url), logger: logger)
         #expect(!outcome.sent && outcome.detail.contains("no browser has subscribed yet"), "\(outcome.detail)")
         await server.stop()
