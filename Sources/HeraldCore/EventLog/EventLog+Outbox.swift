@@ -14,6 +14,17 @@ struct OutboxItem: Sendable, Equatable {
     var lastError: String?
 
     static let columns = "seq, target, lane, event_id, subject, envelope, created_at, attempts, next_at, last_error"
+
+    /// Rows in `seq` order, grouped by lane, the lanes in the order of their first row: what
+    /// `outboxPage` answers on either store.
+    static func byLane(_ rows: [OutboxItem]) -> [[OutboxItem]] {
+        var lanes: [String: [OutboxItem]] = [:], order: [String] = []
+        for row in rows {
+            if lanes[row.lane] == nil { order.append(row.lane) }
+            lanes[row.lane, default: []].append(row)
+        }
+        return order.map { lanes[$0]! }
+    }
 }
 
 extension OutboxItem {
@@ -43,12 +54,7 @@ extension EventLog {
                     WHERE target = ? AND NOT (attempts = 0 AND next_at > ?))
                 WHERE n <= ? ORDER BY seq
                 """, arguments: [target, now, perLane]).map(OutboxItem.init)
-            var lanes: [String: [OutboxItem]] = [:], order: [String] = []
-            for row in rows {
-                if lanes[row.lane] == nil { order.append(row.lane) }
-                lanes[row.lane, default: []].append(row)
-            }
-            return order.map { lanes[$0]! }
+            return OutboxItem.byLane(rows)
         }
     }
 

@@ -14,12 +14,7 @@ extension PostgresEventLog {
                 WHERE n <= \(perLane) ORDER BY seq
                 """, logger: self.logger))
         }
-        var lanes: [String: [OutboxItem]] = [:], order: [String] = []
-        for row in rows {
-            if lanes[row.lane] == nil { order.append(row.lane) }
-            lanes[row.lane, default: []].append(row)
-        }
-        return order.map { lanes[$0]! }
+        return OutboxItem.byLane(rows)
     }
 
     func outboxNextHeld(target: String, now: Int64) async throws -> Int64? {
