@@ -135,4 +135,21 @@ import Testing
         #expect(standby.takeFresh().map(\.type) == ["fresh"])
         #expect(standby.check(at: 450_000).isEmpty, "nothing stale twice")
     }
+
+    /// A `stale` that could not be stored is due again; a node that first hears of a key from
+    /// its `stale` event takes the time it was last seen from the event, not the event's time.
+    @Test func anUnstoredStaleIsDueAgainAndAStaleEventSaysWhenTheKeyWasLastSeen() throws {
+        var route = RouteConfig(topic: try Selector("sensors/+/+"), channel: "sensors", key: "{1}/{2}")
+        route.staleAfter = 120
+        let watcher = StaleWatcher(routes: [route], now: { 0 })
+        watcher.observe([StoredEvent(id: 1, draft: EventDraft(channel: "sensors", type: "reading", key: "a/temp", time: 0, data: "1"))])
+        let due = watcher.check(at: 130_000)
+        watcher.retract(due)
+        #expect(watcher.check(at: 131_000).map(\.type) == ["stale"])
+
+        let late = StaleWatcher(routes: [route], now: { 0 })
+        late.observe([StoredEvent(id: 2, draft: due[0])])
+        late.observe([StoredEvent(id: 3, draft: EventDraft(channel: "sensors", type: "reading", key: "a/temp", time: 200_000, data: "2"))])
+        #expect(late.takeFresh().map(\.data) == [#"{"silent_seconds":200}"#], "silent since the reading at 0, not since the stale event")
+    }
 }

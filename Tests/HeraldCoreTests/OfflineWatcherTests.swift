@@ -57,6 +57,28 @@ import Testing
         #expect(standby.check(at: start + 700_000).isEmpty, "the holder's offline event was observed: nothing more is due")
     }
 
+    /// After a restart (or a takeover on PostgreSQL by a node that started since), the watcher
+    /// starts from the store: a threshold its last `offline` event reported is not reported again;
+    /// one whose `offline` event could not be stored is due again at the next check.
+    @Test func aRestartKeepsWhatWasReportedAndAnUnstoredReportIsDueAgain() async throws {
+        let rules = [rule, AlertRule(name: "door-gone", channel: "sensors", key: "zigbee2mqtt/front_door", offlineFor: 3600)]
+        let first = OfflineWatcher(rules: rules, now: { 0 })
+        let start: Int64 = 1_000_000
+        try await withEventLog("offline-restart", options: { $0.semantics = EventSemantics(routes: RouteConfig.defaults, rules: rules) },
+                               onCommit: { first.observe($0) }) { log in
+            _ = await log.submitOffThePool([availability("offline", at: start)])
+            let due = first.check(at: start + 600_000)
+            first.retract(due)  // as if the append had failed
+            let again = first.check(at: start + 601_000)
+            #expect(again.map(\.type) == ["offline"], "due again after a failed append")
+            _ = try await log.append(again)
+            let restarted = OfflineWatcher(rules: rules, now: { 0 })
+            try await restarted.seed(from: log)
+            #expect(restarted.check(at: start + 700_000).isEmpty, "the 10 min threshold was reported before the restart")
+            #expect(restarted.check(at: start + 3_600_000).map(\.type) == ["offline"], "the hour's threshold is still to come")
+        }
+    }
+
     @Test func offlineRulesAreReadFromConfig() throws {
         let config = try ConfigLoader.parse("""
             sources: { channel: devices }

@@ -68,7 +68,7 @@ public enum HeraldServer {
             logger: logger))
         switch runtime.backend {
         case .sqlite: services += try runtime.duties()
-        case .postgres(let log, _): services.append(LeasedDuties(runtime: runtime, log: log))
+        case .postgres(let log, _): services.append(try LeasedDuties(runtime: runtime, log: log))
         }
         // Under systemd (Type=notify) the notifier hears of the listening port; it comes last, so a
         // shutdown reaches it first and STOPPING=1 goes out before the drain.

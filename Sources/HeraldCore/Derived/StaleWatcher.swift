@@ -53,7 +53,10 @@ public final class StaleWatcher: Sendable {
                 guard limits[event.channel] != nil, let key = event.key else { continue }
                 let id = Key(channel: event.channel, key: key)
                 if event.type == "stale" {
-                    seen[id, default: Seen(lastSeen: event.draft.time, stale: true)].stale = true
+                    // A key this node had not seen yet was last seen when the event says.
+                    let lastSeen = (try? JSONText(validating: Array(event.draft.data.utf8)))?.value(at: "last_seen")?.stringValue
+                        .flatMap(Clock.milliseconds(iso8601:)) ?? event.draft.time
+                    seen[id, default: Seen(lastSeen: lastSeen, stale: true)].stale = true
                     continue
                 }
                 if event.type == "fresh" {
@@ -79,6 +82,10 @@ public final class StaleWatcher: Sendable {
         if !fresh.isEmpty { freshWake.signal() }
     }
 
+    func putBack(_ fresh: [EventDraft]) {
+        pendingFresh.withLock { pending in pending = Array((fresh + pending).prefix(Self.pendingLimit)) }
+    }
+
     func takeFresh() -> [EventDraft] {
         pendingFresh.withLock { pending in
             defer { pending = [] }
@@ -98,6 +105,16 @@ public final class StaleWatcher: Sendable {
                     """))
             }
             return drafts.sorted { ($0.channel, $0.key ?? "") < ($1.channel, $1.key ?? "") }
+        }
+    }
+
+    /// `check`'s `stale` drafts were not stored: those keys are due again at the next check.
+    func retract(_ drafts: [EventDraft]) {
+        seen.withLock { seen in
+            for draft in drafts {
+                guard let key = draft.key else { continue }
+                seen[Key(channel: draft.channel, key: key)]?.stale = false
+            }
         }
     }
 
@@ -131,7 +148,9 @@ public final class StaleWatcher: Sendable {
                 group.addTask {
                     await withGracefulShutdownHandler {
                         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                            await WatcherAppends.append(watcher.takeFresh(), to: store, logger: logger, what: "fresh")
+                            let fresh = watcher.takeFresh()
+                            // Not stored: kept, in front of what came since, for the next try.
+                            if !(await WatcherAppends.append(fresh, to: store, logger: logger, what: "fresh")) { watcher.putBack(fresh) }
                             await watcher.freshWake.wait(upTo: .seconds(1))
                         }
                     } onGracefulShutdown: {
@@ -139,7 +158,9 @@ public final class StaleWatcher: Sendable {
                     }
                 }
                 group.addTask {
-                    await WatcherAppends.everySecond(to: store, logger: logger, what: "stale") { watcher.check(at: watcher.now()) }
+                    await WatcherAppends.everySecond(to: store, logger: logger, what: "stale", retract: watcher.retract) {
+                        watcher.check(at: watcher.now())
+                    }
                 }
             }
         }

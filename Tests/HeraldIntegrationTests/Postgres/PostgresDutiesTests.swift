@@ -71,6 +71,39 @@ import Testing
         await server.stop()
     }
 
+    /// A node stopped (SIGTERM) while a notification is in flight finishes it and marks it sent
+    /// before it lets the duties go: the node that takes over does not send it again.
+    @Test func aNodeStoppedMidDeliveryFinishesItBeforeTheOtherTakesOver() async throws {
+        let receiver = try ScriptedHTTPServer { index, _ in
+            if index == 0 { Thread.sleep(forTimeInterval: 3) }  // the first answer comes after the stop
+            return .init(bytes: "HTTP/1.1 204 No Content\r\n\r\n")
+        }
+        defer { receiver.stop() }
+        let server = try await PostgresServer()
+        let url = try await server.makeDatabase()
+        var nodes: [HeraldInstance] = []
+        for _ in 0..<2 {
+            let dir = try TempDir()
+            let config = try NotifyWebhookTests.config(dir, port: receiver.port).replacingOccurrences(of: "timeout: 1s", with: "timeout: 10s")
+            nodes.append(try await HeraldInstance(dir: dir, config: config, store: url))
+        }
+        for node in nodes { try await node.waitUntilReady() }
+        let holder = try await Self.dutiesHolder(nodes)
+        let other = nodes.first { $0 !== holder }!
+        try await NotifyWebhookTests.reading(other, 31)
+        try await eventually("the alert's notification to reach the receiver") { receiver.requests.count == 1 }
+        await holder.process.stop()  // SIGTERM, while the receiver has not answered yet
+        #expect(try await Self.dutiesHolder([other]) === other)
+        try await eventually("nothing owed on the node that took over") {
+            try await other.get("/api/notify").body.contains("\"owed\":0")
+        }
+        let alerts = try await other.allEvents(channel: "alerts").map(\.id)
+        #expect(receiver.requests.compactMap { Request($0).header("idempotency-key").flatMap(Int64.init) } == alerts,
+                "the notification in flight at the stop went out once")
+        await other.process.stop()
+        await server.stop()
+    }
+
     @Test func aSilentSensorGoesStaleOnceFromTwoNodesAndFreshAgainAfterTheWatchingNodeDies() async throws {
         let config = """
             routes:

@@ -1,10 +1,16 @@
+import Synchronization
 import ServiceLifecycle
 
 extension NodeLease {
     /// Runs a lease for `role` once `log` is ready, and `term` for each stretch this node holds
-    /// it. `term` gets `ended`, which returns when the stretch ends (the lease let go, or
-    /// shutdown); `term` is cancelled then too, and must return soon after. `onStandby` runs
-    /// when the log is ready and after each term.
+    /// it. `term` gets `ended`, which returns when the stretch ends, and must return soon after:
+    ///
+    /// - the lease let go (the database lost): the term's task is cancelled too, since another
+    ///   node may already be taking over;
+    /// - a graceful shutdown: the term drains on its own (a delivery in flight is finished and
+    ///   marked sent) and only then is the lease let go, so the next holder starts after it.
+    ///
+    /// `onStandby` runs when the log is ready and after each term.
     static func runTerms(log: PostgresEventLog, role: Role, onStandby: @escaping @Sendable () -> Void = {},
                          term: @escaping @Sendable (_ ended: @escaping @Sendable () async -> Void) async -> Void) async throws {
         // Terms read the store first: none before it is ready.
@@ -13,52 +19,117 @@ extension NodeLease {
             do { try await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(100)) } } catch { return }
         }
         onStandby()
-        // `NodeLease` reports each change once, alternating, so the stream holds one or two at most.
-        let (changes, changed) = AsyncStream.makeStream(of: Bool.self)
-        let lease = NodeLease(log: log, role: role) { changed.yield($0) }
+        // `NodeLease` reports each change once, alternating, and the shutdown comes once: the
+        // stream holds three at most.
+        let (changes, changed) = AsyncStream.makeStream(of: Change.self)
+        let lease = NodeLease(log: log, role: role) { changed.yield(.holding($0)) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 defer { changed.finish() }
                 try await lease.run()
             }
+            group.addTask {
+                do { try await gracefulShutdown() } catch { return }
+                changed.yield(.shuttingDown)
+            }
             var current: Term?
-            for await holding in changes {
-                if holding {
+            for await change in changes {
+                switch change {
+                case .holding(true):
                     current = Term(term)
-                } else if let ending = current {
-                    await ending.end()
+                case .holding(false):
+                    await current?.end(cancelling: true)
                     current = nil
                     onStandby()
+                case .shuttingDown:
+                    await current?.end(cancelling: false)
+                    current = nil
                 }
+                if case .shuttingDown = change { break }
             }
-            await current?.end()
+            group.cancelAll()  // lets the lease go, now that no term runs
             try await group.waitForAll()
         }
+    }
+
+    private enum Change: Sendable {
+        case holding(Bool)
+        case shuttingDown
     }
 
     /// One stretch of holding the lease: `term` in a task of its own, ended by `end`.
     private struct Term {
         let task: Task<Void, Never>
-        let ending: AsyncStream<Void>.Continuation
+        let ending = TermEnding()
 
         init(_ term: @escaping @Sendable (_ ended: @escaping @Sendable () async -> Void) async -> Void) {
-            let (ended, ending) = AsyncStream.makeStream(of: Void.self)
-            self.ending = ending
+            let ending = ending
+            // `ended` may be awaited any number of times (a bridge made again after a failure
+            // waits again); each wait returns at the end, at shutdown, or when its task is cancelled.
             let waitForEnd: @Sendable () async -> Void = {
                 await withTaskGroup(of: Void.self) { group in
-                    group.addTask { for await _ in ended {} }
+                    group.addTask { await ending.wait() }
                     group.addTask { try? await gracefulShutdown() }
                     await group.next()
                     group.cancelAll()
                 }
             }
+            // The task inherits the service's graceful shutdown, which the term's work follows.
             task = Task { await term(waitForEnd) }
         }
 
-        func end() async {
-            ending.finish()
-            task.cancel()
+        func end(cancelling: Bool) async {
+            ending.end()
+            if cancelling { task.cancel() }
             await task.value
+        }
+    }
+}
+
+/// The end of a term, for any number of waiters, each of which may also be cancelled.
+private final class TermEnding: Sendable {
+    private struct State {
+        var ended = false
+        var nextWaiter = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        /// Waiters cancelled before they were registered.
+        var cancelled: Set<Int> = []
+    }
+
+    private let state = Mutex(State())
+
+    func end() {
+        let waiters = state.withLock { state in
+            state.ended = true
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state in
+                    if state.ended || state.cancelled.remove(id) != nil { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                guard let waiter = state.waiters.removeValue(forKey: id) else {
+                    state.cancelled.insert(id)
+                    return nil as CheckedContinuation<Void, Never>?
+                }
+                return waiter
+            }
+            waiter?.resume()
         }
     }
 }

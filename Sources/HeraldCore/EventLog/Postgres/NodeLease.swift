@@ -89,10 +89,13 @@ public final class NodeLease: Sendable, Service {
         if before == .holding, after != .holding { onChange(false) }
     }
 
+    /// Holds or waits for the lease until cancelled. A graceful shutdown alone does not end it:
+    /// the holder lets go once its work has drained (`runTerms` cancels it then), so no other
+    /// node starts the same work while this one is finishing.
     public func run() async throws {
         defer { apply(.stop) }
         var connection: WatchedConnection?
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+        while !Task.isCancelled {
             do {
                 if connection == nil || connection!.isClosed {
                     if isHolding { apply(.lost("the lease connection closed")) }
