@@ -6,6 +6,9 @@
 # pair (the machine's speed drifts; pairs taken together cancel most of it).
 #
 # Usage: Benchmarks/fanout-ab.sh HERALD_A [HERALD_B]   (B: .build/release/herald)
+#        an older commit's binary: git worktree add /tmp/herald-old REV &&
+#        (cd /tmp/herald-old && swift build -c release --product herald), then A is
+#        /tmp/herald-old/.build/release/herald
 #        PAIRS=5 CLIENTS=1000 EVENTS=2000 RATE=200 Benchmarks/fanout-ab.sh …   (these defaults)
 # Everything listens on 127.0.0.1 only, each run is bounded in count and time, and every
 # process started here is stopped at the end.
