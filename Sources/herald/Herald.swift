@@ -7,7 +7,7 @@ struct Herald: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "herald",
         abstract: "Relays MQTT messages to Server-Sent Event streams, with durable ids and exact resume.",
-        subcommands: [Serve.self, Tail.self, Publish.self, Channels.self, CheckConfig.self, Token.self, Demo.self, Discover.self, Notify.self],
+        subcommands: [Serve.self, Tail.self, Publish.self, Channels.self, CheckConfig.self, Token.self, Demo.self, Discover.self, Notify.self, Store.self],
         defaultSubcommand: Serve.self)
 }
 

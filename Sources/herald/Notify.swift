@@ -14,7 +14,7 @@ struct Notify: AsyncParsableCommand {
         var name: String
         @Option(help: "YAML configuration file.")
         var config: String
-        @Option(help: "SQLite database path (overrides store.path; Web Push reads its subscriptions there).")
+        @Option(help: "The store: an SQLite path or a postgres:// URL (overrides store.path; Web Push reads its subscriptions there).")
         var db: String?
 
         func run() async throws {

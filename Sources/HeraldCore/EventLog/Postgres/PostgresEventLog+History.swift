@@ -5,13 +5,19 @@ import PostgresNIO
 extension PostgresEventLog: EventHistory {
     /// On PostgreSQL no id is ever lost: an append is acknowledged and published only after its
     /// commit, which is durable (Herald's connections set synchronous_commit on), and ids continue
-    /// from the committed head. So a resume is reset only for an id from the future (a client of
-    /// another database, or of a log that was replaced) or one below what retention deleted.
+    /// from the committed head. So a resume is reset for an id from the future (a client of
+    /// another database, or of a log that was replaced), one below what retention deleted, or one
+    /// in a range the SQLite store this one was copied from had lost (`StoreCopy`).
     public func resume(after lastId: Int64, matching filter: EventFilter,
                        limit: Int) async throws -> (status: ResumeStatus, firstPage: EventLog.Page?) {
         try await snapshotRead { connection in
             let (head, oldest) = try await self.bounds(connection)
             if lastId > head { return (.reset(.future, (oldestId: oldest, headId: head)), nil) }
+            for try await _ in try await connection.query("""
+                SELECT 1 FROM lost_ranges WHERE \(lastId) > after_id AND \(lastId) < before_id LIMIT 1
+                """, logger: self.logger) {
+                return (.reset(.lost, (oldestId: oldest, headId: head)), nil)
+            }
             if lastId < (try await self.prunedThrough(connection)) { return (.reset(.evicted, (oldestId: oldest, headId: head)), nil) }
             return (.exact, try await self.page(after: lastId, head: head, matching: filter, limit: limit, in: connection))
         }

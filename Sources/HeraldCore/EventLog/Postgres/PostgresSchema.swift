@@ -143,6 +143,12 @@ enum PostgresSchema {
             // Texts made once and shared by every node: the VAPID key pair.
             "CREATE TABLE kept_values(name text PRIMARY KEY, value text NOT NULL)",
         ]),
+        Migration(name: "v8-lost-ranges", sql: [
+            // Ids a power loss rolled back on the SQLite store this database was copied from
+            // (`StoreCopy`): a client resuming from inside one is told its id was lost, as there.
+            // PostgreSQL itself never adds one.
+            "CREATE TABLE lost_ranges(after_id bigint NOT NULL, before_id bigint NOT NULL)",
+        ]),
     ]
 
     /// Applies what is missing, or refuses a database that a newer Herald migrated, leaving it as
