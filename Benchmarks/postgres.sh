@@ -14,6 +14,7 @@
 #    - MQTT ingest: QoS 1 messages as fast as the lease holder stores them (herald-bench ingest);
 #    - delivery: 200 SSE clients, 1,000 events at 100/s published over HTTP (with two nodes the
 #      clients are on node B and the events published to node A), latency and CPU per delivery.
+# 3. `herald store copy` of a stopped gateway's SQLite store of 200,000 events: events per second.
 #
 # Usage: Benchmarks/postgres.sh [APPENDS]      (default 5000 per store measurement; 1...200000)
 #        BENCH=path HERALD=path                 other builds (default .build/release/…)
@@ -123,3 +124,20 @@ for setup in "${setups[@]}"; do
     echo "| $kind | $count | $batches | $ingest | $p50 | $p99 | $cpu |"
     stop_nodes
 done
+
+# --- 3. herald store copy -------------------------------------------------------------------
+# A gateway's SQLite store (200,000 events through HTTP batches, then a clean stop) copied into
+# an empty database, as a site moving to several nodes does once.
+echo
+echo "| herald store copy | events | seconds | events/s |"
+echo "|---|---:|---:|---:|"
+start_nodes sqlite 1
+for _ in 1 2 3 4 5; do batch_ingest "${ports[0]}" > /dev/null; done
+stop_nodes
+PGPASSWORD=bench psql -h 127.0.0.1 -p "$port" -U herald -d postgres -qc "CREATE DATABASE copied"
+began=$(date +%s.%N)
+"$herald" store copy --from "$dir/herald-1.sqlite" --to "postgres://herald:bench@127.0.0.1:$port/copied" > "$dir/copy.out"
+ended=$(date +%s.%N)
+copied=$(sed -n 's/^events: //p' "$dir/copy.out")
+python3 -c "import sys; n, s = int(sys.argv[1]), float(sys.argv[3]) - float(sys.argv[2]); print(f'| SQLite → PostgreSQL | {n} | {s:.1f} | {n / s:.0f} |')" \
+    "$copied" "$began" "$ended"
