@@ -55,6 +55,12 @@ import Testing
         #expect(due.map(\.type) == ["offline"])
         commit(due)
         #expect(standby.check(at: start + 700_000).isEmpty, "the holder's offline event was observed: nothing more is due")
+        // Back online just as a late `offline` of the ended spell commits: no spell starts again.
+        let late = OfflineWatcher(rules: [rule, AlertRule(name: "door-gone", channel: "sensors", key: "zigbee2mqtt/front_door", offlineFor: 3600)],
+                                  now: { 0 })
+        let back = availability("online", at: start + 800_000).drafts.map { StoredEvent(id: 90, draft: $0) }
+        late.observe(back + [StoredEvent(id: 91, draft: due[0])])
+        #expect(late.check(at: start + 4_000_000).isEmpty, "the device is online: no hour offline either")
     }
 
     /// After a restart (or a takeover on PostgreSQL by a node that started since), the watcher

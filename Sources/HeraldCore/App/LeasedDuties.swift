@@ -37,11 +37,11 @@ struct LeasedDuties: Service {
                     group.addTask {
                         // A duty that fails (a watcher's first read while the database is away)
                         // runs again after a pause, for as long as the term lasts.
-                        while !Task.isCancelled {
+                        while !Task.isCancelled && !Task.isShuttingDownGracefully {
                             do {
                                 try await duty.run()
                                 return
-                            } catch where !Task.isCancelled {
+                            } catch where !Task.isCancelled && !Task.isShuttingDownGracefully {
                                 logger.error("duty failed; running it again", metadata: ["duty": "\(type(of: duty))", "error": "\(error)"])
                                 try? await Task.sleep(for: .seconds(1))
                             } catch {}

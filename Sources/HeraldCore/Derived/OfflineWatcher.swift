@@ -21,6 +21,9 @@ public final class OfflineWatcher: Sendable {
     let thresholds: [Int64]
     let now: @Sendable () -> Int64
     private let offline = Mutex<[String: Offline]>([:])
+    /// When each device last came back online, as observed: an `offline` event of a spell that
+    /// ended before (committed after the device's return) starts no spell again.
+    private let backOnline = Mutex<[String: Int64]>([:])
     /// The thresholds each device's drafts of the last `check` marked reported, for `retract`.
     private let lastDue = Mutex<[String: [Int64]]>([:])
 
@@ -42,6 +45,7 @@ public final class OfflineWatcher: Sendable {
                 if event.type == "offline" {
                     // A spell this node did not see begin (it started since) begins when the event says.
                     let since = data?.value(at: "since")?.stringValue.flatMap(Clock.milliseconds(iso8601:)) ?? event.draft.time
+                    if offline[id] == nil, let back = backOnline.withLock({ $0[id] }), back >= since { continue }
                     var spell = offline[id] ?? Offline(channel: event.channel, since: since)
                     spell.reported.formUnion(reportedThresholds(by: event, since: spell.since))
                     offline[id] = spell
@@ -49,6 +53,7 @@ public final class OfflineWatcher: Sendable {
                     if offline[id] == nil { offline[id] = Offline(channel: event.channel, since: event.draft.time) }
                 } else {
                     offline[id] = nil
+                    backOnline.withLock { $0[id] = event.draft.time }
                 }
             }
         }

@@ -14,14 +14,14 @@ struct MQTTSessionLease: Service {
         try await NodeLease.runTerms(log: log, role: .mqttSession, onStandby: { runtime.mqttLink.withLock { $0 = .standby } }) { ended in
             // A bridge that fails (the database away while it restores the sources' memory, say)
             // is made again until the term ends.
-            while !Task.isCancelled {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
                     try await MQTTBridge(runtime: runtime).run(until: ended)
                     return
-                } catch {
+                } catch where !Task.isCancelled && !Task.isShuttingDownGracefully {
                     runtime.logger.error("mqtt bridge failed; starting it again", metadata: ["error": "\(error)"])
                     try? await Task.sleep(for: .seconds(1))
-                }
+                } catch {}
             }
         }
     }

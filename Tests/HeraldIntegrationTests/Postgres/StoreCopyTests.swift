@@ -123,6 +123,14 @@ import Testing
         writer.cancel()
         try await writer.value
         let server = try await PostgresServer()
+        // A database a node already ran on (it made a VAPID key) is not empty, though it has no events.
+        let used = try await server.makeDatabase()
+        let node = try PostgresNode(url: used)
+        try await node.waitUntilReady()
+        _ = try await node.log.keptValue("vapid_private_key") { "a-node-key" }
+        await node.stop()
+        let refused = try await NotifyWebhookTests().runHerald(["store", "copy", "--from", path, "--to", used], dir: dir)
+        #expect(refused.status == 2 && refused.output.contains("already holds kept_values rows"), "\(refused.output)")
         let url = try await server.makeDatabase()
         let copied = try await NotifyWebhookTests().runHerald(["store", "copy", "--from", path, "--to", url], dir: dir)
         #expect(copied.status == 0 && copied.output.contains("events: 1") && copied.output.contains("copied; ids continue after 1"),

@@ -8,7 +8,8 @@ extension NodeLease {
     /// - the lease let go (the database lost): the term's task is cancelled too, since another
     ///   node may already be taking over;
     /// - a graceful shutdown: the term drains on its own (a delivery in flight is finished and
-    ///   marked sent) and only then is the lease let go, so the next holder starts after it.
+    ///   marked sent) and only then is the lease let go, so the next holder starts after it; a
+    ///   lease lost while it drains cancels it after all.
     ///
     /// `onStandby` runs when the log is ready and after each term.
     static func runTerms(log: PostgresEventLog, role: Role, onStandby: @escaping @Sendable () -> Void = {},
@@ -33,19 +34,28 @@ extension NodeLease {
                 changed.yield(.shuttingDown)
             }
             var current: Term?
+            var draining = false
             for await change in changes {
                 switch change {
                 case .holding(true):
-                    current = Term(term)
+                    if !draining { current = Term(term) }
                 case .holding(false):
+                    // Also while draining: another node may take over now, so the term stops.
                     await current?.end(cancelling: true)
                     current = nil
-                    onStandby()
+                    if !draining { onStandby() }
                 case .shuttingDown:
-                    await current?.end(cancelling: false)
+                    draining = true
+                    guard let finishing = current else { break }
+                    finishing.signalEnd()
+                    group.addTask {
+                        await finishing.task.value
+                        changed.yield(.drained)
+                    }
+                case .drained:
                     current = nil
                 }
-                if case .shuttingDown = change { break }
+                if draining && current == nil { break }
             }
             group.cancelAll()  // lets the lease go, now that no term runs
             try await group.waitForAll()
@@ -55,6 +65,8 @@ extension NodeLease {
     private enum Change: Sendable {
         case holding(Bool)
         case shuttingDown
+        /// The term ended on its own after the shutdown began.
+        case drained
     }
 
     /// One stretch of holding the lease: `term` in a task of its own, ended by `end`.
@@ -77,6 +89,9 @@ extension NodeLease {
             // The task inherits the service's graceful shutdown, which the term's work follows.
             task = Task { await term(waitForEnd) }
         }
+
+        /// Tells the term it has ended; its work finishes on its own.
+        func signalEnd() { ending.end() }
 
         func end(cancelling: Bool) async {
             ending.end()

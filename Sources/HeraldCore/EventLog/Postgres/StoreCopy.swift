@@ -61,7 +61,10 @@ public enum StoreCopy {
     /// The SQLite store must have been shut down cleanly (not in use by a running Herald).
     public static func copy(sqlite path: String, to url: String, logger: Logger) async throws -> Copied {
         let location = try PostgresLocation(url: url)
-        let source = try openSource(path)
+        let source: DatabaseQueue
+        do { source = try openSource(path) } catch let error as DatabaseError {
+            throw StoreCopyError("\(path): \(error.message ?? "\(error)")")
+        }
         let connection: PostgresConnection
         do {
             connection = try await PostgresConnection.connect(configuration: try location.connectionConfiguration(), id: 1, logger: logger)
@@ -77,6 +80,7 @@ public enum StoreCopy {
             // A refusal from inside the transaction comes wrapped in postgres-nio's transaction error.
             let inner = (error as? PostgresTransactionError)?.closureError ?? error
             if inner is StoreCopyError || inner is PostgresFailure { throw inner }
+            if let sqlite = inner as? DatabaseError { throw StoreCopyError("reading \(path): \(sqlite.message ?? "\(sqlite)")") }
             throw PostgresFailure.from(inner, endpoint: location.endpoint)
         }
     }
@@ -87,6 +91,9 @@ public enum StoreCopy {
         configuration.readonly = true
         let source = try DatabaseQueue(path: path, configuration: configuration)
         try source.read { db in
+            guard try db.tableExists("grdb_migrations"), try db.tableExists("events") else {
+                throw StoreCopyError("\(path) is not a Herald store")
+            }
             let applied = try Set(String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
             let known = Set(EventLog.migrator.migrations)
             guard applied == known else {
@@ -112,6 +119,12 @@ public enum StoreCopy {
                 .decode((Int64, Bool).self) where head != 0 || anyEvent {
                 throw StoreCopyError("\(location) already holds events (head \(head)); copy into an empty database")
             }
+            // A node started on it already (a sign-in, a VAPID key, a device) is no empty database either.
+            for name in tables.map(\.name) + ["kept_values", "meta"] {
+                for try await _ in try await pg.query(PostgresQuery(unsafeSQL: "SELECT 1 FROM \(name) LIMIT 1"), logger: logger) {
+                    throw StoreCopyError("\(location) already holds \(name) rows; copy into an empty database, before any node runs on it")
+                }
+            }
             var copied = Copied()
             copied.rows["events"] = try await copyEvents(from: source, to: pg, logger: logger)
             for table in tables {
@@ -121,6 +134,15 @@ public enum StoreCopy {
                 try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT name, value FROM meta").map { ($0[0] as String, $0[1] as String) })
             }
             copied.headId = try await source.read { db in try EventLog.head(db) }
+            // Each page was its own read: a Herald started on the store meanwhile would have mixed
+            // moments. Still clean and at the same head, the copy is of one store; else none of it.
+            let (stillClean, lastId) = try await source.read { db in
+                (try String.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'state'") == "clean",
+                 try Int64.fetchOne(db, sql: "SELECT max(id) FROM events") ?? 0)
+            }
+            guard stillClean, lastId <= copied.headId, copied.rows["events"] == Int(try await eventCount(source)) else {
+                throw StoreCopyError("the SQLite store changed during the copy (a Herald started on it?); nothing was copied")
+            }
             try await pg.query("UPDATE head SET id = \(copied.headId)", logger: logger)
             if let pruned = meta["pruned_through"].flatMap(Int64.init) {
                 try await pg.query("INSERT INTO meta(name, value) VALUES ('pruned_through', \(pruned))", logger: logger)
@@ -130,6 +152,10 @@ public enum StoreCopy {
             }
             return copied
         }
+    }
+
+    private static func eventCount(_ source: DatabaseQueue) async throws -> Int64 {
+        try await source.read { db in try Int64.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
     }
 
     /// Events in pages by id, so a store of millions is never read into memory at once.
