@@ -22,17 +22,24 @@ import Testing
         return holder!
     }
 
+    /// Two ready nodes on `url`, each with the webhook target of `NotifyWebhookTests` pointed at `receiver`.
+    static func webhookNodes(on url: String, receiver: ScriptedHTTPServer, timeout: String = "1s") async throws -> [HeraldInstance] {
+        var nodes: [HeraldInstance] = []
+        for _ in 0..<2 {
+            let dir = try TempDir()
+            let config = try NotifyWebhookTests.config(dir, port: receiver.port).replacingOccurrences(of: "timeout: 1s", with: "timeout: \(timeout)")
+            nodes.append(try await HeraldInstance(dir: dir, config: config, store: url))
+        }
+        for node in nodes { try await node.waitUntilReady() }
+        return nodes
+    }
+
     @Test func eachNotificationGoesOutOnceFromTwoNodesAndTheOtherNodeTakesOverAfterAKill() async throws {
         let receiver = try ScriptedHTTPServer { _, _ in .init(bytes: "HTTP/1.1 204 No Content\r\n\r\n") }
         defer { receiver.stop() }
         let server = try await PostgresServer()
         let url = try await server.makeDatabase()
-        var nodes: [HeraldInstance] = []
-        for _ in 0..<2 {
-            let dir = try TempDir()
-            nodes.append(try await HeraldInstance(dir: dir, config: try NotifyWebhookTests.config(dir, port: receiver.port), store: url))
-        }
-        for node in nodes { try await node.waitUntilReady() }
+        let nodes = try await Self.webhookNodes(on: url, receiver: receiver)
         let holder = try await Self.dutiesHolder(nodes)
 
         var value = 31
@@ -81,13 +88,7 @@ import Testing
         defer { receiver.stop() }
         let server = try await PostgresServer()
         let url = try await server.makeDatabase()
-        var nodes: [HeraldInstance] = []
-        for _ in 0..<2 {
-            let dir = try TempDir()
-            let config = try NotifyWebhookTests.config(dir, port: receiver.port).replacingOccurrences(of: "timeout: 1s", with: "timeout: 10s")
-            nodes.append(try await HeraldInstance(dir: dir, config: config, store: url))
-        }
-        for node in nodes { try await node.waitUntilReady() }
+        let nodes = try await Self.webhookNodes(on: url, receiver: receiver, timeout: "10s")
         let holder = try await Self.dutiesHolder(nodes)
         let other = nodes.first { $0 !== holder }!
         try await NotifyWebhookTests.reading(other, 31)
