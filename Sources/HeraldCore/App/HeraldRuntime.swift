@@ -133,7 +133,7 @@ public final class HeraldRuntime: Sendable {
     /// Runs `body` with the store open: for a command that is not a server (`herald notify
     /// test`). PostgreSQL's log runs for the while, once it has reached the database; a database
     /// not reached within `patience` is an error with the reason.
-    func withStoreRunning<T: Sendable>(patience: Duration = .seconds(15),
+    func withStoreRunning<T: Sendable>(patience: Duration,
                                        _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         guard case .postgres(let log, _) = backend else { return try await body() }
         return try await withThrowingTaskGroup(of: T?.self) { group in

@@ -8,14 +8,16 @@ public enum NotifyTest {
         public var detail: String
     }
 
-    public static func send(target name: String, config: HeraldConfig, logger: Logger) async throws -> Outcome {
+    /// `patience`: how long a PostgreSQL store may take to be reached (a connect alone may take 20 s).
+    public static func send(target name: String, config: HeraldConfig, logger: Logger,
+                            patience: Duration = .seconds(30)) async throws -> Outcome {
         guard let target = config.notify.first(where: { $0.name == name }) else {
             let names = config.notify.map(\.name)
             throw HeraldServer.StartupError(description: "no notify target named '\(name)'"
                                             + (names.isEmpty ? " (the configuration has none)" : " (known: \(names.joined(separator: ", ")))"))
         }
         let runtime = try HeraldRuntime(config: config, logger: logger, metrics: HeraldServer.metrics)
-        return try await runtime.withStoreRunning {
+        return try await runtime.withStoreRunning(patience: patience) {
             let sender = try runtime.notify.sender(for: target, runtime: runtime)
             await sender.start()
             let outcome = try await send(to: target, through: sender, runtime: runtime)

@@ -158,11 +158,13 @@ import Testing
         let url = try await server.makeDatabase()
         var logger = Logger(label: "test.notify")
         logger.logLevel = .critical  // the waits for the stopped server are expected
-        let outcome = try await NotifyTest.send(target: "browsers", config: try Self.config(store: url), logger: logger)
+        // Generous: on a loaded machine the first connect and the migrations take a while.
+        let outcome = try await NotifyTest.send(target: "browsers", config: try Self.config(store: url), logger: logger,
+                                                patience: .seconds(120))
         #expect(!outcome.sent && outcome.detail.contains("no browser has subscribed yet"), "\(outcome.detail)")
         await server.stop()
         let unreachable = await #expect(throws: (any Error).self) {
-            _ = try await NotifyTest.send(target: "browsers", config: try Self.config(store: url), logger: logger)
+            _ = try await NotifyTest.send(target: "browsers", config: try Self.config(store: url), logger: logger, patience: .seconds(3))
         }
         #expect(String(describing: unreachable).contains("127.0.0.1:\(server.port)"), "\(String(describing: unreachable))")
     }
