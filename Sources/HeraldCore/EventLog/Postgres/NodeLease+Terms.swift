@@ -41,7 +41,7 @@ extension NodeLease {
                     if !draining { current = Term(term) }
                 case .holding(false):
                     // Also while draining: another node may take over now, so the term stops.
-                    await current?.end(cancelling: true)
+                    await current?.cancel()
                     current = nil
                     if !draining { onStandby() }
                 case .shuttingDown:
@@ -93,9 +93,10 @@ extension NodeLease {
         /// Tells the term it has ended; its work finishes on its own.
         func signalEnd() { ending.end() }
 
-        func end(cancelling: Bool) async {
+        /// Ends the term now (the lease is lost) and waits for its work to stop.
+        func cancel() async {
             ending.end()
-            if cancelling { task.cancel() }
+            task.cancel()
             await task.value
         }
     }

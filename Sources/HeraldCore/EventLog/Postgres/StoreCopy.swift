@@ -130,19 +130,16 @@ public enum StoreCopy {
             for table in tables {
                 copied.rows[table.name] = try await copyRows(table, from: source, to: pg, logger: logger)
             }
-            let meta = try await source.read { db in
-                try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT name, value FROM meta").map { ($0[0] as String, $0[1] as String) })
-            }
-            copied.headId = try await source.read { db in try EventLog.head(db) }
             // Each page was its own read: a Herald started on the store meanwhile would have mixed
-            // moments. Still clean and at the same head, the copy is of one store; else none of it.
-            let (stillClean, lastId) = try await source.read { db in
-                (try String.fetchOne(db, sql: "SELECT value FROM meta WHERE name = 'state'") == "clean",
-                 try Int64.fetchOne(db, sql: "SELECT max(id) FROM events") ?? 0)
+            // moments. Still clean with as many events, the copy is of one store; else none of it.
+            let (meta, head, count) = try await source.read { db in
+                (try Dictionary(uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT name, value FROM meta").map { ($0[0] as String, $0[1] as String) }),
+                 try EventLog.head(db), try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0)
             }
-            guard stillClean, lastId <= copied.headId, copied.rows["events"] == Int(try await eventCount(source)) else {
+            guard meta["state"] == "clean", copied.rows["events"] == count else {
                 throw StoreCopyError("the SQLite store changed during the copy (a Herald started on it?); nothing was copied")
             }
+            copied.headId = head
             try await pg.query("UPDATE head SET id = \(copied.headId)", logger: logger)
             if let pruned = meta["pruned_through"].flatMap(Int64.init) {
                 try await pg.query("INSERT INTO meta(name, value) VALUES ('pruned_through', \(pruned))", logger: logger)
@@ -152,10 +149,6 @@ public enum StoreCopy {
             }
             return copied
         }
-    }
-
-    private static func eventCount(_ source: DatabaseQueue) async throws -> Int64 {
-        try await source.read { db in try Int64.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0 }
     }
 
     /// Events in pages by id, so a store of millions is never read into memory at once.
